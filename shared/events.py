@@ -1,0 +1,143 @@
+"""Event models carried on the Kafka topics (past-tense names; one schema version per topic)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.form import CHasil, Contest, ElectionId, TpsCode
+
+# Fixed namespace so that (operator, idempotency key) always maps to the same submission id,
+# even when the intake process that saw the first attempt has crashed.
+SUBMISSION_NAMESPACE = uuid.UUID("5f0b6c1e-2d55-4a53-9a51-6c0d0e1e2b44")
+
+
+def submission_id_for(operator_id: str, idempotency_key: str) -> uuid.UUID:
+    """Deterministic submission id of one operator's idempotency key."""
+    return uuid.uuid5(SUBMISSION_NAMESPACE, f"{operator_id}\n{idempotency_key}")
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Channel(StrEnum):
+    """How a submission reached the desk."""
+
+    API = "api"
+    BATCH = "batch"
+    UPLOAD = "upload"
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+
+
+class Role(StrEnum):
+    """Operator roles, weakest first."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    CAMAT = "camat"
+    ADMIN = "admin"
+
+
+class Severity(StrEnum):
+    """An error rejects a form; a warning only flags it."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class EventModel(BaseModel):
+    """Base of every event: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OperatorRef(EventModel):
+    """Who sent something, with the role and area scope they had at that moment."""
+
+    id: str
+    role: Role
+    scope: tuple[str, ...] = ()  # area codes; empty with role admin means everywhere
+    name: str = ""
+
+
+class Violation(EventModel):
+    """One broken rule: stable machine code plus messages in Indonesian and English."""
+
+    code: str
+    severity: Severity
+    pesan: str  # Indonesian
+    message: str  # English
+    field: str | None = None
+
+
+class SubmissionReceived(EventModel):
+    """A form as the intake accepted it (topic submissions.received.v1)."""
+
+    type: Literal["submission.received"] = "submission.received"
+    submission_id: uuid.UUID
+    received_at: datetime
+    channel: Channel
+    operator: OperatorRef
+    idempotency_key: str
+    form: CHasil
+    reply_to: str | None = None  # phone number for WhatsApp/SMS verdicts
+
+
+class ReviewDecided(EventModel):
+    """A camat's or admin's decision on a TPS (also on submissions.received.v1, so replays redo it)."""
+
+    type: Literal["review.decided"] = "review.decided"
+    decision_id: uuid.UUID
+    decided_at: datetime
+    reviewer: OperatorRef
+    election: ElectionId
+    contest: Contest
+    tps: TpsCode
+    action: Literal["accept_version", "verify"]
+    submission_id: uuid.UUID | None = None  # the version accepted (accept_version)
+    note: str = ""
+
+
+class SubmissionValidated(EventModel):
+    """A form that passed every error rule (topic submissions.validated.v1)."""
+
+    type: Literal["submission.validated"] = "submission.validated"
+    submission: SubmissionReceived
+    warnings: tuple[Violation, ...] = ()
+    validated_at: datetime
+
+
+class SubmissionRejected(EventModel):
+    """A form that broke at least one error rule (topic submissions.rejected.v1)."""
+
+    type: Literal["submission.rejected"] = "submission.rejected"
+    submission: SubmissionReceived
+    violations: tuple[Violation, ...]
+    rejected_at: datetime
+
+
+class DeadLetter(EventModel):
+    """A record that could not be decoded (topic submissions.dlq.v1)."""
+
+    type: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    partition: int
+    offset: int
+    error: str
+    key: str | None
+    original_b64: str
+    failed_at: datetime
+
+
+ReceivedEvent = Annotated[SubmissionReceived | ReviewDecided, Field(discriminator="type")]
+ValidatedEvent = Annotated[SubmissionValidated | ReviewDecided, Field(discriminator="type")]
+
+received_adapter: TypeAdapter[SubmissionReceived | ReviewDecided] = TypeAdapter(ReceivedEvent)
+validated_adapter: TypeAdapter[SubmissionValidated | ReviewDecided] = TypeAdapter(ValidatedEvent)
