@@ -91,7 +91,7 @@ class SubmissionReceived(EventModel):
 
 
 class ReviewDecided(EventModel):
-    """A camat's or admin's decision on a TPS (also on submissions.received.v1, so replays redo it)."""
+    """A camat or admin decision on a TPS; sent on the received topic so replays redo it."""
 
     type: Literal["review.decided"] = "review.decided"
     decision_id: uuid.UUID

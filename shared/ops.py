@@ -1,0 +1,47 @@
+"""The operations endpoints of a consumer process: /healthz and /metrics on a small HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import ORJSONResponse
+
+from shared.metrics import render_latest
+
+HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+def add_ops_routes(app: FastAPI, health: HealthCheck) -> None:
+    """Add /healthz (200 when every check passes, else 503) and /metrics to an app."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        checks = await health()
+        status = 200 if all(checks.values()) else 503
+        return ORJSONResponse({"ok": status == 200, "checks": checks}, status_code=status)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = render_latest()
+        return Response(body, media_type=content_type)
+
+
+async def serve_ops(service: str, host: str, port: int, health: HealthCheck) -> uvicorn.Server:
+    """Start the ops server in the background of the running loop; returns it for shutdown."""
+    app = FastAPI(title=f"deskpemilu {service} ops", docs_url=None, redoc_url=None)
+    add_ops_routes(app, health)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    # The process owns SIGTERM (it finishes its batch first); uvicorn must not take it over.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # surfaces a bind error instead of waiting forever
+        await asyncio.sleep(0.02)
+    return server
