@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.topics import Topics
+
 
 class CommonSettings(BaseSettings):
     """What every process needs: where Kafka and PostgreSQL are, and how to log."""
@@ -13,11 +15,17 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     database_url: str = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
+    topic_prefix: str = ""  # isolates tests, or a second desk on a shared cluster
     topic_partitions: int = Field(default=12, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
+
+    @property
+    def topics(self) -> Topics:
+        """Topic names under this deployment's prefix."""
+        return Topics(self.topic_prefix)
 
 
 class TokenSettings(CommonSettings):

@@ -18,10 +18,41 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-# received is the system of record: kept forever so `deskpemilu rebuild` can replay it.
-ALL_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(RECEIVED, {"retention.ms": "-1", "retention.bytes": "-1"}),
-    TopicSpec(VALIDATED, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
-    TopicSpec(REJECTED, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
-    TopicSpec(DLQ, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
-)
+@dataclass(frozen=True)
+class Topics:
+    """The four topic names, optionally prefixed (tests and a second desk on one cluster)."""
+
+    prefix: str = ""
+
+    @property
+    def received(self) -> str:
+        """System of record: every accepted submission and review decision."""
+        return self.prefix + RECEIVED
+
+    @property
+    def validated(self) -> str:
+        """Forms that passed validation, plus review decisions."""
+        return self.prefix + VALIDATED
+
+    @property
+    def rejected(self) -> str:
+        """Forms that broke an error rule, with the violations."""
+        return self.prefix + REJECTED
+
+    @property
+    def dlq(self) -> str:
+        """Records that could not be decoded, with the original bytes."""
+        return self.prefix + DLQ
+
+    def specs(self) -> tuple[TopicSpec, ...]:
+        """Every topic with its configuration; received is kept forever for replays."""
+        month_ms = str(30 * 24 * 3600 * 1000)
+        return (
+            TopicSpec(self.received, {"retention.ms": "-1", "retention.bytes": "-1"}),
+            TopicSpec(self.validated, {"retention.ms": month_ms}),
+            TopicSpec(self.rejected, {"retention.ms": month_ms}),
+            TopicSpec(self.dlq, {"retention.ms": str(3 * int(month_ms))}),
+        )
+
+
+ALL_TOPICS: tuple[TopicSpec, ...] = Topics().specs()

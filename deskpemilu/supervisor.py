@@ -1,0 +1,110 @@
+"""A small process supervisor for the four services: start, restart on crash, stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from deskpemilu.runtime import LOG_DIR, REPO_ROOT, SERVICES_STATE, SUPERVISOR_PID
+
+SERVICES = ("validator", "aggregator", "intake", "api")
+MAX_BACKOFF_S = 10.0
+
+
+@dataclass
+class Child:
+    """One supervised service process and its restart history."""
+
+    name: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff_s: float = 0.5
+    next_start: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
+
+    def start(self) -> None:
+        """Start the service with its output appended to its log file."""
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log_file = (LOG_DIR / f"{self.name}.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-m", f"services.{self.name}"],
+            cwd=REPO_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log_file.close()
+        self.started_at = time.monotonic()
+
+
+def _write_state(children: dict[str, Child]) -> None:
+    state = {
+        name: {"pid": c.process.pid if c.process else None, "restarts": c.restarts}
+        for name, c in children.items()
+    }
+    SERVICES_STATE.write_text(json.dumps(state, indent=2))
+
+
+def supervise(services: tuple[str, ...] = SERVICES) -> int:
+    """Run the services until SIGTERM/SIGINT; a crashed service is restarted with backoff."""
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    SUPERVISOR_PID.write_text(str(os.getpid()))
+    children = {name: Child(name) for name in services}
+    for child in children.values():
+        child.start()
+    _write_state(children)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            changed = False
+            now = time.monotonic()
+            for child in children.values():
+                proc = child.process
+                if proc is not None and proc.poll() is not None:
+                    # A service that ran a while before dying gets a fresh, short backoff.
+                    if now - child.started_at > 30:
+                        child.backoff_s = 0.5
+                    print(
+                        f"supervisor: {child.name} exited with {proc.returncode}; "
+                        f"restart in {child.backoff_s:.1f}s",
+                        flush=True,
+                    )
+                    child.process = None
+                    child.next_start = now + child.backoff_s
+                    child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)
+                if child.process is None and now >= child.next_start:
+                    child.restarts += 1
+                    child.start()
+                    changed = True
+            if changed:
+                _write_state(children)
+    finally:
+        _stop_all(children)
+        SUPERVISOR_PID.unlink(missing_ok=True)
+        SERVICES_STATE.unlink(missing_ok=True)
+    return 0
+
+
+def _stop_all(children: dict[str, Child], timeout_s: float = 20.0) -> None:
+    running = [c.process for c in children.values() if c.process and c.process.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in running:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

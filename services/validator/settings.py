@@ -1,0 +1,16 @@
+"""Validator settings, from environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class ValidatorSettings(CommonSettings):
+    """Where to consume and publish, and the ops port."""
+
+    consumer_group: str = Field(default="validator", validation_alias="VALIDATOR_GROUP")
+    ops_host: str = Field(default="127.0.0.1", validation_alias="VALIDATOR_HOST")
+    ops_port: int = Field(default=8002, validation_alias="VALIDATOR_PORT")
+    max_batch: int = Field(default=2000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
