@@ -6,7 +6,9 @@ the local processes started by deploy/stack.sh, or those KAFKA_BOOTSTRAP_SERVERS
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -20,13 +22,21 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
 
 
+@functools.cache
 def _docker_engine_answers() -> bool:
-    try:
-        import docker  # type: ignore[import-untyped]
-
-        return bool(docker.from_env(timeout=2).ping())
-    except Exception:  # any failure means: no engine to use
+    """Ping the engine (not just look for a client): GET /_ping on its unix socket."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
         return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(host.removeprefix("unix://"))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            status_line = sock.recv(64).split(b"\r\n", 1)[0]
+    except OSError:
+        return False
+    return status_line.startswith(b"HTTP/1.") and b" 200" in status_line
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ async def test_idempotent_producer_round_trip(
 async def test_transaction_visible_to_read_committed_only_after_commit(
     kafka_bootstrap: str, new_topic: TopicFactory
 ) -> None:
-    topic = await new_topic("txn")
+    topic = await new_topic("txn", partitions=1)
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, transactional_id=f"tx-{uuid.uuid4().hex[:8]}"
     )
