@@ -114,7 +114,8 @@ def up(
     services: Annotated[bool, typer.Option(help="Start the four services.")] = True,
 ) -> None:
     """Start Kafka, PostgreSQL, migrations, topics, the default rosters and all four services."""
-    _stack("start", "all")
+    if os.environ.get("DESKPEMILU_EXTERNAL_STACK") != "1":  # docker-compose runs its own
+        _stack("start", "all")
     _run(_prepare_database_and_topics(load_default_rosters=True))
     if not services:
         return
