@@ -4,33 +4,164 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.intake import metrics, routes_api, routes_webhooks
+from services.intake.directory import Directory, DirectoryRefresher
+from services.intake.idempotency import IdempotencyCache
+from services.intake.messages import INVALID_MESSAGE, INVALID_PESAN, translate_errors
+from services.intake.notifier import Replier, VerdictNotifier
+from services.intake.publisher import Publisher
+from services.intake.ratelimit import RateLimiter
+from services.intake.schemas import IntakeError, JsonResponse
 from services.intake.settings import IntakeSettings
-from shared.kafka import make_producer
+from services.intake.submissions import Intake
 from shared.ops import add_ops_routes
+
+DESCRIPTION = """
+Operators send TPS results (Formulir C.Hasil) here: the mobile app as JSON (one form, a batch,
+or a kecamatan spreadsheet), field staff as WhatsApp or SMS text.
+
+* **202 means stored**: the answer comes only after Kafka acknowledged the record (acks=all).
+  When Kafka cannot be reached the answer is **503 with Retry-After**, never 202.
+* **Idempotency-Key**: the same key and form from the same operator always gets the same
+  submission id and is counted once.
+* **Errors** are `{"code", "pesan" (Indonesian), "message" (English), "details": [...]}`.
+* Tokens: `deskpemilu operators token <operator-id>`; header `Authorization: Bearer <token>`.
+"""
+
+
+class RequestMetrics:
+    """Counts requests by route template and status (a plain ASGI middleware: no extra task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.REQUESTS.labels(template, str(status)).inc()
+
+
+def _field(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    return loc[1:] if loc and loc[0] == "body" else loc
+
+
+async def _intake_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IntakeError)
+    return JsonResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{**e, "loc": _field(tuple(e.get("loc", ())))} for e in exc.errors()]
+    error = IntakeError(
+        422, "INVALID_REQUEST", INVALID_PESAN, INVALID_MESSAGE, details=translate_errors(errors)
+    )
+    return JsonResponse(error.body(), status_code=422)
+
+
+_HTTP_TEXTS = {
+    404: ("NOT_FOUND", "Alamat tidak ditemukan.", "Not found."),
+    405: ("METHOD_NOT_ALLOWED", "Metode HTTP tidak diizinkan.", "Method not allowed."),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, pesan, message = _HTTP_TEXTS.get(
+        exc.status_code, (f"HTTP_{exc.status_code}", str(exc.detail), str(exc.detail))
+    )
+    return JsonResponse(
+        {"code": code, "pesan": pesan, "message": message, "details": []},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """Build the app; settings are read here so tests can pass overrides."""
     settings = settings or IntakeSettings()
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    directory = Directory()
+    refresher = DirectoryRefresher(
+        directory, settings.database_url, interval_s=settings.directory_refresh_s
+    )
+    publisher = Publisher(
+        settings.kafka_bootstrap_servers,
+        timeout_s=settings.publish_timeout_s,
+        linger_ms=settings.producer_linger_ms,
+        retry_s=settings.producer_retry_s,
+    )
+    intake = Intake(
+        publisher,
+        IdempotencyCache(settings.idempotency_cache_size),
+        topic=settings.topics.received,
+        retry_after_s=settings.retry_after_s,
+    )
+    replier = Replier(settings, directory)
+    notifier = VerdictNotifier(settings, replier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await producer.start()
+        # Neither Kafka nor PostgreSQL has to be up for the process to start: both connect in
+        # the background, and until then the routes answer 503 quickly.
+        publisher.start()
+        refresher.start()
+        replier.start()
+        if settings.notifier_enabled:
+            notifier.start()
+        await refresher.wait_first(timeout_s=5.0)
         try:
             yield
         finally:
-            await producer.stop()
+            await notifier.stop()
+            await replier.stop()
+            await publisher.stop()
+            await refresher.stop()
 
-    app = FastAPI(title="Desk Pemilu intake", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Desk Pemilu intake",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
     app.state.settings = settings
-    app.state.producer = producer
+    app.state.directory = directory
+    app.state.refresher = refresher
+    app.state.publisher = publisher
+    app.state.intake = intake
+    app.state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
+    app.state.replier = replier
+    app.state.notifier = notifier
+    app.add_exception_handler(IntakeError, _intake_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(RequestMetrics)
+    app.include_router(routes_api.router)
+    app.include_router(routes_webhooks.router)
 
     async def health() -> dict[str, bool]:
-        return {"kafka": bool(producer.client.cluster.brokers())}
+        return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}
 
     add_ops_routes(app, health)
     return app

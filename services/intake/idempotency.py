@@ -1,0 +1,104 @@
+"""Recent (operator, idempotency key) answers: a retry gets the first answer, not a new publish."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.events import Channel
+from shared.form import CHasil
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A form Kafka acknowledged: everything a 202 answer and a status lookup are built from."""
+
+    submission_id: uuid.UUID
+    received_at: datetime
+    operator_id: str
+    channel: Channel
+    election: str
+    contest: str
+    tps: str
+
+
+class IdempotencyKeyReused(Exception):
+    """The same operator sent a different form under a key it already used."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    body_hash: str
+    outcome: asyncio.Future[Accepted]
+
+
+def form_hash(form: CHasil) -> str:
+    """A digest of the form as validated, so that JSON spacing or key order do not matter."""
+    return hashlib.sha256(form.model_dump_json().encode()).hexdigest()
+
+
+class IdempotencyCache:
+    """LRU of recent keys per operator, plus recently published ids for status lookups.
+
+    Concurrent requests with one key wait for the first one's outcome instead of publishing twice.
+    A failed publish is forgotten, so the client's retry publishes again. Another intake replica
+    does not share this memory: there a retry is published again under the same deterministic id
+    and the aggregator drops the repeat.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._by_key: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._by_id: OrderedDict[uuid.UUID, Accepted] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    async def once(
+        self,
+        operator_id: str,
+        key: str,
+        body_hash: str,
+        publish: Callable[[], Awaitable[Accepted]],
+    ) -> tuple[Accepted, bool]:
+        """The outcome for this key, published only if new; True when answered from memory."""
+        cache_key = (operator_id, key)
+        entry = self._by_key.get(cache_key)
+        if entry is not None:
+            if entry.body_hash != body_hash:
+                raise IdempotencyKeyReused(key)
+            self._by_key.move_to_end(cache_key)
+            # shield: a client hanging up must not cancel the first request's publish.
+            return await asyncio.shield(entry.outcome), True
+        outcome: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._by_key[cache_key] = _Entry(body_hash, outcome)
+        try:
+            accepted = await publish()
+        except BaseException as exc:
+            if (
+                self._by_key.get(cache_key) is not None
+                and self._by_key[cache_key].outcome is outcome
+            ):
+                del self._by_key[cache_key]
+            outcome.set_exception(exc)
+            outcome.exception()  # waiters, if any, re-raise it; nobody else needs to see it
+            raise
+        outcome.set_result(accepted)
+        self._remember(accepted)
+        while len(self._by_key) > self._max:
+            self._by_key.popitem(last=False)
+        return accepted, False
+
+    def _remember(self, accepted: Accepted) -> None:
+        self._by_id[accepted.submission_id] = accepted
+        while len(self._by_id) > self._max:
+            self._by_id.popitem(last=False)
+
+    def recent(self, submission_id: uuid.UUID) -> Accepted | None:
+        """A submission this process published recently, if it still remembers it."""
+        return self._by_id.get(submission_id)

@@ -1,0 +1,116 @@
+"""The intake's only SQL: operator directory, revoked tokens, elections, submission status."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.events import Role
+
+# A plain connection or one borrowed from the pool: both run the same queries.
+Conn = asyncpg.Connection | PoolConnectionProxy[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRow:
+    """A registered operator as the directory keeps it."""
+
+    id: str
+    name: str
+    role: Role
+    scope: tuple[str, ...]
+    phone: str | None
+    active: bool
+    demo: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionContest:
+    """One contest of one election, with the election's date (newest first wins for texts)."""
+
+    election: str
+    contest: str
+    date: date
+
+
+async def fetch_roster_version(conn: Conn) -> int:
+    """The roster counter bumped by every roster write; unchanged means nothing to reload."""
+    version: int = await conn.fetchval("SELECT version FROM roster_state")
+    return version
+
+
+async def fetch_operators(conn: Conn) -> list[OperatorRow]:
+    """Every operator, active or not (an inactive operator's token is refused)."""
+    rows = await conn.fetch("SELECT id, name, role, scope, phone, active, demo FROM operators")
+    return [
+        OperatorRow(
+            id=r["id"],
+            name=r["name"],
+            role=Role(r["role"]),
+            scope=tuple(r["scope"]),
+            phone=r["phone"],
+            active=r["active"],
+            demo=r["demo"],
+        )
+        for r in rows
+    ]
+
+
+async def fetch_election_contests(conn: Conn) -> list[ElectionContest]:
+    """Contests of every loaded election, newest election first."""
+    rows = await conn.fetch(
+        "SELECT c.election, c.contest, e.date FROM contests c "
+        "JOIN elections e ON e.id = c.election ORDER BY e.date DESC, e.id"
+    )
+    return [ElectionContest(r["election"], r["contest"], r["date"]) for r in rows]
+
+
+async def fetch_revoked_jtis(conn: Conn) -> set[uuid.UUID]:
+    """Ids of revoked tokens that have not expired yet (expired ones fail on their own)."""
+    rows = await conn.fetch(
+        "SELECT jti FROM operator_tokens WHERE revoked_at IS NOT NULL AND expires_at > now()"
+    )
+    return {r["jti"] for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRow:
+    """A submission as the aggregator recorded it."""
+
+    submission_id: uuid.UUID
+    status: str
+    election: str
+    contest: str
+    tps: str
+    operator_id: str
+    channel: str
+    received_at: datetime
+    violations: list[dict[str, Any]]
+
+
+async def fetch_submission(conn: Conn, submission_id: uuid.UUID) -> SubmissionRow | None:
+    """One submission's fate, or None when the aggregator has not recorded it (yet)."""
+    row = await conn.fetchrow(
+        "SELECT submission_id, status, election, contest, tps, operator_id, channel, "
+        "received_at, violations FROM submissions WHERE submission_id = $1",
+        submission_id,
+    )
+    if row is None:
+        return None
+    violations = row["violations"]
+    return SubmissionRow(
+        submission_id=row["submission_id"],
+        status=row["status"],
+        election=row["election"],
+        contest=row["contest"],
+        tps=row["tps"],
+        operator_id=row["operator_id"],
+        channel=row["channel"],
+        received_at=row["received_at"],
+        violations=list(violations) if isinstance(violations, list) else [],
+    )

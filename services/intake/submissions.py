@@ -1,0 +1,123 @@
+"""Taking one form from any channel: scope check, idempotency, publish, the Accepted outcome."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.intake import metrics
+from services.intake.idempotency import (
+    Accepted,
+    IdempotencyCache,
+    IdempotencyKeyReused,
+    form_hash,
+)
+from services.intake.publisher import KafkaUnavailable, Publisher
+from services.intake.schemas import IntakeError
+from shared.auth import covers
+from shared.codec import encode, key_for_tps
+from shared.events import Channel, OperatorRef, Role, SubmissionReceived, submission_id_for, utcnow
+from shared.form import CHasil
+
+
+def scope_error(operator: OperatorRef, tps: str) -> IntakeError | None:
+    """Why this operator may not send this TPS's result, or None when it may."""
+    if operator.role is Role.VIEWER:
+        return IntakeError(
+            403,
+            "ROLE_VIEWER",
+            "Akun viewer hanya boleh membaca, tidak boleh mengirim hasil.",
+            "A viewer account may read but not submit results.",
+        )
+    if not covers(operator.scope, operator.role, tps):
+        area = ", ".join(operator.scope) or "-"
+        return IntakeError(
+            403,
+            "SCOPE_OUTSIDE",
+            f"TPS {tps} di luar wilayah tugas Anda ({area}).",
+            f"TPS {tps} is outside your area ({area}).",
+        )
+    return None
+
+
+def kafka_unavailable(retry_after: int) -> IntakeError:
+    """The 503 answer when Kafka did not acknowledge: nothing was stored, try again later."""
+    return IntakeError(
+        503,
+        "KAFKA_UNAVAILABLE",
+        "Sistem penyimpanan sedang tidak bisa dihubungi; data BELUM tersimpan. Kirim ulang "
+        "sebentar lagi.",
+        "The message store cannot be reached; the form was NOT stored. Retry shortly.",
+        retry_after=retry_after,
+    )
+
+
+def key_reused(key: str) -> IntakeError:
+    """The 422 answer for a known Idempotency-Key sent with a different form."""
+    return IntakeError(
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+        f"Idempotency-Key '{key}' sudah dipakai untuk formulir lain. Pakai kunci baru.",
+        f"Idempotency-Key '{key}' was already used for a different form. Use a new key.",
+    )
+
+
+class Intake:
+    """The channel-independent core: every route hands its forms to submit()."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        cache: IdempotencyCache,
+        *,
+        topic: str,
+        retry_after_s: int,
+    ) -> None:
+        self.publisher = publisher
+        self.cache = cache
+        self.topic = topic
+        self.retry_after_s = retry_after_s
+
+    async def submit(
+        self,
+        operator: OperatorRef,
+        form: CHasil,
+        *,
+        channel: Channel,
+        idempotency_key: str | None,
+        reply_to: str | None = None,
+    ) -> tuple[Accepted, bool]:
+        """Publish the form once per (operator, key); True in the pair when it was a replay."""
+        refused = scope_error(operator, form.tps)
+        if refused is not None:
+            raise refused
+        key = idempotency_key or str(uuid.uuid4())
+
+        async def publish() -> Accepted:
+            event = SubmissionReceived(
+                submission_id=submission_id_for(operator.id, key),
+                received_at=utcnow(),
+                channel=channel,
+                operator=operator,
+                idempotency_key=key,
+                form=form,
+                reply_to=reply_to,
+            )
+            try:
+                await self.publisher.publish(self.topic, key_for_tps(form.tps), encode(event))
+            except KafkaUnavailable as exc:
+                raise kafka_unavailable(self.retry_after_s) from exc
+            metrics.FORMS.labels(channel.value).inc()
+            return Accepted(
+                submission_id=event.submission_id,
+                received_at=event.received_at,
+                operator_id=operator.id,
+                channel=channel,
+                election=form.election,
+                contest=form.contest.value,
+                tps=form.tps,
+            )
+
+        try:
+            return await self.cache.once(operator.id, key, form_hash(form), publish)
+        except IdempotencyKeyReused as exc:
+            raise key_reused(key) from exc
