@@ -1,52 +1,149 @@
-"""Validator process: consumes received submissions and publishes verdicts."""
+"""Validator process: judges each received record once, publishing verdicts in transactions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from services.validator import metrics
+from services.validator.judge import Decoded, Outcome, Source, Stamp, decode, election_of, judge
+from services.validator.roster_cache import RosterCache
 from services.validator.settings import ValidatorSettings
-from shared.consumer import Records, install_stop_signals, run_batches, subscribe
-from shared.kafka import make_producer
+from services.validator.transactions import Output, PartitionTransactions
+from shared.consumer import Records, install_stop_signals, run_batches
 from shared.logs import configure_logging
 from shared.ops import serve_ops
+from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 SERVICE = "validator"
+CLOSE_TIMEOUT_S = 10.0
+
+
+def output_topics(topics: Topics) -> dict[Outcome, str]:
+    """The topic each outcome is published on."""
+    return {
+        Outcome.VALIDATED: topics.validated,
+        Outcome.REVIEW: topics.validated,
+        Outcome.REJECTED: topics.rejected,
+        Outcome.DEAD_LETTER: topics.dlq,
+        Outcome.REVIEW_REJECTED: topics.dlq,
+    }
+
+
+class BatchJudge:
+    """Judges a batch per partition and publishes each partition's verdicts with its offset."""
+
+    def __init__(
+        self, cache: RosterCache, txns: PartitionTransactions, topic_of: Mapping[Outcome, str]
+    ) -> None:
+        self._cache = cache
+        self._txns = txns
+        self._topic_of = topic_of
+
+    async def handle(self, records: Records) -> None:
+        """Judge, publish and commit one batch; an error here stops the process."""
+        async with self._txns.lock:
+            by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+            for record in records:
+                tp = TopicPartition(record.topic, record.partition)
+                by_tp.setdefault(tp, []).append(record)
+            decoded: dict[TopicPartition, list[tuple[ConsumerRecord[bytes, bytes], Decoded]]] = {}
+            elections: set[str] = set()
+            for tp, part in by_tp.items():
+                fresh = self._txns.fresh(tp, part)
+                if not fresh:
+                    continue
+                events = [(record, decode(record.value)) for record in fresh]
+                elections.update(e for _, event in events if (e := election_of(event)))
+                decoded[tp] = events
+            if not decoded:
+                return
+            await self._cache.refresh_for_unknown(elections)
+            rosters = self._cache.rosters  # one roster snapshot for the whole batch
+            stamp = Stamp.now()
+            outcomes: Counter[Outcome] = Counter()
+            codes: Counter[tuple[str, str]] = Counter()
+            publishes = []
+            for tp, events in decoded.items():
+                outputs: list[Output] = []
+                for record, event in events:
+                    source = Source(record.topic, record.partition, record.offset, record.key)
+                    verdict = judge(event, record.value, source, rosters, stamp)
+                    outputs.append((self._topic_of[verdict.outcome], verdict.key, verdict.value))
+                    outcomes[verdict.outcome] += 1
+                    for violation in verdict.violations:
+                        codes[violation.code, violation.severity.value] += 1
+                publishes.append(self._txns.publish(tp, outputs, events[-1][0].offset + 1))
+            await asyncio.gather(*publishes)
+        for outcome, count in outcomes.items():
+            metrics.FORMS.labels(outcome.value).inc(count)
+        for (code, severity), count in codes.items():
+            metrics.VIOLATIONS.labels(code, severity).inc(count)
+
+
+def _client_id() -> str:
+    instance = os.environ.get("VALIDATOR_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+    return f"validator-{instance}"
 
 
 async def main(settings: ValidatorSettings | None = None) -> None:
-    """Run until SIGTERM: consume, judge, publish, commit."""
+    """Run until SIGTERM: consume, judge, publish and commit offsets in one transaction."""
     settings = settings or ValidatorSettings()
     configure_logging(SERVICE, settings.log_level)
     stop = asyncio.Event()
     install_stop_signals(stop)
+    topics = settings.topics
+    cache = RosterCache(settings.database_url, poll_seconds=settings.roster_poll_seconds)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=_client_id(),
         group_id=settings.consumer_group,
-        enable_auto_commit=False,
+        enable_auto_commit=False,  # offsets are committed inside each output transaction
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        session_timeout_ms=settings.session_timeout_ms,
     )
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    txns = PartitionTransactions(
+        consumer,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        transaction_timeout_ms=settings.transaction_timeout_ms,
+    )
+    running = asyncio.Event()
 
     async def health() -> dict[str, bool]:
-        return {"kafka": consumer.assignment() is not None and not stop.is_set()}
+        return {"roster": cache.loaded, "consumer": running.is_set() and not stop.is_set()}
 
     ops = await serve_ops(SERVICE, settings.ops_host, settings.ops_port, health)
-    await producer.start()
-    await consumer.start()
+    poller: asyncio.Task[None] | None = None
     try:
-        subscribe(consumer, [settings.topics.received])
-
-        async def handle(records: Records) -> None:
-            # TODO(issue 5): judge each record against the roster and publish the verdict.
-            log.debug("batch", extra={"records": len(records)})
-
-        await run_batches(consumer, handle, stop, service=SERVICE, max_records=settings.max_batch)
+        await cache.load()
+        await consumer.start()
+        consumer.subscribe([topics.received], listener=txns)
+        poller = asyncio.create_task(cache.run(stop))
+        running.set()
+        judge_batch = BatchJudge(cache, txns, output_topics(topics))
+        await run_batches(
+            consumer,
+            judge_batch.handle,
+            stop,
+            service=SERVICE,
+            commit=False,
+            max_records=settings.max_batch,
+        )
     finally:
-        await consumer.stop()
-        await producer.stop()
+        stop.set()
+        if poller is not None:
+            await poller
+        # Leaving the group first lets another instance take the partitions at once.
+        await asyncio.wait_for(consumer.stop(), CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(txns.close(), CLOSE_TIMEOUT_S)
+        await cache.close()
         ops.should_exit = True

@@ -8,9 +8,22 @@ from shared.settings import CommonSettings
 
 
 class ValidatorSettings(CommonSettings):
-    """Where to consume and publish, and the ops port."""
+    """Where to consume and publish, the ops port, batch size and roster polling."""
 
     consumer_group: str = Field(default="validator", validation_alias="VALIDATOR_GROUP")
     ops_host: str = Field(default="127.0.0.1", validation_alias="VALIDATOR_HOST")
     ops_port: int = Field(default=8002, validation_alias="VALIDATOR_PORT")
-    max_batch: int = Field(default=2000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
+    max_batch: int = Field(default=5000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
+    # How often the roster version row is polled; a form naming an unknown election also
+    # triggers a check, at most once a second.
+    roster_poll_seconds: float = Field(
+        default=2.0, gt=0, validation_alias="VALIDATOR_ROSTER_POLL_SECONDS"
+    )
+    # An open transaction of a crashed validator is aborted at the latest after this long;
+    # usually sooner, when its partitions are reassigned and the new owner fences it.
+    transaction_timeout_ms: int = Field(
+        default=30_000, ge=1000, validation_alias="VALIDATOR_TRANSACTION_TIMEOUT_MS"
+    )
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, validation_alias="VALIDATOR_SESSION_TIMEOUT_MS"
+    )

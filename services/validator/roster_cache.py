@@ -1,0 +1,119 @@
+"""The validator's in-memory rosters: loaded at start, reloaded when the roster version changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+import asyncpg
+
+from services.validator import metrics
+from shared.db import connect
+from shared.roster import ElectionRoster
+from shared.roster_db import fetch_all_rosters, roster_version
+
+log = logging.getLogger(__name__)
+
+# A form naming an unknown election asks for a version check, but no more often than this:
+# a stream of forms for a bogus election must not turn into a stream of queries.
+UNKNOWN_ELECTION_CHECK_SECONDS = 1.0
+
+
+class RosterCache:
+    """Every election's roster, swapped whole on reload so a batch never sees half of one."""
+
+    def __init__(self, dsn: str, *, poll_seconds: float) -> None:
+        self._dsn = dsn
+        self._poll_seconds = poll_seconds
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()  # one connection: one query at a time
+        self._last_check = 0.0
+        self.rosters: Mapping[str, ElectionRoster] = {}
+        self.version: int | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once a first roster load succeeded."""
+        return self.version is not None
+
+    async def load(self) -> None:
+        """First load; a database that cannot be reached here stops the process."""
+        async with self._lock:
+            await self._reload(await self._connection())
+
+    async def close(self) -> None:
+        """Close the database connection."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def refresh(self) -> bool:
+        """Reload when the roster version moved; True if it did."""
+        async with self._lock:
+            self._last_check = time.monotonic()
+            conn = await self._connection()
+            if await roster_version(conn) == self.version:
+                return False
+            await self._reload(conn)
+            return True
+
+    async def refresh_for_unknown(self, elections: set[str]) -> None:
+        """Check for a new roster when a batch names elections the cache does not know."""
+        if not elections - self.rosters.keys():
+            return
+        if time.monotonic() - self._last_check < UNKNOWN_ELECTION_CHECK_SECONDS:
+            return
+        await self._refresh_or_keep()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll the roster version until stop is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
+            except TimeoutError:
+                await self._refresh_or_keep()
+
+    async def _refresh_or_keep(self) -> None:
+        # The cached roster stays good while PostgreSQL is away: judging goes on with it and
+        # the next poll tries again (the roster only changes by a deliberate load).
+        try:
+            await self.refresh()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            metrics.ROSTER_ERRORS.inc()
+            log.warning(
+                "roster refresh failed; keeping the cached roster", extra={"err": repr(exc)}
+            )
+            await self._drop_connection()
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await connect(self._dsn)
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def _reload(self, conn: asyncpg.Connection) -> None:
+        started = time.perf_counter()
+        # Version and rosters from one snapshot: a load committing in between is seen whole
+        # on the next poll, never half now.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            version = await roster_version(conn)
+            rosters = await fetch_all_rosters(conn)
+        self.rosters = rosters
+        self.version = version
+        metrics.ROSTER_VERSION.set(version)
+        metrics.ROSTER_RELOADS.inc()
+        log.info(
+            "roster loaded",
+            extra={
+                "version": version,
+                "elections": sorted(rosters),
+                "tps": sum(len(r.tps) for r in rosters.values()),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )

@@ -1,0 +1,192 @@
+"""Exactly-once output: one transactional producer per input partition, its offsets in the commit.
+
+aiokafka sends TxnOffsetCommit v0, which carries no consumer-group generation (KIP-447), so a
+producer per instance could not be fenced when its partitions move. A transactional id per input
+partition (the KIP-98 model) can: whoever is assigned the partition starts a producer under its id,
+which aborts the previous owner's open transaction and fences that owner for good, and only then
+reads the committed offset to resume from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
+
+from services.validator import metrics
+from shared.consumer import Records
+
+log = logging.getLogger(__name__)
+
+# (topic, key, value) of one output record.
+Output = tuple[str, bytes | None, bytes]
+ABORT_TIMEOUT_S = 5.0
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_hash(key: bytes) -> int:
+    # Java's (and aiokafka's) default partitioner, so keyed output lands where send() would put it.
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def transactional_id(group_id: str, tp: TopicPartition) -> str:
+    """The transactional id owning one input partition's output, the same for every instance."""
+    return f"deskpemilu-validator.{group_id}.{tp.topic}.{tp.partition}"
+
+
+class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rebalance listener and publisher: one producer and one next offset per owned partition."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        transaction_timeout_ms: int,
+    ) -> None:
+        self._consumer = consumer
+        self._bootstrap = bootstrap_servers
+        self._group_id = group_id
+        self._timeout_ms = transaction_timeout_ms
+        self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        # Next input offset to judge per owned partition; None: no committed offset yet.
+        self._next: dict[TopicPartition, int | None] = {}
+        self._partition_counts: dict[str, int] = {}
+        self._failure: BaseException | None = None
+        # Held while a batch is judged and committed, and while the assignment changes: a
+        # revocation waits for the batch in hand instead of cutting its transaction short.
+        self.lock = asyncio.Lock()
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Wait for the batch in hand to commit; the producers stay until the next assignment."""
+        async with self.lock:
+            log.info("partitions revoked", extra={"partitions": sorted(map(str, revoked))})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Fence the partitions' previous owners, then resume from their committed offsets."""
+        async with self.lock:
+            try:
+                await self._take_over(assigned)
+            except BaseException as exc:
+                # aiokafka only logs a listener's exception: keep it so the loop can raise it.
+                self._failure = exc
+                raise
+
+    async def _take_over(self, assigned: set[TopicPartition]) -> None:
+        gone = [tp for tp in self._producers if tp not in assigned]
+        await asyncio.gather(*(self._producers.pop(tp).stop() for tp in gone))
+        for tp in gone:
+            self._next.pop(tp, None)
+        new = sorted(tp for tp in assigned if tp not in self._producers)
+        producers = [self._make_producer(tp) for tp in new]
+        # start() waits for InitProducerId: the old owner's transaction is finished after it.
+        await asyncio.gather(*(p.start() for p in producers))
+        self._producers.update(zip(new, producers, strict=True))
+        owned = sorted(assigned)
+        committed = await asyncio.gather(*(self._consumer.committed(tp) for tp in owned))
+        for tp, offset in zip(owned, committed, strict=True):
+            self._next[tp] = offset
+            if offset is not None:
+                # The position fetched before the fence may predate the old owner's last commit.
+                self._consumer.seek(tp, offset)
+        log.info(
+            "partitions assigned",
+            extra={
+                "partitions": [str(tp) for tp in owned],
+                "committed": dict(zip(map(str, owned), committed, strict=True)),
+            },
+        )
+
+    def _make_producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        # shared.kafka.make_producer's settings, plus the transaction timeout.
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            request_timeout_ms=10_000,
+            transactional_id=transactional_id(self._group_id, tp),
+            transaction_timeout_ms=self._timeout_ms,
+            max_batch_size=256 * 1024,
+        )
+
+    def fresh(self, tp: TopicPartition, records: Records) -> Records:
+        """The records of one partition still to judge (a batch fetched before a rebalance may
+        hold records the committed offset has passed, or belong to a partition now elsewhere)."""
+        if self._failure is not None:
+            raise RuntimeError("partition assignment failed") from self._failure
+        if tp not in self._producers:
+            metrics.STALE_RECORDS.inc(len(records))
+            return ()
+        start = self._next.get(tp)
+        if start is None or records[0].offset >= start:
+            return records
+        kept = [r for r in records if r.offset >= start]
+        metrics.STALE_RECORDS.inc(len(records) - len(kept))
+        return kept
+
+    async def publish(
+        self, tp: TopicPartition, outputs: Iterable[Output], next_offset: int
+    ) -> None:
+        """Send one partition's verdicts and its next offset in one transaction, and commit it."""
+        producer = self._producers[tp]
+        started = time.perf_counter()
+        await producer.begin_transaction()
+        try:
+            await self._send_all(producer, outputs, tp.partition)
+            await producer.send_offsets_to_transaction({tp: next_offset}, self._group_id)
+            await producer.commit_transaction()
+        except BaseException:
+            # Abort so read_committed readers are not held up until the transaction times out;
+            # then crash: the partition's next owner starts again from the committed offset.
+            with contextlib.suppress(KafkaError, TimeoutError, AssertionError):
+                await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
+            raise
+        self._next[tp] = next_offset
+        metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - started)
+
+    async def _send_all(
+        self, producer: AIOKafkaProducer, outputs: Iterable[Output], input_partition: int
+    ) -> None:
+        # Records go into batches built here rather than one send() each: far less Python per
+        # record, and commit_transaction() waits for every batch anyway.
+        builders: dict[tuple[str, int], Any] = {}  # aiokafka BatchBuilder
+        for topic, key, value in outputs:
+            count = self._partition_counts.get(topic)
+            if count is None:
+                count = len(await producer.partitions_for(topic))
+                self._partition_counts[topic] = count
+            partition = (_key_hash(key) if key is not None else input_partition) % count
+            builder = builders.get((topic, partition))
+            if builder is None:
+                builder = builders[topic, partition] = producer.create_batch()
+            if builder.append(timestamp=None, key=key, value=value) is None:
+                await self._submit(producer, builder, topic, partition)
+                builder = builders[topic, partition] = producer.create_batch()
+                if builder.append(timestamp=None, key=key, value=value) is None:
+                    # Larger than a whole batch: send() sizes a batch for it.
+                    await producer.send(topic, value=value, key=key, partition=partition)
+                    del builders[topic, partition]
+        for (topic, partition), builder in builders.items():
+            await self._submit(producer, builder, topic, partition)
+
+    @staticmethod
+    async def _submit(producer: AIOKafkaProducer, builder: Any, topic: str, part: int) -> None:
+        builder.close()
+        await producer.send_batch(builder, topic, partition=part)
+
+    async def close(self) -> None:
+        """Stop every producer (no transaction is open between batches)."""
+        producers = list(self._producers.values())
+        self._producers.clear()
+        await asyncio.gather(*(p.stop() for p in producers), return_exceptions=True)
