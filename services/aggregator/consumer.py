@@ -1,20 +1,89 @@
-"""Aggregator process: consumes validated submissions and keeps running totals in PostgreSQL."""
+"""Aggregator process: consumes validated and rejected submissions, keeps totals in PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import time
+from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import TypeAdapter, ValidationError
 
+from services.aggregator import metrics
+from services.aggregator.aggregation import FormIn, Incoming, Position, RejectedIn, ReviewIn
+from services.aggregator.repository import (
+    apply_batch,
+    disputed_count,
+    hold_aggregator_lock,
+    stored_offsets,
+)
 from services.aggregator.settings import AggregatorSettings
+from shared.codec import decode, encode
 from shared.consumer import Records, install_stop_signals, run_batches, subscribe
-from shared.db import create_pool
+from shared.db import connect, create_pool
+from shared.events import (
+    DeadLetter,
+    ReviewDecided,
+    SubmissionRejected,
+    utcnow,
+    validated_adapter,
+)
+from shared.kafka import make_producer
 from shared.logs import configure_logging
 from shared.ops import serve_ops
+from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"
+CONFLICTS_REFRESH_S = 2.0
+_rejected_adapter: TypeAdapter[SubmissionRejected] = TypeAdapter(SubmissionRejected)
+
+
+def to_incoming(record: ConsumerRecord[bytes, bytes], topics: Topics) -> Incoming:
+    """Decode one record of the validated or rejected topic (raises pydantic.ValidationError)."""
+    position = Position(record.topic, record.partition, record.offset)
+    if record.topic == topics.rejected:
+        rejected = decode(_rejected_adapter, record.value)
+        return RejectedIn(rejected.submission, rejected.violations, position)
+    event = decode(validated_adapter, record.value)
+    if isinstance(event, ReviewDecided):
+        return ReviewIn(event, position)
+    return FormIn(event.submission, event.warnings, position)
+
+
+async def decode_batch(
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    topics: Topics,
+    producer: AIOKafkaProducer,
+) -> tuple[list[Incoming], dict[tuple[str, int], int]]:
+    """Events of a batch in order, and the next offset per partition; bad records go to the DLQ."""
+    events: list[Incoming] = []
+    next_offsets: dict[tuple[str, int], int] = {}
+    for record in records:
+        tp = (record.topic, record.partition)
+        next_offsets[tp] = max(next_offsets.get(tp, 0), record.offset + 1)
+        try:
+            events.append(to_incoming(record, topics))
+        except ValidationError as error:
+            metrics.UNDECODABLE.inc()
+            log.error(
+                "undecodable record sent to the DLQ",
+                extra={"topic": tp[0], "partition": tp[1], "offset": record.offset},
+            )
+            letter = DeadLetter(
+                source_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=str(error)[:2000],
+                key=record.key.decode(errors="replace") if record.key else None,
+                original_b64=base64.b64encode(record.value or b"").decode(),
+                failed_at=utcnow(),
+            )
+            # Before the batch commits: a crash now sends the letter twice, never zero times.
+            await producer.send_and_wait(topics.dlq, encode(letter), key=record.key)
+    return events, next_offsets
 
 
 async def main(settings: AggregatorSettings | None = None) -> None:
@@ -23,33 +92,72 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     configure_logging(SERVICE, settings.log_level)
     stop = asyncio.Event()
     install_stop_signals(stop)
+    topics = settings.topics
+    lock_conn = await connect(settings.database_url)
+    # Shared with other aggregator instances; `deskpemilu rebuild` takes it exclusively.
+    await hold_aggregator_lock(lock_conn)
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
+        group_instance_id=settings.instance_id,
+        session_timeout_ms=settings.session_timeout_ms,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
     )
+    producer = make_producer(settings.kafka_bootstrap_servers)
 
     async def health() -> dict[str, bool]:
         async with pool.acquire() as conn:
             db_ok = await conn.fetchval("SELECT true") is True
         return {"postgres": db_ok, "running": not stop.is_set()}
 
+    async def seek_to_stored(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        async with pool.acquire() as conn:
+            stored = await stored_offsets(
+                conn, settings.consumer_group, [topics.validated, topics.rejected]
+            )
+        for tp in sorted(assigned):
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        log.info("seeked to stored offsets", extra={"assigned": sorted(map(str, assigned))})
+
+    last_conflicts_refresh = 0.0
+
+    async def handle(records: Records) -> None:
+        nonlocal last_conflicts_refresh
+        events, next_offsets = await decode_batch(records, topics, producer)
+        started = time.perf_counter()
+        async with pool.acquire() as conn:
+            applied = await apply_batch(
+                conn, group=settings.consumer_group, events=events, next_offsets=next_offsets
+            )
+            if time.monotonic() - last_conflicts_refresh > CONFLICTS_REFRESH_S:
+                metrics.CONFLICTS_OPEN.set(await disputed_count(conn))
+                last_conflicts_refresh = time.monotonic()
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(records))
+        metrics.SKIPPED.inc(applied.skipped)
+        for decision, count in applied.outcome.decisions.items():
+            metrics.FORMS.labels(decision).inc(count)
+
     ops = await serve_ops(SERVICE, settings.ops_host, settings.ops_port, health)
+    await producer.start()
     await consumer.start()
     try:
-        subscribe(consumer, [settings.topics.validated])
-
-        async def handle(records: Records) -> None:
-            # TODO(issue 6): apply the batch and store offsets in one transaction.
-            log.debug("batch", extra={"records": len(records)})
-
+        subscribe(consumer, [topics.validated, topics.rejected], on_assigned=seek_to_stored)
+        # Offsets live in PostgreSQL with the totals; Kafka commits would add nothing to them.
         await run_batches(
             consumer, handle, stop, service=SERVICE, commit=False, max_records=settings.max_batch
         )
     finally:
         await consumer.stop()
+        await producer.stop()
         await pool.close()
+        await lock_conn.close()
         ops.should_exit = True

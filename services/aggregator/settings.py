@@ -8,9 +8,18 @@ from shared.settings import CommonSettings
 
 
 class AggregatorSettings(CommonSettings):
-    """Where to consume and publish, and the ops port."""
+    """Where to consume, how big a batch may be, and the ops port."""
 
     consumer_group: str = Field(default="aggregator", validation_alias="AGGREGATOR_GROUP")
+    # Static group membership (KIP-345): a restarted instance with the same id gets its
+    # partitions back at once instead of waiting out the dead member's session.
+    instance_id: str | None = Field(default=None, validation_alias="AGGREGATOR_INSTANCE_ID")
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, validation_alias="AGGREGATOR_SESSION_TIMEOUT_MS"
+    )
     ops_host: str = Field(default="127.0.0.1", validation_alias="AGGREGATOR_HOST")
     ops_port: int = Field(default=8003, validation_alias="AGGREGATOR_PORT")
     max_batch: int = Field(default=2000, ge=1, validation_alias="AGGREGATOR_MAX_BATCH")
+    max_partition_fetch_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=65536, validation_alias="AGGREGATOR_MAX_PARTITION_FETCH_BYTES"
+    )

@@ -1,0 +1,580 @@
+"""Aggregation math: decide each event of a batch against its TPS's result and sum the deltas."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from shared.events import ReviewDecided, Role, SubmissionReceived, Violation
+from shared.form import CHasil
+from shared.roster import ancestors_of
+
+Key = tuple[str, str, str]  # election, contest, tps
+AreaKey = tuple[str, str, str]  # election, contest, area_code
+LineKey = tuple[str, str, str, str]  # election, contest, area_code, candidate line ('c1', 'p3')
+
+# Senders whose later form replaces the counted one whoever sent that.
+REVISERS = frozenset({Role.CAMAT, Role.ADMIN})
+
+
+class Decision(StrEnum):
+    """What the aggregator did with one event; the first five are tps_result_versions decisions."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    REVISION = "revision"
+    CONFLICT = "conflict"
+    REVIEW = "review"
+    REPEAT = "repeat"  # the same submission or decision id again: dropped, nothing written
+    REJECTED = "rejected"  # recorded from the rejected topic, never counted
+    REVIEW_IGNORED = "review_ignored"  # a decision that cannot apply; raised as an anomaly
+    UNKNOWN_ELECTION = "unknown_election"  # no such election in the database: nothing to write
+
+
+class ResultStatus(StrEnum):
+    """tps_results.status."""
+
+    OK = "ok"
+    DISPUTED = "disputed"
+    VERIFIED = "verified"
+
+
+class SubmissionStatus(StrEnum):
+    """submissions.status as the aggregator sets it."""
+
+    ACCEPTED = "accepted"  # counted: the first form of the TPS, or a version a reviewer accepted
+    REVISION = "revision"  # counted, replacing an earlier version
+    DUPLICATE = "duplicate"  # nothing new: the counted form again, or the same numbers
+    CONFLICT = "conflict"  # other numbers from another operator: waits for review
+    SUPERSEDED = "superseded"  # once counted or in conflict, replaced by a later decision
+    REJECTED = "rejected"  # broke an error rule (validator)
+
+
+@dataclass(frozen=True, slots=True)
+class Numbers:
+    """The figures of one form that feed the totals."""
+
+    votes: Mapping[str, int]  # CHasil.votes_by_candidate()
+    suara_sah: int
+    suara_tidak_sah: int
+    pengguna: int | None  # I.B.4 when section I was sent
+    dpt: int | None  # I.A as written, when section I was sent
+
+    @property
+    def voters(self) -> int:
+        """Voters who voted: I.B.4, or valid plus invalid (equal by rule 3) without section I."""
+        if self.pengguna is not None:
+            return self.pengguna
+        return self.suara_sah + self.suara_tidak_sah
+
+
+def numbers_of(form: CHasil) -> Numbers:
+    """The counted figures of a form."""
+    pemilih = form.pemilih
+    return Numbers(
+        votes=form.votes_by_candidate(),
+        suara_sah=form.suara_sah,
+        suara_tidak_sah=form.suara_tidak_sah,
+        pengguna=pemilih.pengguna_total.jumlah if pemilih is not None else None,
+        dpt=pemilih.dpt.jumlah if pemilih is not None else None,
+    )
+
+
+def form_digest(form: CHasil) -> str:
+    """sha256 of the form's canonical JSON: equal digests mean the same form, whatever the order."""
+    data: dict[str, Any] = form.model_dump(mode="json")
+    if data["suara_partai"] is not None:
+        data["suara_partai"].sort(key=lambda party: party["nomor_partai"])
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One submitted form of a TPS and contest, as far as counting it goes."""
+
+    submission_id: UUID
+    numbers: Numbers
+    digest: str
+    operator_id: str
+    channel: str
+    received_at: datetime
+
+
+def version_of(sub: SubmissionReceived) -> Version:
+    """The countable version of a received submission."""
+    return Version(
+        submission_id=sub.submission_id,
+        numbers=numbers_of(sub.form),
+        digest=form_digest(sub.form),
+        operator_id=sub.operator.id,
+        channel=sub.channel.value,
+        received_at=sub.received_at,
+    )
+
+
+def key_of(form: CHasil) -> Key:
+    """The tps_results key of a form."""
+    return (form.election, form.contest.value, form.tps)
+
+
+@dataclass(frozen=True, slots=True)
+class TpsResult:
+    """The current result of one contest at one TPS (a tps_results row)."""
+
+    key: Key
+    counted: Version
+    status: ResultStatus
+    version: int  # bumped whenever the counted form changes
+    open_conflicts: tuple[UUID, ...] = ()  # submissions in status conflict, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubmission:
+    """A submission already in the database that a review decision may accept."""
+
+    key: Key
+    version: Version
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where an event was read: the submissions row keeps partition and offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class FormIn:
+    """A validated form."""
+
+    submission: SubmissionReceived
+    warnings: tuple[Violation, ...] = ()
+    position: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedIn:
+    """A rejected form: recorded with its violations, never counted."""
+
+    submission: SubmissionReceived
+    violations: tuple[Violation, ...]
+    position: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewIn:
+    """A review decision by a camat or admin."""
+
+    review: ReviewDecided
+    position: Position | None = None
+
+
+Incoming = FormIn | RejectedIn | ReviewIn
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    """What the database knows about a batch's keys and ids before the batch."""
+
+    elections: frozenset[str]
+    results: Mapping[Key, TpsResult] = field(default_factory=dict)
+    seen: Mapping[UUID, str] = field(default_factory=dict)  # submission id -> stored status
+    reviews_applied: frozenset[UUID] = frozenset()
+    stored: Mapping[UUID, StoredSubmission] = field(default_factory=dict)  # accept_version targets
+    roster_dpt: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (election, tps)
+
+
+@dataclass(slots=True)
+class SubmissionRow:
+    """A submissions row to insert (or to overwrite a rejected one with)."""
+
+    submission: SubmissionReceived
+    status: SubmissionStatus
+    violations: tuple[Violation, ...]
+    position: Position | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A tps_result_versions row."""
+
+    key: Key
+    version: int | None
+    submission_id: UUID
+    decision: Decision
+    operator_id: str
+    channel: str | None
+    votes: Mapping[str, int] | None
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRow:
+    """An anomalies row: warnings of counted forms, review decisions that could not apply."""
+
+    key: Key
+    code: str
+    severity: str
+    detail: Mapping[str, Any]
+    submission_id: UUID | None
+
+
+@dataclass(slots=True)
+class SummaryDelta:
+    """What a batch adds to one area_summary row."""
+
+    suara_sah: int = 0
+    suara_tidak_sah: int = 0
+    pengguna: int = 0
+    tps_reported: int = 0
+    dpt_reported: int = 0
+
+    def is_zero(self) -> bool:
+        """True when adding this changes nothing."""
+        return not (
+            self.suara_sah
+            or self.suara_tidak_sah
+            or self.pengguna
+            or self.tps_reported
+            or self.dpt_reported
+        )
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """Everything one batch writes, in the shape of the tables."""
+
+    submissions: list[SubmissionRow] = field(default_factory=list)
+    status_updates: dict[UUID, SubmissionStatus] = field(default_factory=dict)  # rows in the DB
+    results: dict[Key, TpsResult] = field(default_factory=dict)  # final rows of changed keys
+    history: list[HistoryRow] = field(default_factory=list)
+    reviews: list[ReviewDecided] = field(default_factory=list)
+    anomalies: list[AnomalyRow] = field(default_factory=list)
+    totals: dict[LineKey, int] = field(default_factory=dict)
+    summaries: dict[AreaKey, SummaryDelta] = field(default_factory=dict)
+    decisions: Counter[str] = field(default_factory=Counter)
+
+
+# Codes of review decisions that cannot apply, with their messages (Indonesian, English).
+REVIEW_PROBLEMS: dict[str, tuple[str, str]] = {
+    "REVIEW_ROLE": (
+        "Keputusan verifikasi hanya boleh dari camat atau admin",
+        "Review decisions may only come from a camat or an admin",
+    ),
+    "REVIEW_NO_RESULT": (
+        "Belum ada hasil TPS yang dapat diverifikasi",
+        "There is no TPS result to review yet",
+    ),
+    "REVIEW_VERSION_UNKNOWN": (
+        "Versi yang dipilih bukan kiriman sah untuk TPS dan jenis pemilihan ini",
+        "The chosen version is not a valid submission for this TPS and contest",
+    ),
+}
+
+
+class _Batch:
+    """Working state of one batch: the results it changed and the rows it will write."""
+
+    def __init__(self, state: BatchState) -> None:
+        self.state = state
+        self.out = BatchOutcome()
+        self.results: dict[Key, TpsResult | None] = {}
+        self.seen: dict[UUID, str] = {}
+        self.rows: dict[UUID, SubmissionRow] = {}
+        self.versions: dict[UUID, tuple[Key, Version]] = {}
+        self.reviews_applied: set[UUID] = set()
+
+    def current(self, key: Key) -> TpsResult | None:
+        if key in self.results:
+            return self.results[key]
+        return self.state.results.get(key)
+
+    def seen_status(self, submission_id: UUID) -> str | None:
+        status = self.seen.get(submission_id)
+        return status if status is not None else self.state.seen.get(submission_id)
+
+    def set_status(self, submission_id: UUID, status: SubmissionStatus) -> None:
+        row = self.rows.get(submission_id)
+        if row is not None:
+            row.status = status
+        else:
+            self.out.status_updates[submission_id] = status
+
+    def put(self, result: TpsResult) -> None:
+        self.results[result.key] = result
+        self.out.results[result.key] = result
+
+    def move(self, key: Key, old: Numbers | None, new: Numbers) -> None:
+        """Add the difference between two counted versions to every ancestor area."""
+        election, contest, tps = key
+        lines = dict(new.votes)
+        if old is not None:
+            for line, votes in old.votes.items():
+                lines[line] = lines.get(line, 0) - votes
+        if old is None:
+            sah, tidak_sah, voters = new.suara_sah, new.suara_tidak_sah, new.voters
+            dpt = self.state.roster_dpt.get((election, tps), new.dpt or 0)
+        else:
+            sah = new.suara_sah - old.suara_sah
+            tidak_sah = new.suara_tidak_sah - old.suara_tidak_sah
+            voters = new.voters - old.voters
+            dpt = 0
+        totals, summaries = self.out.totals, self.out.summaries
+        for area in ancestors_of(tps):
+            for line, delta in lines.items():
+                if delta:
+                    line_key = (election, contest, area, line)
+                    totals[line_key] = totals.get(line_key, 0) + delta
+            summary = summaries.get((election, contest, area))
+            if summary is None:
+                summary = summaries[(election, contest, area)] = SummaryDelta()
+            summary.suara_sah += sah
+            summary.suara_tidak_sah += tidak_sah
+            summary.pengguna += voters
+            if old is None:
+                summary.tps_reported += 1
+                summary.dpt_reported += dpt
+
+    def close_conflicts(self, result: TpsResult, keep: UUID | None = None) -> None:
+        for submission_id in result.open_conflicts:
+            if submission_id != keep:
+                self.set_status(submission_id, SubmissionStatus.SUPERSEDED)
+
+    def history(
+        self,
+        key: Key,
+        decision: Decision,
+        version: int | None,
+        counted: Version,
+        *,
+        operator_id: str | None = None,
+        votes: bool = True,
+        note: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        self.out.history.append(
+            HistoryRow(
+                key=key,
+                version=version,
+                submission_id=counted.submission_id,
+                decision=decision,
+                operator_id=operator_id or counted.operator_id,
+                channel=counted.channel if operator_id is None else None,
+                votes=counted.numbers.votes if votes else None,
+                note=note,
+                at=at or counted.received_at,
+            )
+        )
+
+    def form(self, event: FormIn) -> None:
+        sub = event.submission
+        key = key_of(sub.form)
+        if key[0] not in self.state.elections:
+            self.out.decisions[Decision.UNKNOWN_ELECTION] += 1
+            return
+        prior = self.seen_status(sub.submission_id)
+        if prior is not None and prior != SubmissionStatus.REJECTED:
+            self.out.decisions[Decision.REPEAT] += 1
+            return
+        if sub.submission_id in self.rows:
+            # Rejected earlier in this batch, validated now: one row, with the last verdict.
+            self.out.submissions.remove(self.rows[sub.submission_id])
+        new = version_of(sub)
+        current = self.current(key)
+        row = SubmissionRow(sub, SubmissionStatus.ACCEPTED, event.warnings, event.position)
+        self.rows[sub.submission_id] = row
+        self.out.submissions.append(row)
+        self.versions[sub.submission_id] = (key, new)
+        for warning in event.warnings:
+            self.out.anomalies.append(
+                AnomalyRow(
+                    key=key,
+                    code=warning.code,
+                    severity=warning.severity.value,
+                    detail=warning.model_dump(mode="json"),
+                    submission_id=sub.submission_id,
+                )
+            )
+        if current is None:
+            decision = Decision.NEW
+            self.put(TpsResult(key, new, ResultStatus.OK, 1))
+            self.move(key, None, new.numbers)
+            self.history(key, decision, 1, new)
+        elif current.counted.digest == new.digest:
+            decision = Decision.DUPLICATE
+            row.status = SubmissionStatus.DUPLICATE
+            self.history(key, decision, None, new)
+        elif sub.operator.id == current.counted.operator_id or sub.operator.role in REVISERS:
+            decision = Decision.REVISION
+            row.status = SubmissionStatus.REVISION
+            self.set_status(current.counted.submission_id, SubmissionStatus.SUPERSEDED)
+            if sub.operator.role in REVISERS:
+                # A camat's or admin's own form settles a dispute like a review decision does.
+                self.close_conflicts(current)
+                result = TpsResult(key, new, ResultStatus.VERIFIED, current.version + 1)
+            else:
+                # The operator corrects their own form; a dispute with another operator stays.
+                disputed = current.status is ResultStatus.DISPUTED
+                status = ResultStatus.DISPUTED if disputed else ResultStatus.OK
+                result = replace(current, counted=new, status=status, version=current.version + 1)
+            self.put(result)
+            self.move(key, current.counted.numbers, new.numbers)
+            self.history(key, decision, current.version + 1, new)
+        elif new.numbers == current.counted.numbers:
+            # Another operator agrees on every counted figure: nothing to dispute.
+            decision = Decision.DUPLICATE
+            row.status = SubmissionStatus.DUPLICATE
+            self.history(key, decision, None, new)
+        else:
+            decision = Decision.CONFLICT
+            row.status = SubmissionStatus.CONFLICT
+            self.put(
+                replace(
+                    current,
+                    status=ResultStatus.DISPUTED,
+                    open_conflicts=(*current.open_conflicts, sub.submission_id),
+                )
+            )
+            self.history(key, decision, None, new)
+        self.seen[sub.submission_id] = row.status
+        self.out.decisions[decision] += 1
+
+    def rejected(self, event: RejectedIn) -> None:
+        sub = event.submission
+        if sub.form.election not in self.state.elections:
+            self.out.decisions[Decision.UNKNOWN_ELECTION] += 1
+            return
+        if self.seen_status(sub.submission_id) is not None:
+            self.out.decisions[Decision.REPEAT] += 1
+            return
+        row = SubmissionRow(sub, SubmissionStatus.REJECTED, event.violations, event.position)
+        self.rows[sub.submission_id] = row
+        self.out.submissions.append(row)
+        self.seen[sub.submission_id] = SubmissionStatus.REJECTED
+        self.out.decisions[Decision.REJECTED] += 1
+
+    def target(self, review: ReviewDecided, key: Key) -> Version | None:
+        """The version an accept_version decision names, if it is a counted-kind form of the key."""
+        if review.submission_id is None:
+            return None
+        in_batch = self.versions.get(review.submission_id)
+        if in_batch is not None:
+            return in_batch[1] if in_batch[0] == key else None
+        stored = self.state.stored.get(review.submission_id)
+        if stored is None or stored.key != key or stored.status == SubmissionStatus.REJECTED:
+            return None
+        return stored.version
+
+    def review(self, event: ReviewIn) -> None:
+        review = event.review
+        key: Key = (review.election, review.contest.value, review.tps)
+        if review.election not in self.state.elections:
+            self.out.decisions[Decision.UNKNOWN_ELECTION] += 1
+            return
+        if review.decision_id in self.reviews_applied or (
+            review.decision_id in self.state.reviews_applied
+        ):
+            self.out.decisions[Decision.REPEAT] += 1
+            return
+        current = self.current(key)
+        target = self.target(review, key) if review.action == "accept_version" else None
+        problem = None
+        if review.reviewer.role not in REVISERS:
+            problem = "REVIEW_ROLE"
+        elif current is None:
+            problem = "REVIEW_NO_RESULT"
+        elif review.action == "accept_version" and target is None:
+            problem = "REVIEW_VERSION_UNKNOWN"
+        if problem is not None:
+            pesan, message = REVIEW_PROBLEMS[problem]
+            self.out.anomalies.append(
+                AnomalyRow(
+                    key=key,
+                    code=problem,
+                    severity="info",
+                    detail={
+                        "decision_id": str(review.decision_id),
+                        "reviewer": review.reviewer.id,
+                        "action": review.action,
+                        "pesan": pesan,
+                        "message": message,
+                    },
+                    submission_id=review.submission_id,
+                )
+            )
+            self.out.decisions[Decision.REVIEW_IGNORED] += 1
+            return
+        assert current is not None  # REVIEW_NO_RESULT otherwise
+        self.reviews_applied.add(review.decision_id)
+        self.out.reviews.append(review)
+        self.close_conflicts(current, keep=target.submission_id if target else None)
+        if target is None or target.submission_id == current.counted.submission_id:
+            self.put(replace(current, status=ResultStatus.VERIFIED, open_conflicts=()))
+            self.history(
+                key,
+                Decision.REVIEW,
+                current.version,
+                current.counted,
+                operator_id=review.reviewer.id,
+                votes=False,
+                note=review.note,
+                at=review.decided_at,
+            )
+        else:
+            self.set_status(current.counted.submission_id, SubmissionStatus.SUPERSEDED)
+            self.set_status(target.submission_id, SubmissionStatus.ACCEPTED)
+            self.put(TpsResult(key, target, ResultStatus.VERIFIED, current.version + 1))
+            self.move(key, current.counted.numbers, target.numbers)
+            self.history(
+                key,
+                Decision.REVIEW,
+                current.version + 1,
+                target,
+                operator_id=review.reviewer.id,
+                note=review.note,
+                at=review.decided_at,
+            )
+        self.out.decisions[Decision.REVIEW] += 1
+
+    def finish(self) -> BatchOutcome:
+        out = self.out
+        out.totals = {k: v for k, v in out.totals.items() if v}
+        out.summaries = {k: v for k, v in out.summaries.items() if not v.is_zero()}
+        return out
+
+
+def decide_batch(events: Iterable[Incoming], state: BatchState) -> BatchOutcome:
+    """Decide every event in order and collect the rows and deltas the batch writes."""
+    batch = _Batch(state)
+    for event in events:
+        if isinstance(event, FormIn):
+            batch.form(event)
+        elif isinstance(event, RejectedIn):
+            batch.rejected(event)
+        else:
+            batch.review(event)
+    return batch.finish()
+
+
+def batch_keys(events: Sequence[Incoming]) -> set[Key]:
+    """The tps_results keys a batch may read or change."""
+    keys: set[Key] = set()
+    for event in events:
+        if isinstance(event, FormIn):
+            keys.add(key_of(event.submission.form))
+        elif isinstance(event, ReviewIn):
+            review = event.review
+            keys.add((review.election, review.contest.value, review.tps))
+    return keys

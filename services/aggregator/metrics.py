@@ -1,0 +1,33 @@
+"""Prometheus metrics of the aggregator."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+FORMS = Counter(
+    "deskpemilu_aggregator_forms_total",
+    "Events applied by the aggregator, by decision (new, duplicate, revision, conflict, ...)",
+    ["decision"],
+)
+BATCH_SIZE = Histogram(
+    "deskpemilu_aggregator_batch_size",
+    "Kafka records per aggregator batch",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
+)
+BATCH_SECONDS = Histogram(
+    "deskpemilu_aggregator_batch_seconds",
+    "Time of one batch transaction, from its first query to its commit",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+SKIPPED = Counter(
+    "deskpemilu_aggregator_skipped_records_total",
+    "Records below the offsets stored in PostgreSQL (redelivered after a crash or rebalance)",
+)
+UNDECODABLE = Counter(
+    "deskpemilu_aggregator_undecodable_records_total",
+    "Records that were not a valid event; sent to the DLQ",
+)
+CONFLICTS_OPEN = Gauge(
+    "deskpemilu_aggregator_conflicts_open",
+    "TPS results in status disputed, waiting for a review decision",
+)

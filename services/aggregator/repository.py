@@ -1,0 +1,555 @@
+"""The aggregator's SQL: each batch in one transaction with the Kafka offsets it consumed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+from asyncpg.pool import PoolConnectionProxy
+from pydantic import TypeAdapter
+
+from services.aggregator.aggregation import (
+    BatchOutcome,
+    BatchState,
+    FormIn,
+    Incoming,
+    Key,
+    Numbers,
+    RejectedIn,
+    ResultStatus,
+    ReviewIn,
+    StoredSubmission,
+    TpsResult,
+    Version,
+    batch_keys,
+    decide_batch,
+    version_of,
+)
+from shared.events import Channel, OperatorRef, Role, SubmissionReceived, Violation
+from shared.form import CHasil
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "deskpemilu_results"
+TopicPartition = tuple[str, int]
+Conn = asyncpg.Connection | PoolConnectionProxy[Any]
+_violations_json: TypeAdapter[tuple[Violation, ...]] = TypeAdapter(tuple[Violation, ...])
+
+# Locks (creating when missing) the offset rows of the batch's partitions and returns the stored
+# next offsets. A second instance still holding the same partitions (a zombie after a rebalance)
+# waits here and then skips what the first one already applied.
+_LOCK_OFFSETS = """
+INSERT INTO consumer_offsets AS o (consumer_group, topic, partition, next_offset)
+SELECT $1, u.topic, u.partition, 0 FROM unnest($2::text[], $3::int[]) AS u(topic, partition)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = o.next_offset
+RETURNING topic, partition, next_offset
+"""
+_STORE_OFFSETS = """
+UPDATE consumer_offsets o SET next_offset = u.next_offset, updated_at = now()
+FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, next_offset)
+WHERE o.consumer_group = $1 AND o.topic = u.topic AND o.partition = u.partition
+  AND o.next_offset < u.next_offset
+"""
+_STORED_OFFSETS = """
+SELECT topic, partition, next_offset FROM consumer_offsets
+WHERE consumer_group = $1 AND topic = ANY($2::text[])
+"""
+_ELECTIONS = "SELECT id FROM elections"
+_SEEN = """
+SELECT submission_id AS id, status FROM submissions WHERE submission_id = ANY($1::uuid[])
+UNION ALL
+SELECT decision_id, 'review' FROM review_decisions WHERE decision_id = ANY($2::uuid[])
+"""
+# Current results of the batch's keys, the roster DPT of their TPS (for dpt_reported when new)
+# and, for disputed ones, the submissions waiting in conflict.
+_CURRENT = """
+SELECT k.election, k.contest, k.tps, t.dpt AS roster_dpt, r.submission_id, r.votes,
+       r.suara_sah, r.suara_tidak_sah, r.pengguna, r.dpt, r.status, r.version, r.operator_id,
+       r.channel, r.received_at, r.form_digest,
+       CASE WHEN r.status = 'disputed' THEN ARRAY(
+           SELECT s.submission_id FROM submissions s
+           WHERE s.election = k.election AND s.contest = k.contest AND s.tps = k.tps
+             AND s.status = 'conflict'
+           ORDER BY s.received_at, s.submission_id) END AS open_conflicts
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(election, contest, tps)
+LEFT JOIN tps_results r ON r.election = k.election AND r.contest = k.contest AND r.tps = k.tps
+LEFT JOIN tps t ON t.election = k.election AND t.code = k.tps
+"""
+_STORED_SUBMISSIONS = """
+SELECT submission_id, election, contest, tps, operator_id, channel, idempotency_key,
+       received_at, status, form
+FROM submissions WHERE submission_id = ANY($1::uuid[])
+"""
+_UPDATE_STATUS = """
+UPDATE submissions s SET status = u.status, updated_at = now()
+FROM unnest($1::uuid[], $2::text[]) AS u(submission_id, status)
+WHERE s.submission_id = u.submission_id
+"""
+# A submission rejected before and validated now (the roster was fixed) takes the new verdict.
+_INSERT_SUBMISSIONS = """
+INSERT INTO submissions AS s (submission_id, election, contest, tps, operator_id, channel,
+                              idempotency_key, received_at, status, form, violations,
+                              kafka_partition, kafka_offset)
+SELECT u.submission_id, u.election, u.contest, u.tps, u.operator_id, u.channel,
+       u.idempotency_key, u.received_at, u.status, u.form::jsonb, u.violations::jsonb,
+       u.kafka_partition, u.kafka_offset
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[])
+     AS u(submission_id, election, contest, tps, operator_id, channel, idempotency_key,
+          received_at, status, form, violations, kafka_partition, kafka_offset)
+ON CONFLICT (submission_id) DO UPDATE
+    SET status = EXCLUDED.status, form = EXCLUDED.form, violations = EXCLUDED.violations,
+        kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
+        updated_at = now()
+    WHERE s.status = 'rejected'
+"""
+_UPSERT_RESULTS = """
+INSERT INTO tps_results AS r (election, contest, tps, submission_id, votes, suara_sah,
+                              suara_tidak_sah, pengguna, dpt, status, version, operator_id,
+                              channel, received_at, form_digest)
+SELECT u.election, u.contest, u.tps, u.submission_id, u.votes::jsonb, u.suara_sah,
+       u.suara_tidak_sah, u.pengguna, u.dpt, u.status, u.version, u.operator_id, u.channel,
+       u.received_at, u.form_digest
+FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::int[], $7::int[],
+            $8::int[], $9::int[], $10::text[], $11::int[], $12::text[], $13::text[],
+            $14::timestamptz[], $15::text[])
+     AS u(election, contest, tps, submission_id, votes, suara_sah, suara_tidak_sah, pengguna,
+          dpt, status, version, operator_id, channel, received_at, form_digest)
+ON CONFLICT (election, contest, tps) DO UPDATE
+    SET submission_id = EXCLUDED.submission_id, votes = EXCLUDED.votes,
+        suara_sah = EXCLUDED.suara_sah, suara_tidak_sah = EXCLUDED.suara_tidak_sah,
+        pengguna = EXCLUDED.pengguna, dpt = EXCLUDED.dpt, status = EXCLUDED.status,
+        version = EXCLUDED.version, operator_id = EXCLUDED.operator_id,
+        channel = EXCLUDED.channel, received_at = EXCLUDED.received_at,
+        form_digest = EXCLUDED.form_digest, updated_at = now()
+"""
+_INSERT_HISTORY = """
+INSERT INTO tps_result_versions (election, contest, tps, version, submission_id, decision,
+                                 operator_id, channel, votes, note, at)
+SELECT u.election, u.contest, u.tps, u.version, u.submission_id, u.decision, u.operator_id,
+       u.channel, u.votes::jsonb, u.note, u.at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+     WITH ORDINALITY AS u(election, contest, tps, version, submission_id, decision, operator_id,
+                          channel, votes, note, at, n)
+ORDER BY u.n
+"""
+_INSERT_REVIEWS = """
+INSERT INTO review_decisions (decision_id, election, contest, tps, reviewer_id, reviewer_role,
+                              action, submission_id, note, decided_at)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::uuid[], $9::text[], $10::timestamptz[])
+ON CONFLICT (decision_id) DO NOTHING
+"""
+_UPSERT_TOTALS = """
+INSERT INTO area_totals AS a (election, contest, area_code, candidate, shard, votes)
+SELECT u.election, u.contest, u.area_code, u.candidate, 0, u.votes
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+     AS u(election, contest, area_code, candidate, votes)
+ON CONFLICT (election, contest, area_code, candidate, shard) DO UPDATE
+    SET votes = a.votes + EXCLUDED.votes
+"""
+_UPSERT_SUMMARY = """
+INSERT INTO area_summary AS a (election, contest, area_code, shard, suara_sah, suara_tidak_sah,
+                               pengguna, tps_reported, dpt_reported)
+SELECT u.election, u.contest, u.area_code, 0, u.suara_sah, u.suara_tidak_sah, u.pengguna,
+       u.tps_reported, u.dpt_reported
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+            $7::int[], $8::bigint[])
+     AS u(election, contest, area_code, suara_sah, suara_tidak_sah, pengguna, tps_reported,
+          dpt_reported)
+ON CONFLICT (election, contest, area_code, shard) DO UPDATE
+    SET suara_sah = a.suara_sah + EXCLUDED.suara_sah,
+        suara_tidak_sah = a.suara_tidak_sah + EXCLUDED.suara_tidak_sah,
+        pengguna = a.pengguna + EXCLUDED.pengguna,
+        tps_reported = a.tps_reported + EXCLUDED.tps_reported,
+        dpt_reported = a.dpt_reported + EXCLUDED.dpt_reported,
+        updated_at = now()
+"""
+_INSERT_ANOMALIES = """
+INSERT INTO anomalies (election, contest, tps, code, severity, detail, submission_id)
+SELECT u.election, u.contest, u.tps, u.code, u.severity, u.detail::jsonb, u.submission_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+     AS u(election, contest, tps, code, severity, detail, submission_id)
+ON CONFLICT ON CONSTRAINT anomalies_once DO NOTHING
+"""
+_NOTIFY = "SELECT pg_notify($1, $2)"
+_DISPUTED = "SELECT count(*) FROM tps_results WHERE status = 'disputed'"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one batch transaction did."""
+
+    outcome: BatchOutcome
+    skipped: int  # records at offsets below the stored ones: applied before, left alone now
+
+
+async def stored_offsets(
+    conn: Conn, group: str, topics: Sequence[str]
+) -> dict[TopicPartition, int]:
+    """Next offsets stored for the group's partitions of these topics."""
+    rows = await conn.fetch(_STORED_OFFSETS, group, list(topics))
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+async def set_offsets(conn: Conn, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+    """Store next offsets for a group as given (rebuild: the aggregator resumes at these)."""
+    await conn.executemany(
+        """INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (consumer_group, topic, partition) DO UPDATE
+               SET next_offset = EXCLUDED.next_offset, updated_at = now()""",
+        [(group, topic, part, offset) for (topic, part), offset in sorted(offsets.items())],
+    )
+
+
+async def disputed_count(conn: Conn) -> int:
+    """TPS results waiting for a review decision."""
+    count: int = await conn.fetchval(_DISPUTED)
+    return count
+
+
+async def apply_batch(
+    conn: Conn,
+    *,
+    group: str,
+    events: Sequence[Incoming],
+    next_offsets: Mapping[TopicPartition, int],
+) -> Applied:
+    """Apply a batch and store its offsets in one transaction; events below stored offsets skip.
+
+    next_offsets holds, per partition, the offset after the batch's last record (records that
+    could not be decoded count too: they are consumed, not applied).
+    """
+    async with conn.transaction():
+        partitions = sorted(next_offsets)
+        rows = await conn.fetch(
+            _LOCK_OFFSETS, group, [t for t, _ in partitions], [p for _, p in partitions]
+        )
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        fresh = [
+            e
+            for e in events
+            if e.position is None
+            or e.position.offset >= stored[(e.position.topic, e.position.partition)]
+        ]
+        outcome = BatchOutcome()
+        if fresh:
+            state = await _load_state(conn, fresh)
+            outcome = decide_batch(fresh, state)
+            await _write(conn, outcome)
+        await conn.execute(
+            _STORE_OFFSETS,
+            group,
+            [t for t, _ in partitions],
+            [p for _, p in partitions],
+            [next_offsets[tp] for tp in partitions],
+        )
+        if outcome.totals or outcome.summaries or outcome.results:
+            await conn.execute(_NOTIFY, NOTIFY_CHANNEL, _notify_payload(outcome))
+    return Applied(outcome=outcome, skipped=len(events) - len(fresh))
+
+
+async def _load_state(conn: Conn, events: Sequence[Incoming]) -> BatchState:
+    submission_ids = [
+        e.submission.submission_id for e in events if isinstance(e, FormIn | RejectedIn)
+    ]
+    reviews = [e.review for e in events if isinstance(e, ReviewIn)]
+    elections = frozenset(r["id"] for r in await conn.fetch(_ELECTIONS))
+    seen: dict[UUID, str] = {}
+    applied: set[UUID] = set()
+    for row in await conn.fetch(_SEEN, submission_ids, [r.decision_id for r in reviews]):
+        if row["status"] == "review":
+            applied.add(row["id"])
+        else:
+            seen[row["id"]] = row["status"]
+    keys = sorted(batch_keys(events))
+    results: dict[Key, TpsResult] = {}
+    roster_dpt: dict[tuple[str, str], int] = {}
+    if keys:
+        rows = await conn.fetch(
+            _CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
+        )
+        for row in rows:
+            key = (row["election"], row["contest"], row["tps"])
+            if row["roster_dpt"] is not None:
+                roster_dpt[(key[0], key[2])] = row["roster_dpt"]
+            if row["submission_id"] is not None:
+                results[key] = _result_from_row(key, row)
+    targets = [
+        r.submission_id
+        for r in reviews
+        if r.action == "accept_version" and r.submission_id is not None
+    ]
+    stored: dict[UUID, StoredSubmission] = {}
+    if targets:
+        for row in await conn.fetch(_STORED_SUBMISSIONS, targets):
+            stored[row["submission_id"]] = _stored_from_row(row)
+    return BatchState(
+        elections=elections,
+        results=results,
+        seen=seen,
+        reviews_applied=frozenset(applied),
+        stored=stored,
+        roster_dpt=roster_dpt,
+    )
+
+
+def _result_from_row(key: Key, row: asyncpg.Record) -> TpsResult:
+    counted = Version(
+        submission_id=row["submission_id"],
+        numbers=Numbers(
+            votes=row["votes"],
+            suara_sah=row["suara_sah"],
+            suara_tidak_sah=row["suara_tidak_sah"],
+            pengguna=row["pengguna"],
+            dpt=row["dpt"],
+        ),
+        digest=row["form_digest"] or "",
+        operator_id=row["operator_id"],
+        channel=row["channel"],
+        received_at=row["received_at"],
+    )
+    return TpsResult(
+        key=key,
+        counted=counted,
+        status=ResultStatus(row["status"]),
+        version=row["version"],
+        open_conflicts=tuple(row["open_conflicts"] or ()),
+    )
+
+
+def _stored_from_row(row: asyncpg.Record) -> StoredSubmission:
+    form = CHasil.model_validate(row["form"])
+    # Only what version_of reads matters; the operator's role and scope are not stored.
+    submission = SubmissionReceived(
+        submission_id=row["submission_id"],
+        received_at=row["received_at"],
+        channel=Channel(row["channel"]),
+        operator=OperatorRef(id=row["operator_id"], role=Role.OPERATOR),
+        idempotency_key=row["idempotency_key"] or "",
+        form=form,
+    )
+    return StoredSubmission(
+        key=(row["election"], row["contest"], row["tps"]),
+        version=version_of(submission),
+        status=row["status"],
+    )
+
+
+def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def _write(conn: Conn, out: BatchOutcome) -> None:
+    # Statement order is fixed and rows are sorted by primary key, so two instances sharing the
+    # hot kabupaten and provinsi rows lock them in the same order and cannot deadlock.
+    if out.status_updates:
+        updates = sorted(out.status_updates.items())
+        await conn.execute(_UPDATE_STATUS, [u[0] for u in updates], [u[1].value for u in updates])
+    if out.submissions:
+        rows = sorted(out.submissions, key=lambda r: r.submission.submission_id)
+        await conn.execute(
+            _INSERT_SUBMISSIONS,
+            *_columns(
+                (
+                    (
+                        r.submission.submission_id,
+                        r.submission.form.election,
+                        r.submission.form.contest.value,
+                        r.submission.form.tps,
+                        r.submission.operator.id,
+                        r.submission.channel.value,
+                        r.submission.idempotency_key,
+                        r.submission.received_at,
+                        r.status.value,
+                        r.submission.form.model_dump_json(),
+                        _violations_json.dump_json(r.violations).decode(),
+                        r.position.partition if r.position else None,
+                        r.position.offset if r.position else None,
+                    )
+                    for r in rows
+                ),
+                13,
+            ),
+        )
+    if out.results:
+        await conn.execute(
+            _UPSERT_RESULTS,
+            *_columns(
+                (
+                    (
+                        *key,
+                        r.counted.submission_id,
+                        _json(dict(r.counted.numbers.votes)),
+                        r.counted.numbers.suara_sah,
+                        r.counted.numbers.suara_tidak_sah,
+                        r.counted.numbers.pengguna,
+                        r.counted.numbers.dpt,
+                        r.status.value,
+                        r.version,
+                        r.counted.operator_id,
+                        r.counted.channel,
+                        r.counted.received_at,
+                        r.counted.digest,
+                    )
+                    for key, r in sorted(out.results.items())
+                ),
+                15,
+            ),
+        )
+    if out.history:
+        await conn.execute(
+            _INSERT_HISTORY,
+            *_columns(
+                (
+                    (
+                        *h.key,
+                        h.version,
+                        h.submission_id,
+                        h.decision.value,
+                        h.operator_id,
+                        h.channel,
+                        _json(dict(h.votes) if h.votes is not None else None),
+                        h.note,
+                        h.at,
+                    )
+                    for h in out.history
+                ),
+                11,
+            ),
+        )
+    if out.reviews:
+        await conn.execute(
+            _INSERT_REVIEWS,
+            *_columns(
+                (
+                    (
+                        r.decision_id,
+                        r.election,
+                        r.contest.value,
+                        r.tps,
+                        r.reviewer.id,
+                        r.reviewer.role.value,
+                        r.action,
+                        r.submission_id,
+                        r.note,
+                        r.decided_at,
+                    )
+                    for r in out.reviews
+                ),
+                10,
+            ),
+        )
+    if out.totals:
+        await conn.execute(
+            _UPSERT_TOTALS, *_columns(((*k, v) for k, v in sorted(out.totals.items())), 5)
+        )
+    if out.summaries:
+        await conn.execute(
+            _UPSERT_SUMMARY,
+            *_columns(
+                (
+                    (
+                        *k,
+                        s.suara_sah,
+                        s.suara_tidak_sah,
+                        s.pengguna,
+                        s.tps_reported,
+                        s.dpt_reported,
+                    )
+                    for k, s in sorted(out.summaries.items())
+                ),
+                8,
+            ),
+        )
+    if out.anomalies:
+        await conn.execute(
+            _INSERT_ANOMALIES,
+            *_columns(
+                (
+                    (*a.key, a.code, a.severity, _json(dict(a.detail)), a.submission_id)
+                    for a in out.anomalies
+                ),
+                7,
+            ),
+        )
+
+
+def _notify_payload(out: BatchOutcome) -> str:
+    contests: dict[str, set[str]] = {}
+    for election, contest, _ in out.summaries:
+        contests.setdefault(election, set()).add(contest)
+    for election, contest, _ in out.results:
+        contests.setdefault(election, set()).add(contest)
+    # pg_notify refuses payloads of 8000 bytes or more: counts and names only, never rows.
+    return orjson.dumps(
+        {
+            "elections": [
+                {"election": election, "contests": sorted(names)}
+                for election, names in sorted(contests.items())
+            ],
+            "areas": len(out.summaries),
+            "tps": len(out.results),
+            "decisions": dict(out.decisions),
+        }
+    ).decode()
+
+
+# Rebuild: the projections go, the roster denominators (tps_total, dpt_total) stay.
+_RESET = (
+    "TRUNCATE submissions, tps_results, tps_result_versions, area_totals, anomalies, "
+    "review_decisions",
+    "DELETE FROM area_summary WHERE shard <> 0 OR (tps_total = 0 AND dpt_total = 0)",
+    """UPDATE area_summary SET suara_sah = 0, suara_tidak_sah = 0, pengguna = 0,
+              tps_reported = 0, dpt_reported = 0, updated_at = now()
+       WHERE (suara_sah, suara_tidak_sah, pengguna, tps_reported, dpt_reported)
+             <> (0, 0, 0, 0, 0)""",
+)
+
+
+async def reset_projections(conn: Conn, groups: Sequence[str]) -> None:
+    """Empty every aggregator projection and forget the offsets of these consumer groups."""
+    async with conn.transaction():
+        for statement in _RESET:
+            await conn.execute(statement)
+        await conn.execute(
+            "DELETE FROM consumer_offsets WHERE consumer_group = ANY($1::text[])", list(groups)
+        )
+
+
+# Running aggregators hold this advisory lock shared; a rebuild needs it exclusively, so it
+# cannot run beside a live aggregator, and an aggregator started meanwhile waits for it.
+AGGREGATOR_LOCK_KEY = 0x61676772  # "aggr"
+
+
+async def hold_aggregator_lock(conn: Conn) -> None:
+    """Take the aggregator lock shared on this session (waits while a rebuild runs)."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock_shared($1)", AGGREGATOR_LOCK_KEY):
+        log.warning("a rebuild is running; waiting for it to finish")
+        await conn.execute("SELECT pg_advisory_lock_shared($1)", AGGREGATOR_LOCK_KEY)
+
+
+async def try_rebuild_lock(conn: Conn) -> bool:
+    """Take the aggregator lock exclusively on this session; False while any aggregator runs."""
+    locked: bool = await conn.fetchval("SELECT pg_try_advisory_lock($1)", AGGREGATOR_LOCK_KEY)
+    return locked
+
+
+async def release_rebuild_lock(conn: Conn) -> None:
+    """Give back the exclusive lock taken by try_rebuild_lock."""
+    await conn.execute("SELECT pg_advisory_unlock($1)", AGGREGATOR_LOCK_KEY)
