@@ -136,7 +136,7 @@ def up(
     intake = runtime.service_port("intake")
     console.print(
         "\n[bold]Desk Pemilu is running[/bold]\n"
-        f"  dashboard + read API  http://127.0.0.1:{api}/   (docs: /docs)\n"
+        f"  dashboard + read API  http://127.0.0.1:{api}/?token={_viewer_token()}\n"
         f"  intake (operators)    http://127.0.0.1:{intake}/v1/submissions  (docs: /docs)\n"
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
@@ -277,6 +277,157 @@ def operators_revoke(jti: str) -> None:
         console.print(f"[red]no active token {jti}")
         raise typer.Exit(1)
     console.print(f"revoked {jti}")
+
+
+def _truth_path(election: str) -> Path:
+    return runtime.RUN_DIR / "simulation" / f"{election}-truth.json"
+
+
+@app.command()
+def simulate(
+    election: Annotated[str, typer.Option(help="Election id of a loaded roster.")] = "pemilu-2024",
+    duration: Annotated[
+        float, typer.Option(help="Real seconds the whole day takes (0: as fast as possible).")
+    ] = 0.0,
+    demo: Annotated[
+        bool, typer.Option(help="Pace the day over 3 minutes for the dashboard.")
+    ] = False,
+    rate: Annotated[
+        float, typer.Option(help="At most this many forms per second (0: none).")
+    ] = 0.0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 32,
+    seed: Annotated[int, typer.Option(help="Same seed, same day.")] = 2024,
+    tps_limit: Annotated[int, typer.Option(help="Only the first N TPS (0: all).")] = 0,
+    intake_url: Annotated[str, typer.Option(help="Intake base URL (default: local).")] = "",
+    truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
+) -> None:
+    """Simulate an election day: every TPS reports every contest through every channel."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from deskpemilu.simulator.channels import ChannelSecrets
+    from deskpemilu.simulator.plan import Operators, plan_day
+    from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
+    from deskpemilu.simulator.truth import write_truth
+    from shared.db import connect
+    from shared.roster_db import fetch_election_roster
+    from shared.settings import TokenSettings
+
+    settings = TokenSettings()
+    truth_path = truth or _truth_path(election)
+
+    async def go() -> None:
+        conn = await connect(settings.database_url)
+        try:
+            roster = await fetch_election_roster(conn, election)
+            if roster is None:
+                console.print(f"[red]election {election!r} is not loaded (deskpemilu roster load)")
+                raise typer.Exit(1)
+            operators, phones = await load_operators(conn)
+            tokens = await mint_tokens(conn, settings.token_secret.get_secret_value(), operators)
+        finally:
+            await conn.close()
+        plan = plan_day(roster, Operators.from_list(operators), seed=seed,
+                        tps_limit=tps_limit or None)  # fmt: skip
+        write_truth(truth_path, plan, roster)
+        console.print(
+            f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
+            f"({expected_outcomes(plan)}); ground truth in {truth_path}"
+        )
+        url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
+        secrets = ChannelSecrets(
+            whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
+            sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
+        )
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("forms sent", total=len(plan.sends))
+            runner = DayRunner(
+                plan, intake_url=url, tokens=tokens, phones=phones, secrets=secrets,
+                duration_s=180.0 if demo else duration, max_rate=rate or None,
+                concurrency=concurrency, on_progress=lambda n: progress.advance(task, n),
+            )  # fmt: skip
+            started = time.monotonic()
+            stats = await runner.run()
+            elapsed = time.monotonic() - started
+        console.print(
+            f"simulate: {stats.forms_stored} forms stored (202) in {elapsed:.1f}s "
+            f"= {stats.forms_stored / max(elapsed, 1e-9):.0f} forms/s; {stats.requests} requests, "
+            f"{stats.retries} retries, statuses {dict(stats.by_status)}"
+        )
+        if stats.failures:
+            console.print(f"[red]{len(stats.failures)} sends failed, e.g. {stats.failures[:3]}")
+            raise typer.Exit(1)
+
+    _run(go())
+    console.print(f"check the totals: deskpemilu verify --election {election}")
+
+
+@app.command()
+def verify(
+    election: Annotated[str, typer.Option(help="Election id of the simulation.")] = "pemilu-2024",
+    truth: Annotated[Path | None, typer.Option(help="Ground truth file of `simulate`.")] = None,
+    api_url: Annotated[str, typer.Option(help="Read API base URL (default: local).")] = "",
+    wait: Annotated[float, typer.Option(help="Keep checking this long for the pipeline.")] = 60.0,
+) -> None:
+    """Compare the API's totals and progress at every area with the ground truth; exit 1 on any."""
+    import orjson
+
+    from deskpemilu.simulator.verify import verify_against_api
+
+    truth_path = truth or _truth_path(election)
+    expected = orjson.loads(truth_path.read_bytes())
+    token = _viewer_token()
+    url = api_url or f"http://127.0.0.1:{runtime.service_port('api')}"
+    deadline = time.monotonic() + wait
+    while True:
+        with console.status("verify: walking every area ..."):
+            checked, diffs = verify_against_api(url, token, expected)
+        if not diffs or time.monotonic() >= deadline:
+            break
+        console.print(f"verify: {len(diffs)} differences; the pipeline may still be busy ...")
+        time.sleep(3)
+    for diff in diffs[:50]:
+        console.print(f"  {diff}")
+    console.print(f"verify: {checked} area results checked, {len(diffs)} differences")
+    if diffs:
+        raise typer.Exit(1)
+
+
+def _viewer_token() -> str:
+    """A short-lived token of the roster's viewer (or admin) for read-only commands."""
+    from shared.auth import issue_token
+    from shared.db import connect
+    from shared.events import OperatorRef, Role
+    from shared.settings import TokenSettings
+
+    settings = TokenSettings()
+
+    async def go() -> str:
+        conn = await connect(settings.database_url)
+        try:
+            row = await conn.fetchrow(
+                "SELECT id, name, role, scope FROM operators WHERE active AND role IN "
+                "('viewer', 'admin') ORDER BY role = 'viewer' DESC, id LIMIT 1"
+            )
+            if row is None:
+                raise typer.Exit(1)
+            operator = OperatorRef(
+                id=row["id"], role=Role(row["role"]), scope=tuple(row["scope"]), name=row["name"]
+            )
+            token, claims = issue_token(
+                settings.token_secret.get_secret_value(), operator, ttl=timedelta(hours=12)
+            )
+            await conn.execute(
+                "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
+                claims.jti, operator.id, claims.expires_at,
+            )  # fmt: skip
+            return token
+        finally:
+            await conn.close()
+
+    return _run(go())
 
 
 if __name__ == "__main__":

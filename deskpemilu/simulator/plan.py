@@ -195,10 +195,10 @@ def true_form(
         )  # fmt: skip
     numbers = sorted(contest.candidates)
     base = BASE_SHARES.get(contest.contest, {})
-    votes = _split(sah, [base.get(n, 1.0 / len(numbers)) for n in numbers], rng)
+    lines = _split(sah, [base.get(n, 1.0 / len(numbers)) for n in numbers], rng)
     return CHasil(
         election=election, contest=contest.contest, tps=tps.code, pemilih=pemilih,
-        surat_suara=surat, suara_calon=dict(zip(numbers, votes, strict=True)), suara_sah=sah,
+        surat_suara=surat, suara_calon=dict(zip(numbers, lines, strict=True)), suara_sah=sah,
         suara_tidak_sah=tidak_sah, jumlah_suara=voters,
     )  # fmt: skip
 
@@ -224,12 +224,12 @@ def _other_numbers(form: CHasil, rng: random.Random) -> CHasil:
     src_i = max(range(len(parties)), key=lambda i: parties[i].suara_partai)
     dst_i = 0 if src_i != 0 else 1
     moved = min(moved, parties[src_i].suara_partai)
-    src, dst = parties[src_i], parties[dst_i]
-    parties[src_i] = src.model_copy(
-        update={"suara_partai": src.suara_partai - moved, "jumlah": src.jumlah - moved}
+    giver, taker = parties[src_i], parties[dst_i]
+    parties[src_i] = giver.model_copy(
+        update={"suara_partai": giver.suara_partai - moved, "jumlah": giver.jumlah - moved}
     )
-    parties[dst_i] = dst.model_copy(
-        update={"suara_partai": dst.suara_partai + moved, "jumlah": dst.jumlah + moved}
+    parties[dst_i] = taker.model_copy(
+        update={"suara_partai": taker.suara_partai + moved, "jumlah": taker.jumlah + moved}
     )
     return form.model_copy(update={"suara_partai": parties})
 
