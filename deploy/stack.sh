@@ -611,13 +611,15 @@ cmd_install() {
     [[ -x "$PG_BIN/postgres" ]] || pkgs+=(postgresql)
     command -v "$JAVA" >/dev/null || pkgs+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || pkgs+=(maven)
+    # The dashboard's browser test drives Debian's Chromium (never a downloaded browser).
+    command -v chromium >/dev/null || pkgs+=(chromium)
     if (( ${#pkgs[@]} )); then
         log "install: apt-get install ${pkgs[*]}..."
         export DEBIAN_FRONTEND=noninteractive
         apt-get install -y --no-install-recommends "${pkgs[@]}" ||
             { apt-get update && apt-get install -y --no-install-recommends "${pkgs[@]}"; }
     else
-        log "install: postgresql, java and maven already present"
+        log "install: postgresql, java, maven and chromium already present"
     fi
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
