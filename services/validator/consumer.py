@@ -24,6 +24,7 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 SERVICE = "validator"
 CLOSE_TIMEOUT_S = 10.0
+OPS_SHUTDOWN_S = 0.3
 
 
 def output_topics(topics: Topics) -> dict[Outcome, str]:
@@ -104,7 +105,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=_client_id(),
-        group_id=settings.consumer_group,
+        group_id=settings.group_id,
         enable_auto_commit=False,  # offsets are committed inside each output transaction
         auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -113,7 +114,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
     txns = PartitionTransactions(
         consumer,
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
+        group_id=settings.group_id,
         transaction_timeout_ms=settings.transaction_timeout_ms,
     )
     running = asyncio.Event()
@@ -147,3 +148,6 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         await asyncio.wait_for(txns.close(), CLOSE_TIMEOUT_S)
         await cache.close()
         ops.should_exit = True
+        # uvicorn notices should_exit on its 0.1 s tick: give it time to shut down cleanly
+        # instead of being cancelled with the loop (which logs a CancelledError traceback).
+        await asyncio.sleep(OPS_SHUTDOWN_S)

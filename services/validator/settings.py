@@ -27,3 +27,8 @@ class ValidatorSettings(CommonSettings):
     session_timeout_ms: int = Field(
         default=10_000, ge=1000, validation_alias="VALIDATOR_SESSION_TIMEOUT_MS"
     )
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group, under the topic prefix: two desks on one cluster never mix."""
+        return self.topic_prefix + self.consumer_group

@@ -120,12 +120,23 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             max_batch_size=256 * 1024,
         )
 
+    def owns(self, tp: TopicPartition) -> bool:
+        """True once the partition is assigned here and its previous owner fenced."""
+        return tp in self._producers
+
+    def producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        """The transactional producer of an owned partition."""
+        return self._producers[tp]
+
     def fresh(self, tp: TopicPartition, records: Records) -> Records:
         """The records of one partition still to judge (a batch fetched before a rebalance may
         hold records the committed offset has passed, or belong to a partition now elsewhere)."""
         if self._failure is not None:
             raise RuntimeError("partition assignment failed") from self._failure
         if tp not in self._producers:
+            if tp in self._consumer.assignment():
+                # Skipping would move the position past records nobody judged: crash instead.
+                raise RuntimeError(f"{tp} is assigned but has no transactional producer")
             metrics.STALE_RECORDS.inc(len(records))
             return ()
         start = self._next.get(tp)

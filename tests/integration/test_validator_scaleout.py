@@ -1,0 +1,265 @@
+"""Two validators in one group, one SIGKILLed mid-stream: every form is judged exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import ProducerFenced
+
+from services.validator.consumer import BatchJudge, output_topics
+from services.validator.roster_cache import RosterCache
+from services.validator.transactions import PartitionTransactions
+from shared.consumer import run_batches
+from shared.events import SubmissionRejected, SubmissionValidated
+from shared.form import Contest
+from shared.kafka import make_producer
+from shared.roster import ElectionRoster
+from shared.topics import Topics
+from tests.integration.test_validator import (
+    consistent_form,
+    key_value,
+    make_topics,
+    metric_of,
+    pemilu,
+    read_outputs,
+    submission,
+    topic_cleanup,
+    total,
+)
+from tests.procs import ServiceProcess, stack_env
+
+pytestmark = pytest.mark.integration
+__all__ = ["pemilu", "topic_cleanup"]  # fixtures used here by name
+
+PARTITIONS = 6
+FORMS = 8000
+CHUNK = 200
+REJECTED_EVERY = 10  # one form in ten carries an arithmetic error
+
+
+async def _stream(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """Publish in chunks with short pauses: a stream, not a pre-filled topic."""
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for start in range(0, len(records), CHUNK):
+            futures = [
+                await producer.send(topic, key=key, value=value)
+                for key, value in records[start : start + CHUNK]
+            ]
+            await asyncio.gather(*futures)
+            await asyncio.sleep(0.02)
+    finally:
+        await producer.stop()
+
+
+async def _wait_until_judging(process: ServiceProcess, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if metric_of(process, "deskpemilu_consumer_records_total", service="validator") > 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{process.name} judged nothing:\n{process.log_tail()}")
+
+
+async def test_sigkill_one_of_two_validators_mid_stream_judges_every_form_once(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    tmp_path: Path,
+) -> None:
+    env = stack_env(
+        kafka_bootstrap,
+        scratch_database,
+        VALIDATOR_SESSION_TIMEOUT_MS="6000",  # the broker's minimum: a fast takeover
+        VALIDATOR_MAX_BATCH="500",
+    )
+    topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=PARTITIONS)
+    codes = itertools.cycle(sorted(pemilu.tps))
+    subs = []
+    for i in range(FORMS):
+        form = consistent_form(pemilu, next(codes), Contest.PPWP)
+        if i % REJECTED_EVERY == 0:
+            form = form.model_copy(update={"suara_sah": form.suara_sah + 1})
+        subs.append(submission(form))
+    records = [key_value(sub) for sub in subs]
+
+    first = ServiceProcess("validator", {**env, "VALIDATOR_INSTANCE_ID": "a"}, tmp_path / "a.log")
+    second = ServiceProcess("validator", {**env, "VALIDATOR_INSTANCE_ID": "b"}, tmp_path / "b.log")
+    first.start()
+    second.start()
+    restarted: ServiceProcess | None = None
+    try:
+        stream = asyncio.create_task(_stream(kafka_bootstrap, topics.received, records))
+        await _wait_until_judging(first)
+        await _wait_until_judging(second)
+        judged_by_first = metric_of(first, "deskpemilu_consumer_records_total", service="validator")
+        first.kill()  # SIGKILL while the stream is still coming in
+        killed_at = time.monotonic()
+        await stream
+        assert judged_by_first < FORMS, "the kill came after the stream was done"
+        # Back again under the same per-partition transactional ids: it fences the survivor
+        # for the partitions it is given.
+        restarted = ServiceProcess(
+            "validator", {**env, "VALIDATOR_INSTANCE_ID": "a"}, tmp_path / "a2.log"
+        ).start()
+        outputs = await read_outputs(
+            kafka_bootstrap,
+            topics,
+            lambda out: total(out) >= FORMS,
+            partitions=PARTITIONS,
+            timeout_s=90,
+        )
+        took = time.monotonic() - killed_at
+        await asyncio.sleep(2.0)  # a late duplicate would show up now
+        outputs = await read_outputs(
+            kafka_bootstrap,
+            topics,
+            lambda out: total(out) > FORMS,
+            partitions=PARTITIONS,
+            timeout_s=3,
+        )
+        everything = await read_outputs(
+            kafka_bootstrap,
+            topics,
+            lambda out: False,
+            partitions=PARTITIONS,
+            timeout_s=3,
+            isolation_level="read_uncommitted",
+        )
+    finally:
+        first.kill()
+        second_code = second.stop()
+        restarted_code = restarted.stop() if restarted is not None else None
+    assert (second_code, restarted_code) == (0, 0), second.log_tail() + restarted.log_tail()
+
+    judged = Counter(
+        str(SubmissionValidated.model_validate_json(v).submission.submission_id)
+        for _, v in outputs[topics.validated]
+    )
+    judged.update(
+        str(SubmissionRejected.model_validate_json(v).submission.submission_id)
+        for _, v in outputs[topics.rejected]
+    )
+    assert outputs[topics.dlq] == []
+    missing = {str(s.submission_id) for s in subs} - judged.keys()
+    repeated = {sid: n for sid, n in judged.items() if n > 1}
+    assert not missing, f"{len(missing)} forms never judged"
+    assert not repeated, f"{len(repeated)} forms judged more than once"
+    assert len(outputs[topics.rejected]) == FORMS // REJECTED_EVERY
+    aborted = total(everything) - total(outputs)
+    print(
+        f"\n{FORMS} forms, first validator judged {judged_by_first:.0f} before SIGKILL, "
+        f"all verdicts committed {took:.1f}s after the kill; "
+        f"{aborted} verdicts of aborted transactions hidden from read_committed"
+    )
+
+
+async def _member(
+    bootstrap: str, group: str, topic: str
+) -> tuple[AIOKafkaConsumer, PartitionTransactions]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    txns = PartitionTransactions(
+        consumer, bootstrap_servers=bootstrap, group_id=group, transaction_timeout_ms=60_000
+    )
+    await consumer.start()
+    consumer.subscribe([topic], listener=txns)
+    return consumer, txns
+
+
+async def _assigned(txns: PartitionTransactions, tp: TopicPartition) -> None:
+    for _ in range(300):
+        if txns.owns(tp):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{tp} never assigned")
+
+
+async def test_a_zombie_is_fenced_when_its_partition_moves(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    group_id: str,
+) -> None:
+    # A validator that lost its partition while a transaction was open (a long GC pause, a
+    # network split) must not be able to commit it once the new owner has taken over.
+    env = stack_env(kafka_bootstrap, scratch_database)
+    topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=1)
+    tp = TopicPartition(topics.received, 0)
+    subs = [
+        submission(consistent_form(pemilu, code, Contest.PPWP)) for code in sorted(pemilu.tps)[:10]
+    ]
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        for sub in subs:
+            key, value = key_value(sub)
+            await producer.send_and_wait(topics.received, key=key, value=value, partition=0)
+    finally:
+        await producer.stop()
+
+    zombie_consumer, zombie = await _member(kafka_bootstrap, group_id, topics.received)
+    await _assigned(zombie, tp)
+    zombie_producer = zombie.producer(tp)
+    await zombie_producer.begin_transaction()
+    for _ in subs:
+        await zombie_producer.send(
+            topics.validated, key=b"zombie", value=b"zombie verdict", partition=0
+        )
+    await zombie_producer.send_offsets_to_transaction({tp: len(subs)}, group_id)
+    await zombie_producer.flush()  # its verdicts are in the log, uncommitted
+    await zombie_consumer.stop()  # out of the group, its transaction still open
+
+    cache = RosterCache(scratch_database, poll_seconds=60)
+    await cache.load()
+    heir_consumer, heir = await _member(kafka_bootstrap, group_id, topics.received)
+    stop = asyncio.Event()
+    judge = BatchJudge(cache, heir, output_topics(topics))
+    loop = asyncio.create_task(
+        run_batches(heir_consumer, judge.handle, stop, service="test", commit=False)
+    )
+    try:
+        outputs = await read_outputs(
+            kafka_bootstrap, topics, lambda out: total(out) >= len(subs), partitions=1
+        )
+        with pytest.raises(ProducerFenced):
+            await zombie_producer.commit_transaction()
+        await asyncio.sleep(1.0)
+        outputs = await read_outputs(
+            kafka_bootstrap, topics, lambda out: total(out) > len(subs), partitions=1, timeout_s=3
+        )
+        everything = await read_outputs(
+            kafka_bootstrap,
+            topics,
+            lambda out: False,
+            partitions=1,
+            timeout_s=3,
+            isolation_level="read_uncommitted",
+        )
+    finally:
+        stop.set()
+        await loop
+        await heir_consumer.stop()
+        await heir.close()
+        await zombie_producer.stop()
+        await zombie.close()
+        await cache.close()
+    verdicts = [SubmissionValidated.model_validate_json(v) for _, v in outputs[topics.validated]]
+    assert sorted(str(v.submission.submission_id) for v in verdicts) == sorted(
+        str(s.submission_id) for s in subs
+    )
+    assert sum(1 for k, _ in everything[topics.validated] if k == b"zombie") == len(subs)
