@@ -1,0 +1,210 @@
+"""Request dependencies: the app's state, the pool, and who the bearer of the token is."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+
+from services.api.cache import ResponseCache, etag_matches
+from services.api.errors import ApiError, forbidden, not_found, unauthorized
+from services.api.live import ChangeFeed
+from services.api.publisher import ReviewPublisher
+from services.api.repository import fetch_revoked_jtis, fetch_roster_rows, fetch_roster_version
+from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot, build_snapshot
+from services.api.settings import ApiSettings
+from shared.auth import Claims, TokenError, verify_token
+from shared.events import OperatorRef, Role, utcnow
+
+log = logging.getLogger(__name__)
+
+REVIEW_ROLES = frozenset({Role.CAMAT, Role.ADMIN})
+_VERIFIED_TOKENS_MAX = 4096
+_UNKNOWN_ELECTION_RECHECK_S = 1.0
+
+
+@dataclass
+class ApiState:
+    """What every request may need; one per app, built in the lifespan."""
+
+    settings: ApiSettings
+    pool: asyncpg.Pool
+    cache: ResponseCache
+    feed: ChangeFeed
+    publisher: ReviewPublisher
+    roster: RosterSnapshot
+    revoked: frozenset[uuid.UUID] = frozenset()
+    # Verified tokens by their text: the signature check is skipped on the hot path, while
+    # expiry and revocation are still checked on every request.
+    verified: OrderedDict[str, Claims] = field(default_factory=OrderedDict)
+    roster_checked_at: float = 0.0
+    _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def refresh(self) -> bool:
+        """Re-read revoked tokens and, if the roster changed, the roster; True if it changed."""
+        async with self._refresh_lock:
+            self.roster_checked_at = time.monotonic()
+            async with self.pool.acquire() as conn:
+                self.revoked = await fetch_revoked_jtis(conn)
+                if await fetch_roster_version(conn) == self.roster.version:
+                    return False
+                snapshot = build_snapshot(await fetch_roster_rows(conn))
+            self.roster = snapshot
+            log.info("roster reloaded", extra={"roster_version": snapshot.version})
+            # Cached answers name areas and candidates: drop them and tell the dashboards.
+            self.feed.changed({("", "")})
+            return True
+
+    def claims_for(self, token: str) -> Claims:
+        """Verify a token (cached), then check expiry and revocation."""
+        claims = self.verified.get(token)
+        if claims is None:
+            try:
+                claims = verify_token(self.settings.token_secret.get_secret_value(), token)
+            except TokenError as exc:
+                raise unauthorized(exc.code, exc.pesan, exc.message) from exc
+            self.verified[token] = claims
+            if len(self.verified) > _VERIFIED_TOKENS_MAX:
+                self.verified.popitem(last=False)
+        if claims.expires_at <= utcnow():
+            self.verified.pop(token, None)
+            raise unauthorized(
+                "TOKEN_EXPIRED", "Token sudah kedaluwarsa.", "The token has expired."
+            )
+        if claims.jti in self.revoked:
+            raise unauthorized("TOKEN_REVOKED", "Token sudah dicabut.", "The token was revoked.")
+        return claims
+
+
+def get_state(request: Request) -> ApiState:
+    """The app's state."""
+    state: ApiState = request.app.state.api
+    return state
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    """The read pool."""
+    return get_state(request).pool
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an 'Authorization: Bearer ...' header, if any."""
+    header = request.headers.get("authorization")
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def _missing_token() -> ApiError:
+    return unauthorized(
+        "TOKEN_MISSING",
+        "Token diperlukan (Authorization: Bearer ...).",
+        "A token is required (Authorization: Bearer ...).",
+    )
+
+
+def current_claims(request: Request) -> Claims:
+    """Claims of the bearer token; every /v1 route needs one."""
+    token = bearer_token(request)
+    if token is None:
+        raise _missing_token()
+    return get_state(request).claims_for(token)
+
+
+def stream_claims(request: Request, token: str | None = None) -> Claims:
+    """Claims for the SSE route: EventSource cannot send headers, so ?token= is accepted too."""
+    value = bearer_token(request) or token
+    if not value:
+        raise _missing_token()
+    return get_state(request).claims_for(value)
+
+
+def current_viewer(claims: Annotated[Claims, Depends(current_claims)]) -> OperatorRef:
+    """Any valid token may read: viewer, operator, camat, admin."""
+    return claims.operator
+
+
+def current_reviewer(claims: Annotated[Claims, Depends(current_claims)]) -> OperatorRef:
+    """Only a camat (in their area) or an admin may review; the area is checked by the route."""
+    if claims.operator.role not in REVIEW_ROLES:
+        raise forbidden(
+            "Hanya camat atau admin yang boleh memutuskan.",
+            "Only a camat or an admin may decide.",
+        )
+    return claims.operator
+
+
+CurrentClaims = Annotated[Claims, Depends(current_claims)]
+StreamClaims = Annotated[Claims, Depends(stream_claims)]
+CurrentViewer = Annotated[OperatorRef, Depends(current_viewer)]
+CurrentReviewer = Annotated[OperatorRef, Depends(current_reviewer)]
+
+
+async def election_or_404(state: ApiState, election: str) -> ElectionMeta:
+    """The cached election, or 404; an unknown one triggers a roster re-check (at most 1/s)."""
+    meta = state.roster.elections.get(election)
+    if meta is None and time.monotonic() - state.roster_checked_at > _UNKNOWN_ELECTION_RECHECK_S:
+        await state.refresh()
+        meta = state.roster.elections.get(election)
+    if meta is None:
+        raise not_found(f"Pemilihan {election}", f"Election {election}")
+    return meta
+
+
+def contest_or_404(election: ElectionMeta, contest: str) -> ContestMeta:
+    """A contest of the election, or 404."""
+    meta = election.contests.get(contest)
+    if meta is None:
+        raise not_found(
+            f"Jenis pemilihan {contest} di {election.id}", f"Contest {contest} in {election.id}"
+        )
+    return meta
+
+
+def area_or_404(state: ApiState, election: ElectionMeta, area_code: str) -> str:
+    """An area code that exists and holds TPS of the election, or 404."""
+    if area_code not in state.roster.areas or not election.covers(area_code):
+        raise not_found(
+            f"Wilayah {area_code} untuk {election.id}", f"Area {area_code} for {election.id}"
+        )
+    return area_code
+
+
+def cache_headers(state: ApiState, etag: str) -> dict[str, str]:
+    """Headers of a cacheable JSON answer: the browser revalidates with If-None-Match."""
+    return {
+        "ETag": etag,
+        "Cache-Control": f"private, max-age={state.settings.client_max_age_s}",
+        "Vary": "Authorization",
+    }
+
+
+async def cached_json(
+    request: Request,
+    state: ApiState,
+    key: Hashable,
+    load: Callable[[], Awaitable[BaseModel]],
+) -> Response:
+    """Serve a model from the response cache, 304 when the client already has this version."""
+
+    async def body() -> bytes:
+        return (await load()).model_dump_json().encode()
+
+    entry = await state.cache.get(key, body)
+    headers = cache_headers(state, entry.etag)
+    if etag_matches(request.headers.get("if-none-match"), entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)

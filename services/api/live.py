@@ -1,0 +1,189 @@
+"""Live updates: one LISTEN connection per process, fanned out to every SSE client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import orjson
+from prometheus_client import Counter, Gauge
+
+from shared.db import connect
+
+log = logging.getLogger(__name__)
+
+SSE_CLIENTS = Gauge("deskpemilu_api_sse_clients", "Server-Sent Events streams open")
+NOTIFICATIONS = Counter(
+    "deskpemilu_api_notifications_total", "NOTIFY messages received on the results channel"
+)
+
+# Each change names where it happened when the aggregator says so; unknown payloads still count.
+Scope = tuple[str, str]  # (election, contest); ("", "") when the payload did not say
+
+
+def scopes_of(payload: str) -> set[Scope]:
+    """The (election, contest) pairs a NOTIFY payload names; {("", "")} if it names none."""
+    try:
+        data: Any = orjson.loads(payload) if payload else None
+    except orjson.JSONDecodeError:
+        return {("", "")}
+    # The aggregator sends {"elections": [{"election": e, "contests": [...]}, ...], ...}.
+    if isinstance(data, dict) and isinstance(data.get("elections"), list):
+        data = data["elections"]
+    items = data if isinstance(data, list) else [data]
+    found: set[Scope] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        election = item.get("election")
+        contests = item.get("contests", [item.get("contest")])
+        if isinstance(election, str):
+            for contest in contests if isinstance(contests, list) else [contests]:
+                found.add((election, contest if isinstance(contest, str) else ""))
+    return found or {("", "")}
+
+
+class Subscriber:
+    """One SSE client: the latest version and the scopes changed since its last event."""
+
+    __slots__ = ("closed", "pending", "version", "wakeup")
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.pending: set[Scope] = set()
+        self.wakeup = asyncio.Event()
+        self.closed = False
+
+    def mark(self, version: int, scopes: set[Scope]) -> None:
+        """Merge a change: a slow client gets one event for many changes, never a backlog."""
+        self.version = version
+        self.pending |= scopes
+        self.wakeup.set()
+
+    def take(self) -> set[Scope]:
+        """The scopes changed since the last call."""
+        scopes, self.pending = self.pending, set()
+        self.wakeup.clear()
+        return scopes
+
+
+class ChangeFeed:
+    """LISTENs on the results channel; on each NOTIFY runs the callbacks and wakes subscribers."""
+
+    def __init__(self, dsn: str, channel: str, on_change: Callable[[], None]) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.on_change = on_change
+        self.version = 0
+        self.connected = asyncio.Event()
+        self.subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the listener in the background."""
+        self._task = asyncio.create_task(self._run(), name="change-feed")
+
+    async def stop(self) -> None:
+        """Stop listening and wake every stream so it can end."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for sub in list(self.subscribers):
+            sub.closed = True
+            sub.wakeup.set()
+
+    def subscribe(self) -> Subscriber:
+        """A new client, starting at the current version."""
+        sub = Subscriber(self.version)
+        self.subscribers.add(sub)
+        SSE_CLIENTS.inc()
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Forget a client that went away."""
+        if sub in self.subscribers:
+            self.subscribers.discard(sub)
+            SSE_CLIENTS.dec()
+
+    def changed(self, scopes: set[Scope]) -> None:
+        """Results changed: drop caches first, so clients re-fetching see the new data."""
+        self.on_change()
+        self.version += 1
+        for sub in self.subscribers:
+            sub.mark(self.version, scopes)
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        NOTIFICATIONS.inc()
+        self.changed(scopes_of(payload if isinstance(payload, str) else ""))
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await connect(self.dsn)
+                await conn.add_listener(self.channel, self._notified)
+                self.connected.set()
+                backoff = 0.5
+                # Anything may have changed while we were not listening.
+                self.changed({("", "")})
+                while not conn.is_closed():
+                    await asyncio.sleep(5)
+                    await conn.fetchval("SELECT 1")  # finds a dead connection within seconds
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("LISTEN connection lost, reconnecting", extra={"error": str(exc)})
+            finally:
+                self.connected.clear()
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+def sse_event(event: str, data: object, event_id: int | None = None) -> bytes:
+    """One Server-Sent Events message."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+async def stream_changes(
+    feed: ChangeFeed,
+    *,
+    heartbeat_s: float,
+    coalesce_s: float,
+    expires_at: float,
+) -> AsyncIterator[bytes]:
+    """Events for one client: hello, then 'changed' at most every coalesce_s, pings in between."""
+    # Subscribed inside the generator, so the finally below always runs for a subscriber.
+    sub = feed.subscribe()
+    try:
+        yield b"retry: 3000\n\n" + sse_event("hello", {"version": sub.version}, sub.version)
+        last_sent = 0.0
+        while not sub.closed:
+            remaining = expires_at - time.time()
+            if remaining <= 0:
+                yield sse_event("expired", {"code": "TOKEN_EXPIRED"})
+                return
+            try:
+                await asyncio.wait_for(sub.wakeup.wait(), timeout=min(heartbeat_s, remaining))
+            except TimeoutError:
+                yield b": ping\n\n"
+                continue
+            if sub.closed:
+                return
+            wait = last_sent + coalesce_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # changes arriving meanwhile merge into this event
+            scopes = sub.take()
+            changes = [{"election": e, "contest": c} for e, c in sorted(scopes) if e]
+            yield sse_event("changed", {"version": sub.version, "changes": changes}, sub.version)
+            last_sent = time.monotonic()
+    finally:
+        feed.unsubscribe(sub)

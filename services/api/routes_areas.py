@@ -1,0 +1,79 @@
+"""Routes: who am I, elections with their contests, and the area tree."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.api import views
+from services.api.deps import (
+    REVIEW_ROLES,
+    CurrentClaims,
+    CurrentViewer,
+    StateDep,
+    cached_json,
+    election_or_404,
+)
+from services.api.errors import not_found
+from services.api.schemas import AreaNodePublic, ElectionListPublic, ElectionPublic, WhoAmIPublic
+
+router = APIRouter(prefix="/v1", tags=["areas"])
+
+
+@router.get("/whoami", response_model=WhoAmIPublic)
+async def whoami(claims: CurrentClaims) -> WhoAmIPublic:
+    """The bearer of the token and whether they may review."""
+    operator = claims.operator
+    return WhoAmIPublic(
+        id=operator.id,
+        name=operator.name,
+        role=operator.role.value,
+        scope=list(operator.scope),
+        can_review=operator.role in REVIEW_ROLES,
+        expires_at=claims.expires_at,
+    )
+
+
+@router.get("/elections", response_model=ElectionListPublic)
+async def list_elections(request: Request, state: StateDep, _viewer: CurrentViewer) -> Response:
+    """Every loaded election with its contests and vote lines."""
+    snapshot = state.roster
+
+    async def load() -> ElectionListPublic:
+        return ElectionListPublic(
+            elections=[views.election_public(e) for e in snapshot.elections.values()]
+        )
+
+    return await cached_json(request, state, ("elections", snapshot.version), load)
+
+
+@router.get("/elections/{election}", response_model=ElectionPublic)
+async def get_election(
+    election: str, request: Request, state: StateDep, _viewer: CurrentViewer
+) -> Response:
+    """One election with its contests and vote lines."""
+    meta = await election_or_404(state, election)
+
+    async def load() -> ElectionPublic:
+        return views.election_public(meta)
+
+    return await cached_json(request, state, ("election", election, state.roster.version), load)
+
+
+@router.get("/areas/{code}", response_model=AreaNodePublic)
+async def get_area(
+    code: str,
+    request: Request,
+    state: StateDep,
+    _viewer: CurrentViewer,
+    election: str | None = Query(default=None, description="only children holding its TPS"),
+) -> Response:
+    """An area with its breadcrumb and children (with TPS and DPT counts for an election)."""
+    meta = await election_or_404(state, election) if election else None
+    snapshot = state.roster
+    if code not in snapshot.areas or (meta is not None and not meta.covers(code)):
+        raise not_found(f"Wilayah {code}", f"Area {code}")
+
+    async def load() -> AreaNodePublic:
+        return views.area_node(snapshot, code, meta)
+
+    return await cached_json(request, state, ("area", code, election, snapshot.version), load)

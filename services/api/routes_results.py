@@ -1,0 +1,92 @@
+"""Routes: a contest's result at an area with its children, and the quick-count estimate."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from services.api import views
+from services.api.deps import (
+    CurrentViewer,
+    StateDep,
+    area_or_404,
+    cached_json,
+    contest_or_404,
+    election_or_404,
+)
+from services.api.estimator import TpsSample, ratio_estimate
+from services.api.repository import fetch_area_sums, fetch_results_under, fetch_tps_under
+from services.api.schemas import AreaResultPublic, EstimatePublic
+
+router = APIRouter(prefix="/v1", tags=["results"])
+
+
+@router.get("/results/{election}/{contest}/{area}", response_model=AreaResultPublic)
+async def area_result(
+    election: str,
+    contest: str,
+    area: str,
+    request: Request,
+    state: StateDep,
+    _viewer: CurrentViewer,
+) -> Response:
+    """Totals, progress and turnout at an area, one row per child area (or TPS under a desa)."""
+    election_meta = await election_or_404(state, election)
+    contest_meta = contest_or_404(election_meta, contest)
+    area_or_404(state, election_meta, area)
+    snapshot = state.roster
+
+    async def load() -> AreaResultPublic:
+        tps_rows = []
+        async with state.pool.acquire() as conn:
+            if snapshot.areas[area].level == "desa":
+                codes = [area]
+                tps_rows = await fetch_tps_under(
+                    conn, election=election, contest=contest, area_code=area
+                )
+            else:
+                codes = [area, *views.child_codes(snapshot, election_meta, area)]
+            sums = await fetch_area_sums(conn, election=election, contest=contest, area_codes=codes)
+        return views.area_result(
+            snapshot=snapshot,
+            election=election_meta,
+            contest=contest_meta,
+            area_code=area,
+            sums=sums,
+            tps_rows=tps_rows,
+        )
+
+    return await cached_json(request, state, ("result", election, contest, area), load)
+
+
+@router.get("/estimates/{election}/{contest}/{area}", response_model=EstimatePublic)
+async def estimate(
+    election: str,
+    contest: str,
+    area: str,
+    request: Request,
+    state: StateDep,
+    _viewer: CurrentViewer,
+) -> Response:
+    """Ratio estimate of each line's share over the TPS reported so far, with a 95% interval."""
+    election_meta = await election_or_404(state, election)
+    contest_meta = contest_or_404(election_meta, contest)
+    area_or_404(state, election_meta, area)
+    snapshot = state.roster
+    population = election_meta.coverage[area].tps
+
+    async def load() -> EstimatePublic:
+        async with state.pool.acquire() as conn:
+            rows = await fetch_results_under(
+                conn, election=election, contest=contest, area_code=area
+            )
+        samples = [TpsSample(dict(r["votes"]), r["suara_sah"]) for r in rows]
+        quick_count = ratio_estimate(samples, [x.key for x in contest_meta.lines], population)
+        return views.estimate_public(
+            election=election_meta,
+            contest=contest_meta,
+            area=snapshot.areas[area],
+            quick_count=quick_count,
+            population_size=population,
+        )
+
+    return await cached_json(request, state, ("estimate", election, contest, area), load)

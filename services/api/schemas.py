@@ -1,0 +1,353 @@
+"""Request and response models of the read API, named by role (...In for bodies, ...Public out)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PublicModel(BaseModel):
+    """Base of every response: field order is the JSON order."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorPublic(PublicModel):
+    """Every error: a stable machine code, Indonesian and English messages."""
+
+    code: str
+    pesan: str
+    message: str
+
+
+class VoteLinePublic(PublicModel):
+    """A column of the totals: 'c1' (paslon/candidate no. 1) or 'p3' (party no. 3)."""
+
+    key: str
+    nomor: int
+    name: str
+    short_name: str
+    generated: bool = False
+
+
+class ContestPublic(PublicModel):
+    """A contest and its vote lines in ballot order."""
+
+    contest: str
+    name: str
+    party_list: bool
+    lines: list[VoteLinePublic]
+
+
+class ElectionPublic(PublicModel):
+    """An election, its contests, and the area the dashboard opens at."""
+
+    id: str
+    kind: str
+    name: str
+    date: date
+    home_area: str
+    top_areas: list[str]
+    tps_total: int
+    dpt_total: int
+    contests: list[ContestPublic]
+
+
+class ElectionListPublic(PublicModel):
+    """Every loaded election."""
+
+    elections: list[ElectionPublic]
+
+
+class AreaPublic(PublicModel):
+    """One node of the area tree."""
+
+    code: str
+    level: str
+    name: str
+    parent_code: str | None
+    kind: str | None = None
+
+
+class AreaChildPublic(AreaPublic):
+    """A child area with the election's TPS and DPT below it."""
+
+    tps_total: int = 0
+    dpt_total: int = 0
+
+
+class AreaNodePublic(PublicModel):
+    """An area, the way up to the top and the way down one level."""
+
+    area: AreaPublic
+    breadcrumb: list[AreaPublic]
+    children: list[AreaChildPublic]
+
+
+class ProgressPublic(PublicModel):
+    """How much of the roster has reported: TPS in / TPS total, DPT of those TPS / all DPT."""
+
+    tps_reported: int
+    tps_total: int
+    tps_pct: float
+    dpt_reported: int
+    dpt_total: int
+    dpt_pct: float
+
+
+class LineTotalPublic(PublicModel):
+    """Votes of one line in an area and its share of the valid votes."""
+
+    key: str
+    nomor: int
+    name: str
+    short_name: str
+    votes: int
+    pct: float
+
+
+class ChildResultPublic(PublicModel):
+    """One row of the drill-down table: a child area, or a TPS of a desa."""
+
+    code: str
+    name: str
+    level: str
+    votes: dict[str, int]
+    suara_sah: int
+    suara_tidak_sah: int
+    pengguna: int
+    progress: ProgressPublic
+    updated_at: datetime | None
+    status: str | None = None  # TPS rows: ok, disputed, verified; None when not reported
+    version: int | None = None
+    channel: str | None = None
+
+
+class AreaResultPublic(PublicModel):
+    """A contest's result at one area with the breakdown by child area (or TPS under a desa)."""
+
+    election: str
+    contest: str
+    contest_name: str
+    area: AreaPublic
+    breadcrumb: list[AreaPublic]
+    child_level: str | None
+    lines: list[VoteLinePublic]
+    totals: list[LineTotalPublic]
+    suara_sah: int
+    suara_tidak_sah: int
+    jumlah_suara: int
+    pengguna: int
+    turnout_pct: float  # votes cast / DPT of the TPS that reported
+    progress: ProgressPublic
+    updated_at: datetime | None
+    children: list[ChildResultPublic]
+
+
+class ShareEstimatePublic(PublicModel):
+    """Estimated share of one line with its 95% interval, in percent."""
+
+    key: str
+    name: str
+    share_pct: float
+    std_error_pct: float | None
+    low_pct: float
+    high_pct: float
+
+
+class EstimatePublic(PublicModel):
+    """Quick-count style estimate over the TPS reported so far under an area."""
+
+    election: str
+    contest: str
+    area: AreaPublic
+    sample_size: int
+    population_size: int
+    sampling_fraction: float
+    estimates: list[ShareEstimatePublic]
+    pesan: str
+    message: str
+
+
+class TpsResultPublic(PublicModel):
+    """The version of a TPS form counted in the totals."""
+
+    submission_id: uuid.UUID
+    votes: dict[str, int]
+    suara_sah: int
+    suara_tidak_sah: int
+    pengguna: int | None
+    dpt: int | None
+    status: str
+    version: int
+    operator_id: str
+    operator_name: str | None
+    channel: str
+    received_at: datetime
+    updated_at: datetime
+
+
+class SubmissionPublic(PublicModel):
+    """One form sent for a TPS, with who sent it through which channel and what became of it."""
+
+    submission_id: uuid.UUID
+    operator_id: str
+    operator_name: str | None
+    channel: str
+    received_at: datetime
+    status: str
+    counted: bool  # the version in the totals now
+    votes: dict[str, int]
+    suara_sah: int | None
+    suara_tidak_sah: int | None
+    form: dict[str, Any]
+    violations: list[dict[str, Any]]
+
+
+class VersionPublic(PublicModel):
+    """One step of the TPS's decision trail (new, revision, conflict, duplicate, review)."""
+
+    id: int
+    version: int | None
+    submission_id: uuid.UUID
+    decision: str
+    operator_id: str
+    operator_name: str | None
+    channel: str | None
+    votes: dict[str, int] | None
+    note: str
+    at: datetime
+
+
+class DecisionPublic(PublicModel):
+    """A camat's or admin's decision as the aggregator applied it."""
+
+    decision_id: uuid.UUID
+    reviewer_id: str
+    reviewer_name: str | None
+    reviewer_role: str
+    action: str
+    submission_id: uuid.UUID | None
+    note: str
+    decided_at: datetime
+    applied_at: datetime
+
+
+class AnomalyPublic(PublicModel):
+    """Something a person should look at, with where it happened."""
+
+    id: int
+    contest: str
+    tps: str
+    desa: str | None
+    kecamatan: str | None
+    code: str
+    severity: str
+    detail: dict[str, Any]
+    submission_id: uuid.UUID | None
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class TpsDetailPublic(PublicModel):
+    """One contest at one TPS: roster facts, the counted version, every version and decision."""
+
+    election: str
+    contest: str
+    contest_name: str
+    tps: str
+    number: int
+    dpt: int
+    special: bool
+    breadcrumb: list[AreaPublic]
+    lines: list[VoteLinePublic]
+    result: TpsResultPublic | None
+    submissions: list[SubmissionPublic]
+    versions: list[VersionPublic]
+    decisions: list[DecisionPublic]
+    anomalies: list[AnomalyPublic]
+
+
+class RivalPublic(PublicModel):
+    """A competing version of a disputed TPS."""
+
+    submission_id: uuid.UUID
+    operator_id: str
+    channel: str
+    received_at: datetime
+    status: str
+    votes: dict[str, int]
+    suara_sah: int | None
+
+
+class ConflictPublic(PublicModel):
+    """A disputed TPS: the counted version and its rivals."""
+
+    contest: str
+    tps: str
+    desa: str | None
+    kecamatan: str | None
+    submission_id: uuid.UUID
+    votes: dict[str, int]
+    suara_sah: int
+    operator_id: str
+    channel: str
+    received_at: datetime
+    updated_at: datetime
+    rivals: list[RivalPublic]
+
+
+class ConflictListPublic(PublicModel):
+    """Disputed TPS, newest first."""
+
+    election: str
+    conflicts: list[ConflictPublic]
+
+
+class AnomalyListPublic(PublicModel):
+    """Anomalies, newest first."""
+
+    election: str
+    anomalies: list[AnomalyPublic]
+
+
+class AcceptIn(BaseModel):
+    """Body of 'accept this version of a disputed TPS'."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    submission_id: uuid.UUID
+    note: str = Field(default="", max_length=1000)
+
+
+class VerifyIn(BaseModel):
+    """Body of 'mark this TPS verified'."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=1000)
+
+
+class ReviewQueuedPublic(PublicModel):
+    """A decision Kafka acknowledged; it shows in the TPS history once the aggregator applied it."""
+
+    decision_id: uuid.UUID
+    action: Literal["accept_version", "verify"]
+    status: Literal["queued"] = "queued"
+    pesan: str
+    message: str
+
+
+class WhoAmIPublic(PublicModel):
+    """The bearer of the token, as the api sees them."""
+
+    id: str
+    name: str
+    role: str
+    scope: list[str]
+    can_review: bool
+    expires_at: datetime
