@@ -7,12 +7,16 @@ import contextlib
 import logging
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from services.intake import repository
-from services.intake.repository import Conn, OperatorRow
+from services.intake.repository import OperatorRow
 from shared.db import create_pool
+
+if TYPE_CHECKING:
+    from services.intake.repository import Conn
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from shared.events import Role
 
-# A plain connection or one borrowed from the pool: both run the same queries.
-Conn = asyncpg.Connection | PoolConnectionProxy[Any]
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # A plain connection or one borrowed from the pool: both run the same queries.
+    Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy[Any]
 
 
 @dataclass(frozen=True, slots=True)

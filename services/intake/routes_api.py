@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Body, File, Form, Header, Request, Response, UploadFile
 from fastapi.openapi.models import Example
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.intake import repository
 from services.intake.deps import CurrentOperator, IntakeDep, SettingsDep, SubmittingOperator
@@ -58,6 +58,11 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _example(model: type[BaseModel]) -> dict[str, Any]:
+    example = model.model_json_schema()["examples"][0]
+    return {"content": {"application/json": {"example": example}}}
+
+
 def status_url(submission_id: uuid.UUID) -> str:
     """Where the app follows a submission's fate."""
     return f"/v1/submissions/{submission_id}"
@@ -81,7 +86,7 @@ def accepted_body(accepted: Accepted) -> dict[str, Any]:
     status_code=202,
     summary="Send one C.Hasil form",
     response_model=SubmissionAccepted,
-    responses=_AUTH_ERRORS,
+    responses={202: _example(SubmissionAccepted), **_AUTH_ERRORS},
 )
 async def submit_one(
     form: Annotated[
@@ -166,7 +171,7 @@ def _batch_response(results: list[ItemResult], retry_after_s: int) -> Response:
     status_code=207,
     summary="Send many forms; one result per item (HTTP 207)",
     response_model=BatchResult,
-    responses=_AUTH_ERRORS,
+    responses={207: _example(BatchResult), **_AUTH_ERRORS},
 )
 async def submit_batch(
     batch: BatchIn,
@@ -209,7 +214,11 @@ async def submit_batch(
     status_code=207,
     summary="Upload a kecamatan spreadsheet (CSV or XLSX) of TPS rows for one contest",
     response_model=BatchResult,
-    responses={**_AUTH_ERRORS, 413: {"model": ErrorOut, "description": "File too large"}},
+    responses={
+        207: _example(BatchResult),
+        **_AUTH_ERRORS,
+        413: {"model": ErrorOut, "description": "File too large"},
+    },
 )
 async def submit_upload(
     operator: SubmittingOperator,
@@ -276,8 +285,10 @@ async def _row_error(row: int, tps: str | None, details: Any) -> ItemResult:
     summary="Where a submission is: received, accepted, rejected (with reasons), ...",
     response_model=SubmissionStatus,
     responses={
+        200: _example(SubmissionStatus),
         401: _AUTH_ERRORS[401],
         404: {"model": ErrorOut, "description": "Unknown id, or not yours to see"},
+        422: {"model": ErrorOut, "description": "The id is not a UUID"},
     },
 )
 async def submission_status(

@@ -124,6 +124,7 @@ def _error_response(error: IntakeError) -> JsonResponse:
     responses={
         200: {"content": {"text/plain": {"example": "1158201444"}}},
         403: {"model": ErrorOut, "description": "Wrong verify token"},
+        422: {"model": ErrorOut, "description": "Malformed query"},
     },
 )
 async def whatsapp_verify(
