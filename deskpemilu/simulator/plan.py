@@ -281,6 +281,9 @@ def plan_day(
                 channel = Channel.API
             key = f"sim-{seed}-{contest}-{tps.code}"
             mistake = rates.draw(rng)
+            # Text messages carry no section I, so a count above the DPT shows only in the app.
+            if mistake is Mistake.ABOVE_DPT and channel in (Channel.WHATSAPP, Channel.SMS):
+                channel = Channel.API
             plan.sends.extend(
                 _sends_for(
                     plan, roster, operators, tps, form, sender, channel, key, at, mistake, rng
