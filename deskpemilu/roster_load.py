@@ -226,10 +226,10 @@ class _Errors:
 
 @dataclass
 class _Row:
-    """One data row of a sheet with its line number; cells by column name."""
+    """One data row of a sheet with its line number and raw cells in header order."""
 
     line: int
-    cells: dict[str, str]
+    values: list[str]
 
 
 class _Sheet:
@@ -334,14 +334,18 @@ class _Sheet:
                 f"{len(record)} fields but the header has {len(header)} columns",
             )
             return
-        cells = {
-            name: (record[i].strip() if i < len(record) else "") for i, name in enumerate(header)
-        }
-        self.rows.append(_Row(line, cells))
+        self.rows.append(_Row(line, record))
 
     def column(self, name: str) -> int | None:
         """1-based column of a header name."""
         return self.columns.get(name)
+
+    def get(self, row: _Row, name: str) -> str:
+        """A cell's text without surrounding spaces; blank when the column or cell is absent."""
+        column = self.columns.get(name)
+        if column is None or column > len(row.values):
+            return ""
+        return row.values[column - 1].strip()
 
     def error(self, row: _Row, name: str | None, code: str, pesan: str, message: str) -> None:
         """Record a problem at a row's cell."""
@@ -351,7 +355,7 @@ class _Sheet:
 
     def text(self, row: _Row, name: str, *, required: bool = True) -> str:
         """A cell's text; records an error when a required cell is blank."""
-        value = row.cells.get(name, "")
+        value = self.get(row, name)
         if required and not value:
             self.error(
                 row,
@@ -366,10 +370,10 @@ class _Sheet:
         self, row: _Row, name: str, low: int, high: int, *, required: bool = True
     ) -> int | None:
         """A whole number in [low, high]; records ROSTER_BAD_NUMBER otherwise."""
-        value = row.cells.get(name, "")
+        value = self.get(row, name)
         if not value and not required:
             return None
-        if not value.isdigit() or not (low <= int(value) <= high):
+        if not (value.isascii() and value.isdigit()) or not (low <= int(value) <= high):
             self.error(
                 row,
                 name,
@@ -382,7 +386,7 @@ class _Sheet:
 
     def boolean(self, row: _Row, name: str, default: bool) -> bool:
         """true/false (also 1/0, ya/tidak); blank or absent means default."""
-        value = row.cells.get(name, "").lower()
+        value = self.get(row, name).lower()
         if not value:
             return default
         if value in _TRUE or value in _FALSE:
@@ -494,7 +498,7 @@ def _read_areas(sheet: _Sheet) -> dict[str, AreaRow]:
         if shape is None:
             continue
         name = sheet.text(row, "name")
-        parent = row.cells.get("parent_code", "")
+        parent = sheet.get(row, "parent_code")
         if shape is AreaLevel.PROVINSI:
             if parent:
                 sheet.error(
@@ -514,7 +518,7 @@ def _read_areas(sheet: _Sheet) -> dict[str, AreaRow]:
             )
         else:
             parent_refs.append((row, parent))
-        kind = row.cells.get("kind", "").lower()
+        kind = sheet.get(row, "kind").lower()
         if kind not in _KINDS_OF_LEVEL[shape]:
             allowed = " / ".join(k or "(kosong/blank)" for k in _KINDS_OF_LEVEL[shape])
             sheet.error(
@@ -664,7 +668,7 @@ def _read_candidates(
             continue
         party = sheet.integer(row, "party", 1, 999, required=False)
         if contest in PARTY_LIST_CONTESTS:
-            if party is None and not row.cells.get("party"):
+            if party is None and not sheet.get(row, "party"):
                 sheet.error(
                     row,
                     "party",
@@ -682,7 +686,7 @@ def _read_candidates(
                     f"party number {party} is not in parties.csv",
                 )
                 continue
-        elif row.cells.get("party"):
+        elif sheet.get(row, "party"):
             sheet.error(
                 row,
                 "party",
@@ -738,7 +742,7 @@ def _read_operators(sheet: _Sheet | None, areas: dict[str, AreaRow]) -> list[Ope
                     f"unknown role '{role_text}' ({', '.join(Role)})",
                 )
             continue
-        scope = tuple(part for part in re.split(r"[;\s]+", row.cells.get("scope", "")) if part)
+        scope = tuple(part for part in re.split(r"[;\s]+", sheet.get(row, "scope")) if part)
         unknown = [code for code in scope if code not in areas]
         if unknown:
             sheet.error(
@@ -756,7 +760,7 @@ def _read_operators(sheet: _Sheet | None, areas: dict[str, AreaRow]) -> list[Ope
                 f"{role} harus punya wilayah (scope)",
                 f"a {role} needs a scope",
             )
-        phone = row.cells.get("phone", "") or None
+        phone = sheet.get(row, "phone") or None
         if phone is not None and not _PHONE.match(phone):
             sheet.error(
                 row,
@@ -1021,10 +1025,11 @@ _STAGE_TOTALS = (
 _ROSTER_TOTALS = """
 INSERT INTO roster_load_totals
 SELECT c.contest, a.area_code, a.tps_total, a.dpt_total
-FROM (SELECT area_code, count(*)::int AS tps_total, sum(dpt)::bigint AS dpt_total
-      FROM tps, unnest(ARRAY[desa_code, left(desa_code, 8), left(desa_code, 5),
-                             left(desa_code, 2)]) AS area_code
-      WHERE election = $1
+FROM (SELECT area_code, sum(n)::int AS tps_total, sum(dpt)::bigint AS dpt_total
+      FROM (SELECT desa_code, count(*) AS n, sum(dpt) AS dpt
+            FROM tps WHERE election = $1 GROUP BY desa_code) per_desa,
+           unnest(ARRAY[desa_code, left(desa_code, 8), left(desa_code, 5),
+                        left(desa_code, 2)]) AS area_code
       GROUP BY area_code) a
 CROSS JOIN contests c
 WHERE c.election = $1
