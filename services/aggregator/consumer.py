@@ -8,11 +8,20 @@ import logging
 import time
 from collections.abc import Sequence
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from services.aggregator import metrics
-from services.aggregator.aggregation import FormIn, Incoming, Position, RejectedIn, ReviewIn
+from services.aggregator.aggregation import (
+    FormIn,
+    Incoming,
+    Position,
+    RejectedIn,
+    ReviewIn,
+    UndecodableEvent,
+    submission_from_data,
+)
 from services.aggregator.repository import (
     apply_batch,
     disputed_count,
@@ -20,16 +29,10 @@ from services.aggregator.repository import (
     stored_offsets,
 )
 from services.aggregator.settings import AggregatorSettings
-from shared.codec import decode, encode
+from shared.codec import encode
 from shared.consumer import Records, install_stop_signals, run_batches, subscribe
 from shared.db import connect, create_pool
-from shared.events import (
-    DeadLetter,
-    ReviewDecided,
-    SubmissionRejected,
-    utcnow,
-    validated_adapter,
-)
+from shared.events import DeadLetter, ReviewDecided, Violation, utcnow
 from shared.kafka import make_producer
 from shared.logs import configure_logging
 from shared.ops import serve_ops
@@ -38,19 +41,25 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"
 CONFLICTS_REFRESH_S = 2.0
-_rejected_adapter: TypeAdapter[SubmissionRejected] = TypeAdapter(SubmissionRejected)
 
 
 def to_incoming(record: ConsumerRecord[bytes, bytes], topics: Topics) -> Incoming:
-    """Decode one record of the validated or rejected topic (raises pydantic.ValidationError)."""
+    """Decode one record of the validated or rejected topic (raises UndecodableEvent)."""
     position = Position(record.topic, record.partition, record.offset)
-    if record.topic == topics.rejected:
-        rejected = decode(_rejected_adapter, record.value)
-        return RejectedIn(rejected.submission, rejected.violations, position)
-    event = decode(validated_adapter, record.value)
-    if isinstance(event, ReviewDecided):
-        return ReviewIn(event, position)
-    return FormIn(event.submission, event.warnings, position)
+    try:
+        data = orjson.loads(record.value or b"")
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "submission.validated" and record.topic == topics.validated:
+            warnings = tuple(Violation.model_validate(w) for w in data.get("warnings") or ())
+            return FormIn(submission_from_data(data["submission"]), warnings, position)
+        if kind == "submission.rejected" and record.topic == topics.rejected:
+            violations = tuple(Violation.model_validate(v) for v in data["violations"])
+            return RejectedIn(submission_from_data(data["submission"]), violations, position)
+        if kind == "review.decided" and record.topic == topics.validated:
+            return ReviewIn(ReviewDecided.model_validate(data), position)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as error:
+        raise UndecodableEvent(f"{type(error).__name__}: {error}") from error
+    raise UndecodableEvent(f"unexpected event type {kind!r} on {record.topic}")
 
 
 async def decode_batch(
@@ -66,7 +75,7 @@ async def decode_batch(
         next_offsets[tp] = max(next_offsets.get(tp, 0), record.offset + 1)
         try:
             events.append(to_incoming(record, topics))
-        except ValidationError as error:
+        except UndecodableEvent as error:
             metrics.UNDECODABLE.inc()
             log.error(
                 "undecodable record sent to the DLQ",

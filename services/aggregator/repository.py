@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
 from pydantic import TypeAdapter
 
 from services.aggregator.aggregation import (
@@ -27,17 +27,20 @@ from services.aggregator.aggregation import (
     TpsResult,
     Version,
     batch_keys,
+    canonical_form_json,
     decide_batch,
-    version_of,
+    numbers_of,
 )
-from shared.events import Channel, OperatorRef, Role, SubmissionReceived, Violation
-from shared.form import CHasil
+from shared.events import Violation
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "deskpemilu_results"
 TopicPartition = tuple[str, int]
-Conn = asyncpg.Connection | PoolConnectionProxy[Any]
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection | PoolConnectionProxy[Any]
 _violations_json: TypeAdapter[tuple[Violation, ...]] = TypeAdapter(tuple[Violation, ...])
 
 # Locks (creating when missing) the offset rows of the batch's partitions and returns the stored
@@ -81,8 +84,7 @@ LEFT JOIN tps_results r ON r.election = k.election AND r.contest = k.contest AND
 LEFT JOIN tps t ON t.election = k.election AND t.code = k.tps
 """
 _STORED_SUBMISSIONS = """
-SELECT submission_id, election, contest, tps, operator_id, channel, idempotency_key,
-       received_at, status, form
+SELECT submission_id, election, contest, tps, operator_id, channel, received_at, status, form
 FROM submissions WHERE submission_id = ANY($1::uuid[])
 """
 _UPDATE_STATUS = """
@@ -326,19 +328,18 @@ def _result_from_row(key: Key, row: asyncpg.Record) -> TpsResult:
 
 
 def _stored_from_row(row: asyncpg.Record) -> StoredSubmission:
-    form = CHasil.model_validate(row["form"])
-    # Only what version_of reads matters; the operator's role and scope are not stored.
-    submission = SubmissionReceived(
+    form_json = canonical_form_json(row["form"])
+    version = Version(
         submission_id=row["submission_id"],
+        numbers=numbers_of(row["form"]),
+        digest=hashlib.sha256(form_json.encode()).hexdigest(),
+        operator_id=row["operator_id"],
+        channel=row["channel"],
         received_at=row["received_at"],
-        channel=Channel(row["channel"]),
-        operator=OperatorRef(id=row["operator_id"], role=Role.OPERATOR),
-        idempotency_key=row["idempotency_key"] or "",
-        form=form,
     )
     return StoredSubmission(
         key=(row["election"], row["contest"], row["tps"]),
-        version=version_of(submission),
+        version=version,
         status=row["status"],
     )
 
@@ -369,15 +370,13 @@ async def _write(conn: Conn, out: BatchOutcome) -> None:
                 (
                     (
                         r.submission.submission_id,
-                        r.submission.form.election,
-                        r.submission.form.contest.value,
-                        r.submission.form.tps,
-                        r.submission.operator.id,
-                        r.submission.channel.value,
+                        *r.submission.key,
+                        r.submission.version.operator_id,
+                        r.submission.version.channel,
                         r.submission.idempotency_key,
-                        r.submission.received_at,
+                        r.submission.version.received_at,
                         r.status.value,
-                        r.submission.form.model_dump_json(),
+                        r.submission.form_json,
                         _violations_json.dump_json(r.violations).decode(),
                         r.position.partition if r.position else None,
                         r.position.offset if r.position else None,
@@ -505,7 +504,7 @@ def _notify_payload(out: BatchOutcome) -> str:
             ],
             "areas": len(out.summaries),
             "tps": len(out.results),
-            "decisions": dict(out.decisions),
+            "decisions": {str(name): count for name, count in out.decisions.items()},
         }
     ).decode()
 

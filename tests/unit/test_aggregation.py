@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,14 +26,15 @@ from services.aggregator.aggregation import (
     ResultStatus,
     ReviewIn,
     StoredSubmission,
+    Submission,
     SubmissionStatus,
     SummaryDelta,
     TpsResult,
+    UndecodableEvent,
     decide_batch,
-    form_digest,
-    key_of,
     numbers_of,
-    version_of,
+    submission_from_data,
+    submission_of,
 )
 from shared.events import (
     Channel,
@@ -120,7 +123,11 @@ def received(n: int, operator: OperatorRef, chasil: CHasil, minute: int = 0) -> 
 
 
 def sent(n: int, operator: OperatorRef, chasil: CHasil) -> FormIn:
-    return FormIn(received(n, operator, chasil))
+    return FormIn(submission_of(received(n, operator, chasil)))
+
+
+def rejected(n: int, operator: OperatorRef, chasil: CHasil, *violations: Violation) -> RejectedIn:
+    return RejectedIn(submission_of(received(n, operator, chasil)), violations)
 
 
 def review(
@@ -154,7 +161,7 @@ class Store:
     elections: frozenset[str] = frozenset({ELECTION})
     roster_dpt: dict[tuple[str, str], int] = field(default_factory=lambda: dict(ROSTER_DPT))
     results: dict[Key, TpsResult] = field(default_factory=dict)
-    submissions: dict[UUID, tuple[str, SubmissionReceived]] = field(default_factory=dict)
+    submissions: dict[UUID, tuple[str, Submission]] = field(default_factory=dict)
     reviews: set[UUID] = field(default_factory=set)
     totals: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     summaries: dict[tuple[str, str, str], SummaryDelta] = field(default_factory=dict)
@@ -171,13 +178,13 @@ class Store:
                 conflicts = tuple(
                     sid
                     for sid, (status, sub) in sorted(
-                        self.submissions.items(), key=lambda i: (i[1][1].received_at, i[0])
+                        self.submissions.items(), key=lambda i: (i[1][1].version.received_at, i[0])
                     )
-                    if status == "conflict" and key_of(sub.form) == key
+                    if status == "conflict" and sub.key == key
                 )
             results[key] = TpsResult(key, result.counted, result.status, result.version, conflicts)
         stored = {
-            sid: StoredSubmission(key_of(sub.form), version_of(sub), status)
+            sid: StoredSubmission(sub.key, sub.version, status)
             for sid, (status, sub) in self.submissions.items()
         }
         return BatchState(
@@ -248,23 +255,65 @@ def summed(store: Store) -> tuple[Counter[tuple[str, str, str, str]], dict[tuple
 # ---- numbers and digests -------------------------------------------------------------------
 
 
+def numbers(chasil: CHasil) -> Numbers:
+    return numbers_of(chasil.model_dump(mode="json"))
+
+
+def digest(chasil: CHasil) -> str:
+    return submission_of(received(1, OP1, chasil)).version.digest
+
+
 def test_numbers_of_candidate_and_party_forms() -> None:
-    assert numbers_of(form(votes={1: 5, 2: 7}, tidak_sah=1)) == Numbers(
+    assert numbers(form(votes={1: 5, 2: 7}, tidak_sah=1)) == Numbers(
         {"c1": 5, "c2": 7}, 12, 1, None, None
     )
-    party = numbers_of(form(votes={3: 9}, contest=Contest.DPR, pengguna=10))
+    party = numbers(form(votes={3: 9}, contest=Contest.DPR, pengguna=10))
     assert party == Numbers({"p3": 9}, 9, 3, 10, 250)
     assert party.voters == 10
-    assert numbers_of(form(votes={1: 5}, tidak_sah=2)).voters == 7
+    assert numbers(form(votes={1: 5}, tidak_sah=2)).voters == 7
 
 
 def test_digest_ignores_order_but_not_content() -> None:
-    assert form_digest(form(votes={1: 5, 2: 7})) == form_digest(form(votes={2: 7, 1: 5}))
+    assert digest(form(votes={1: 5, 2: 7})) == digest(form(votes={2: 7, 1: 5}))
     dpr_a = form(votes={1: 5, 2: 7}, contest=Contest.DPR)
     dpr_b = form(votes={2: 7, 1: 5}, contest=Contest.DPR)
-    assert form_digest(dpr_a) == form_digest(dpr_b)
-    assert form_digest(form(votes={1: 5, 2: 7})) != form_digest(form(votes={1: 5, 2: 8}))
-    assert form_digest(form(tidak_sah=1)) != form_digest(form(tidak_sah=2))
+    assert digest(dpr_a) == digest(dpr_b)
+    assert digest(form(votes={1: 5, 2: 7})) != digest(form(votes={1: 5, 2: 8}))
+    assert digest(form(tidak_sah=1)) != digest(form(tidak_sah=2))
+
+
+def test_submission_from_json_reads_what_the_model_says() -> None:
+    sub = received(7, CAMAT, form(votes={1: 5}, contest=Contest.PPWP, pengguna=8))
+    fast = submission_from_data(orjson.loads(sub.model_dump_json()))
+    assert fast == submission_of(sub)
+    assert fast.key == (ELECTION, "PPWP", TPS_A)
+    assert fast.operator_role is Role.CAMAT and fast.idempotency_key == "k7"
+    assert fast.version.received_at == sub.received_at
+    assert CHasil.model_validate_json(fast.form_json) == sub.form
+
+
+Corruption = Callable[[dict[str, Any]], object]
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda d: d.pop("form"),
+        lambda d: d["form"].update(suara_sah="12"),
+        lambda d: d["form"].update(suara_sah=-1),
+        lambda d: d["form"].update(suara_calon=None),
+        lambda d: d["operator"].update(role="raja"),
+        lambda d: d.update(received_at="yesterday"),
+        lambda d: d.update(submission_id="not-a-uuid"),
+    ],
+)
+def test_submission_from_json_refuses_what_it_cannot_count(
+    corrupt: Callable[[dict], object],
+) -> None:
+    data = orjson.loads(received(7, OP1, form()).model_dump_json())
+    corrupt(data)
+    with pytest.raises(UndecodableEvent):
+        submission_from_data(data)
 
 
 # ---- one rule at a time ----------------------------------------------------------------------
@@ -423,7 +472,7 @@ def test_verify_settles_the_dispute_keeping_the_counted_form() -> None:
 def test_reviews_that_cannot_apply_are_raised_not_applied() -> None:
     store = Store()
     store.apply([sent(1, OP1, form(votes={1: 10})), sent(2, OP2, form(votes={1: 99}))])
-    store.apply([RejectedIn(received(5, OP1, form(votes={1: 1})), ())])
+    store.apply([rejected(5, OP1, form(votes={1: 1}))])
     store.apply([sent(6, OP1, form(tps=TPS_B))])
     out = store.apply(
         [
@@ -476,16 +525,16 @@ def test_review_in_the_same_batch_as_the_forms() -> None:
 def test_rejected_forms_are_recorded_and_a_later_validation_wins() -> None:
     store = Store()
     violation = Violation(code="SAH_SUM", severity=Severity.ERROR, pesan="x", message="y")
-    out = store.apply([RejectedIn(received(1, OP1, form()), (violation,))])
+    out = store.apply([rejected(1, OP1, form(), violation)])
     assert out.decisions == Counter({Decision.REJECTED: 1})
     assert out.submissions[0].violations == (violation,) and out.totals == {}
-    again = store.apply([RejectedIn(received(1, OP1, form()), (violation,))])
+    again = store.apply([rejected(1, OP1, form(), violation)])
     assert again.decisions == Counter({Decision.REPEAT: 1})
     validated = store.apply([sent(1, OP1, form())])
     assert validated.decisions == Counter({Decision.NEW: 1}) and store.status(1) == "accepted"
-    late = store.apply([RejectedIn(received(1, OP1, form()), (violation,))])
+    late = store.apply([rejected(1, OP1, form(), violation)])
     assert late.decisions == Counter({Decision.REPEAT: 1}) and store.status(1) == "accepted"
-    both = Store().apply([RejectedIn(received(1, OP1, form()), ()), sent(1, OP1, form())])
+    both = Store().apply([rejected(1, OP1, form()), sent(1, OP1, form())])
     assert [r.status for r in both.submissions] == [SubmissionStatus.ACCEPTED]
 
 
@@ -496,9 +545,9 @@ def test_warnings_become_anomalies_and_unknown_elections_are_skipped() -> None:
     store = Store()
     out = store.apply(
         [
-            FormIn(received(1, OP1, form()), (warning,)),
+            FormIn(submission_of(received(1, OP1, form())), (warning,)),
             sent(2, OP1, form(election="pilkada-2024")),
-            RejectedIn(received(3, OP1, form(election="pilkada-2024")), ()),
+            rejected(3, OP1, form(election="pilkada-2024")),
         ]
     )
     assert [(a.code, a.severity, a.submission_id) for a in out.anomalies] == [
@@ -544,7 +593,7 @@ def streams(draw: st.DrawFn) -> list[Incoming]:
     for n in range(1, draw(st.integers(1, 40)) + 1):
         kind = draw(st.sampled_from(["form"] * 6 + ["repeat", "rejected", "review", "review"]))
         if kind == "repeat" and forms:
-            events.append(FormIn(draw(st.sampled_from(forms))))
+            events.append(FormIn(submission_of(draw(st.sampled_from(forms)))))
         elif kind == "review":
             n_reviews += 1
             tps, contest = draw(st.sampled_from(KEYS))
@@ -563,10 +612,10 @@ def streams(draw: st.DrawFn) -> list[Incoming]:
             chasil = form(tps, votes, 1, contest=contest, pengguna=pengguna)
             sub = received(n, draw(st.sampled_from(OPERATORS)), chasil)
             if kind == "rejected":
-                events.append(RejectedIn(sub, ()))
+                events.append(RejectedIn(submission_of(sub), ()))
             else:
                 forms.append(sub)
-                events.append(FormIn(sub))
+                events.append(FormIn(submission_of(sub)))
     return events
 
 
@@ -598,7 +647,7 @@ def test_deltas_equal_a_recomputation_whatever_the_batching(
         open_conflicts = [
             sid
             for sid, (status, sub) in batched.submissions.items()
-            if status == "conflict" and key_of(sub.form) == result.key
+            if status == "conflict" and sub.key == result.key
         ]
         assert (result.status is ResultStatus.DISPUTED) == bool(open_conflicts)
         status = batched.submissions[result.counted.submission_id][0]
