@@ -1,0 +1,136 @@
+"""The dashboard in headless Chromium: totals show; a form sent to the intake shows up live.
+
+Needs Debian's chromium (/usr/bin/chromium; `apt-get install -y chromium`); playwright drives it
+but never downloads a browser of its own. Saves artifacts/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from deskpemilu.simulator.run import load_operators, mint_tokens
+from shared.db import connect
+from shared.events import Role
+from tests.e2e.pipeline import REPO_ROOT, start_pipeline
+from tests.procs import TEST_TOKEN_SECRET
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = REPO_ROOT / "artifacts" / "dashboard.png"
+ELECTION = "pemilu-2024"
+VOTES = {"1": 31, "2": 77, "3": 23}
+TIDAK_SAH = 3
+
+
+async def page_totals(page: Page) -> tuple[dict[str, int], int]:
+    """The kabupaten totals per paslon and the TPS-reported count, as the page shows them."""
+    votes = {}
+    for key in ("c1", "c2", "c3"):
+        cell = page.locator(f"[data-testid=total-{key}] .votes")
+        votes[key] = int(await cell.get_attribute("data-votes") or "-1")
+    reported = await page.locator("#tps-progress").get_attribute("data-reported")
+    return votes, int(reported or "-1")
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+async def test_dashboard_shows_a_new_form_without_reload(
+    kafka_bootstrap: str, scratch_database: str, tmp_path: Path
+) -> None:
+    pipeline = await start_pipeline(kafka_bootstrap, scratch_database, tmp_path)
+    try:
+        conn = await connect(scratch_database)
+        try:
+            operators, _ = await load_operators(conn)
+            chosen = [op for op in operators if op.id == "op-16.07.01" or op.role is Role.VIEWER]
+            tokens = await mint_tokens(conn, TEST_TOKEN_SECRET, chosen)
+            tps = await conn.fetchval(
+                "SELECT min(code) FROM tps WHERE election = $1 AND code LIKE '16.07.01.%' "
+                "AND dpt >= 200",
+                ELECTION,
+            )
+        finally:
+            await conn.close()
+        viewer = next(op.id for op in chosen if op.role is Role.VIEWER)
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
+                await page.wait_for_selector("[data-testid=total-c2]")
+                await page.wait_for_selector("#live.on")
+                assert "token=" not in page.url  # taken into localStorage, out of the URL
+                assert await page.locator("#area-title").inner_text() == "Kabupaten Banyuasin"
+                before, reported_before = await page_totals(page)
+                assert reported_before == 0 and before == {"c1": 0, "c2": 0, "c3": 0}
+                # Anything that reloads the page would drop this marker.
+                await page.evaluate("window.__noReload = 'still here'")
+
+                form = {
+                    "election": ELECTION,
+                    "contest": "PPWP",
+                    "tps": tps,
+                    "suara_calon": VOTES,
+                    "suara_sah": sum(VOTES.values()),
+                    "suara_tidak_sah": TIDAK_SAH,
+                }
+                async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as intake:
+                    sent = await intake.post(
+                        "/v1/submissions",
+                        json=form,
+                        headers={
+                            "Authorization": f"Bearer {tokens['op-16.07.01']}",
+                            "Idempotency-Key": "browser-test-1",
+                        },
+                    )
+                assert sent.status_code == 202, sent.text
+                started = time.monotonic()
+
+                expected = {f"c{no}": before[f"c{no}"] + v for no, v in VOTES.items()}
+                await page.wait_for_function(
+                    """([want, reported]) => {
+                        const v = (k) => Number(document.querySelector(
+                            `[data-testid=total-${k}] .votes`)?.dataset.votes);
+                        const r = Number(document.querySelector('#tps-progress')?.dataset.reported);
+                        return v('c1') === want.c1 && v('c2') === want.c2 && v('c3') === want.c3
+                            && r === reported;
+                    }""",
+                    arg=[expected, reported_before + 1],
+                    timeout=60_000,
+                )
+                seen_after_s = time.monotonic() - started
+                after, reported_after = await page_totals(page)
+                assert after == expected and reported_after == reported_before + 1
+                assert await page.evaluate("window.__noReload") == "still here"
+                progress = await page.locator("#tps-progress").inner_text()
+                assert progress.startswith("TPS masuk 1 / 2.564"), progress
+                # The drill-down table shows it under its kecamatan, numbers in id-ID format.
+                row = page.locator("#children tbody tr[data-code='16.07.01']")
+                assert "1/" in await row.inner_text()
+                assert errors == []
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOT), full_page=True)
+                print(f"dashboard showed the new form {seen_after_s:.2f}s after the intake's 202")
+            finally:
+                await browser.close()
+    finally:
+        pipeline.stop()
