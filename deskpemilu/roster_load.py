@@ -797,6 +797,14 @@ def _content_hash(files: Iterable[Path]) -> str:
 
 def read_roster_folder(folder: Path) -> RosterFolder:
     """Read and check every file of a roster folder; raises RosterFileError listing all problems."""
+    if not folder.is_dir():
+        raise RosterFileError(
+            str(folder),
+            None,
+            None,
+            "folder roster tidak ada / roster folder not found",
+            code="ROSTER_NO_FOLDER",
+        )
     errors = _Errors()
     present = {p.name: p for p in folder.iterdir() if p.is_file() and p.suffix == ".csv"}
     for name in sorted(set(present) - set(REQUIRED_FILES) - set(OPTIONAL_FILES)):
@@ -949,7 +957,7 @@ async def _stage(conn: asyncpg.Connection, table: _Table, records: list[tuple[An
     )
     await conn.copy_records_to_table(temp, records=records, columns=list(table.columns))
     # The target's statistics may be stale mid-load: with an index and fresh statistics here,
-    # a nested-loop anti-join stays linear whatever plan is chosen.
+    # the anti-join of _delete_missing stays cheap whatever plan is chosen.
     await conn.execute(f"CREATE INDEX ON {temp} ({', '.join(table.key)})")
     await conn.execute(f"ANALYZE {temp}")
     return temp
@@ -964,6 +972,8 @@ async def _upsert(conn: asyncpg.Connection, table: _Table, temp: str) -> None:
         assignments.append("updated_at = now()")
     old = ", ".join(f"{table.name}.{c}" for c in rest)
     new = ", ".join(f"EXCLUDED.{c}" for c in rest)
+    # Key order: row locks are taken in one order whoever else writes, and btree pages fill
+    # in sequence.
     await conn.execute(
         f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {temp} "  # noqa: S608
         f"ORDER BY {', '.join(table.key)} "
