@@ -318,6 +318,19 @@ def _operators(kecamatan: Sequence[Kecamatan]) -> str:
                 "true",
             ]
         )
+        # A second operator per kecamatan (a relief shift): two senders for one TPS is how
+        # conflicting numbers arise on election day, and the simulator needs them.
+        rows.append(
+            [
+                f"op2-{k.code}",
+                f"Operator Kedua Kecamatan {k.name} (demo)",
+                "operator",
+                k.code,
+                f"62811000{index:02d}03",
+                "true",
+                "true",
+            ]
+        )
         rows.append(
             [
                 f"camat-{k.code}",

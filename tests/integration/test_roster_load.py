@@ -103,7 +103,7 @@ async def test_load_banyuasin_pemilu_counts(
     assert await conn.fetchval("SELECT count(*) FROM contests") == 5
     assert await conn.fetchval("SELECT count(*) FROM parties") == 18
     assert await conn.fetchval("SELECT count(*) FROM candidates") == report.candidates == 321
-    assert await conn.fetchval("SELECT count(*) FROM operators WHERE demo") == 44
+    assert await conn.fetchval("SELECT count(*) FROM operators WHERE demo") == 65
     assert report.areas_by_level == {"provinsi": 1, "kabko": 1, "kecamatan": 21, "desa": 313}
     assert (report.tps, report.dpt_total, report.dpt_l, report.dpt_p) == (
         2_564,
@@ -148,7 +148,7 @@ async def test_second_election_adds_to_the_first(
     assert per_election == {"pemilu-2024": 625_988, "pilkada-2024": 629_201}
     assert await conn.fetchval("SELECT max(dpt) FROM tps WHERE election = 'pilkada-2024'") <= 600
     assert await conn.fetchval("SELECT count(*) FROM areas") == 336
-    assert await conn.fetchval("SELECT count(*) FROM operators") == 44
+    assert await conn.fetchval("SELECT count(*) FROM operators") == 65
     after = await conn.fetch("SELECT * FROM tps WHERE election = 'pemilu-2024'")
     assert [tuple(r) for r in after] == [tuple(r) for r in pemilu_before]
 

@@ -112,7 +112,7 @@ def test_contests_parties_and_candidates() -> None:
 def test_demo_operators() -> None:
     operators = rows(PEMILU / "operators.csv")
     assert Counter(o["role"] for o in operators) == {
-        "operator": 21,
+        "operator": 42,
         "camat": 21,
         "admin": 1,
         "viewer": 1,
