@@ -27,7 +27,7 @@ status: ## health of Kafka, PostgreSQL and the four services
 
 test: setup ## start Kafka and PostgreSQL, then run every test (unit, integration, e2e)
 	bash deploy/stack.sh start all
-	$(BIN)/pytest $(PYTEST_ARGS)
+	eval "$$(bash deploy/stack.sh env)" && $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: ## only the fast unit tests (no services needed)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
