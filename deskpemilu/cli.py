@@ -430,5 +430,40 @@ def _viewer_token() -> str:
     return _run(go())
 
 
+@app.command()
+def rebuild() -> None:
+    """Drop the projections and replay the Kafka log through validation and aggregation."""
+    import json
+
+    from services.aggregator.rebuild import RebuildRefused
+    from services.aggregator.rebuild import rebuild as run_rebuild
+    from services.aggregator.settings import AggregatorSettings
+
+    pause = runtime.PAUSE_DIR / "aggregator"
+    supervised = _supervisor_pid() is not None
+    if supervised:
+        runtime.PAUSE_DIR.mkdir(parents=True, exist_ok=True)
+        pause.touch()
+        with console.status("rebuild: stopping the supervised aggregator ..."):
+            for _ in range(300):
+                state = json.loads(runtime.SERVICES_STATE.read_text() or "{}")
+                if state.get("aggregator", {}).get("pid") is None:
+                    break
+                time.sleep(0.1)
+    try:
+        with console.status("rebuild: replaying the log ...") as status:
+            report = _run(run_rebuild(AggregatorSettings(), progress=status.update))
+    except RebuildRefused as exc:
+        console.print(f"[red]rebuild refused: {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        pause.unlink(missing_ok=True)
+    console.print(
+        f"rebuild: {report.records} records replayed in {report.seconds:.1f}s, "
+        f"{report.dead_letters} undecodable; decisions {dict(report.decisions)}"
+        + ("; aggregator restarted by the supervisor" if supervised else "")
+    )
+
+
 if __name__ == "__main__":
     app()

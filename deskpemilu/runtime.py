@@ -12,6 +12,7 @@ LOG_DIR = RUN_DIR / "logs"
 SECRETS_FILE = RUN_DIR / "secrets.env"
 SUPERVISOR_PID = RUN_DIR / "supervisor.pid"
 SERVICES_STATE = RUN_DIR / "services.json"
+PAUSE_DIR = RUN_DIR / "paused"  # a file named after a service keeps the supervisor from running it
 STACK_SCRIPT = REPO_ROOT / "deploy" / "stack.sh"
 DEFAULT_ROSTERS = REPO_ROOT / "data" / "rosters"
 

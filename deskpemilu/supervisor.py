@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from deskpemilu.runtime import LOG_DIR, REPO_ROOT, SERVICES_STATE, SUPERVISOR_PID
+from deskpemilu.runtime import LOG_DIR, PAUSE_DIR, REPO_ROOT, SERVICES_STATE, SUPERVISOR_PID
 
 SERVICES = ("validator", "aggregator", "intake", "api")
 MAX_BACKOFF_S = 10.0
@@ -72,6 +72,14 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
             now = time.monotonic()
             for child in children.values():
                 proc = child.process
+                paused = (PAUSE_DIR / child.name).exists()
+                if paused:
+                    # `deskpemilu rebuild` pauses the aggregator: stop it, do not restart it.
+                    if proc is not None:
+                        _stop_all({child.name: child})
+                        child.process = None
+                        changed = True
+                    continue
                 if proc is not None and proc.poll() is not None:
                     # A service that ran a while before dying gets a fresh, short backoff.
                     if now - child.started_at > 30:
