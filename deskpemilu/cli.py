@@ -24,7 +24,7 @@ roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TP
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and their tokens.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -354,7 +354,8 @@ def simulate(
         console.print(
             f"simulate: {stats.forms_stored} forms stored (202) in {elapsed:.1f}s "
             f"= {stats.forms_stored / max(elapsed, 1e-9):.0f} forms/s; {stats.requests} requests, "
-            f"{stats.retries} retries, statuses {dict(stats.by_status)}"
+            f"{stats.retries} retries, statuses {dict(stats.by_status)}, "
+            f"connection errors {dict(stats.errors)}"
         )
         if stats.failures:
             console.print(f"[red]{len(stats.failures)} sends failed, e.g. {stats.failures[:3]}")

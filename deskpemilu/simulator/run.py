@@ -37,6 +37,7 @@ class RunStats:
     retries: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)  # connection errors by kind
     first_202_at: float | None = None
     last_202_at: float | None = None
 
@@ -182,8 +183,9 @@ class DayRunner:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 outcome = await self._send_once(client, group)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 outcome = Outcome(599, None, len(group))  # the phone lost its connection
+                self.stats.errors[type(exc).__name__] += 1
             self.stats.requests += 1
             self.stats.by_status[outcome.status] += 1
             if outcome.status == 202:
