@@ -43,23 +43,29 @@ SERVICE = "aggregator"
 CONFLICTS_REFRESH_S = 2.0
 
 
-def to_incoming(record: ConsumerRecord[bytes, bytes], topics: Topics) -> Incoming:
-    """Decode one record of the validated or rejected topic (raises UndecodableEvent)."""
-    position = Position(record.topic, record.partition, record.offset)
+def event_from_json(value: bytes, position: Position, *, rejected: bool) -> Incoming:
+    """Decode a validated-topic or rejected-topic event (raises UndecodableEvent)."""
+    kind = None
     try:
-        data = orjson.loads(record.value or b"")
+        data = orjson.loads(value)
         kind = data.get("type") if isinstance(data, dict) else None
-        if kind == "submission.validated" and record.topic == topics.validated:
+        if kind == "submission.validated" and not rejected:
             warnings = tuple(Violation.model_validate(w) for w in data.get("warnings") or ())
             return FormIn(submission_from_data(data["submission"]), warnings, position)
-        if kind == "submission.rejected" and record.topic == topics.rejected:
+        if kind == "submission.rejected" and rejected:
             violations = tuple(Violation.model_validate(v) for v in data["violations"])
             return RejectedIn(submission_from_data(data["submission"]), violations, position)
-        if kind == "review.decided" and record.topic == topics.validated:
+        if kind == "review.decided" and not rejected:
             return ReviewIn(ReviewDecided.model_validate(data), position)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as error:
         raise UndecodableEvent(f"{type(error).__name__}: {error}") from error
-    raise UndecodableEvent(f"unexpected event type {kind!r} on {record.topic}")
+    raise UndecodableEvent(f"unexpected event type {kind!r} on {position.topic}")
+
+
+def to_incoming(record: ConsumerRecord[bytes, bytes], topics: Topics) -> Incoming:
+    """Decode one record of the validated or rejected topic (raises UndecodableEvent)."""
+    position = Position(record.topic, record.partition, record.offset)
+    return event_from_json(record.value or b"", position, rejected=record.topic == topics.rejected)
 
 
 async def decode_batch(
@@ -108,7 +114,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
+        group_id=settings.group_id,
         group_instance_id=settings.instance_id,
         session_timeout_ms=settings.session_timeout_ms,
         enable_auto_commit=False,
@@ -126,7 +132,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     async def seek_to_stored(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         async with pool.acquire() as conn:
             stored = await stored_offsets(
-                conn, settings.consumer_group, [topics.validated, topics.rejected]
+                conn, settings.group_id, [topics.validated, topics.rejected]
             )
         for tp in sorted(assigned):
             offset = stored.get((tp.topic, tp.partition))
@@ -144,7 +150,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         started = time.perf_counter()
         async with pool.acquire() as conn:
             applied = await apply_batch(
-                conn, group=settings.consumer_group, events=events, next_offsets=next_offsets
+                conn, group=settings.group_id, events=events, next_offsets=next_offsets
             )
             if time.monotonic() - last_conflicts_refresh > CONFLICTS_REFRESH_S:
                 metrics.CONFLICTS_OPEN.set(await disputed_count(conn))

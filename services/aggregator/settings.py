@@ -23,3 +23,8 @@ class AggregatorSettings(CommonSettings):
     max_partition_fetch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=65536, validation_alias="AGGREGATOR_MAX_PARTITION_FETCH_BYTES"
     )
+
+    @property
+    def group_id(self) -> str:
+        """Consumer group under the topic prefix; it also keys the offsets kept in PostgreSQL."""
+        return self.topic_prefix + self.consumer_group

@@ -21,6 +21,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.aggregator_bench import synthetic_tree, write_synthetic_roster
 from shared.codec import encode, key_for_tps
@@ -42,6 +43,17 @@ from shared.topics import Topics
 from tests.procs import ServiceProcess, stack_env
 
 pytestmark = pytest.mark.integration
+
+
+async def delete_topics(bootstrap: str, topics: Topics) -> None:
+    """Drop the test's prefixed topics from the shared broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([spec.name for spec in topics.specs()])
+    finally:
+        await admin.close()
+
 
 ELECTION = "pemilu-2024"
 CONTESTS = (Contest.PPWP, Contest.DPR)
@@ -322,7 +334,7 @@ async def test_totals_are_exact_after_many_sigkills(
         AGGREGATOR_MAX_BATCH="150",
     )
     topics = Topics(env["TOPIC_PREFIX"])
-    group = "aggregator"
+    group = env["TOPIC_PREFIX"] + "aggregator"
     await ensure_topics(kafka_bootstrap, partitions=4, replication_factor=1, topics=topics.specs())
     end_offsets = EndOffsets(kafka_bootstrap, [topics.validated, topics.rejected], 4)
     await end_offsets.start()
@@ -415,3 +427,4 @@ async def test_totals_are_exact_after_many_sigkills(
         await producer.stop()
         await end_offsets.stop()
         await conn.close()
+        await delete_topics(kafka_bootstrap, topics)
