@@ -12,7 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.intake import metrics, routes_api, routes_webhooks
+from services.intake.deps import TokenVerifier
 from services.intake.directory import Directory, DirectoryRefresher
+from services.intake.fastpath import FastSubmit
 from services.intake.idempotency import IdempotencyCache
 from services.intake.messages import INVALID_MESSAGE, INVALID_PESAN, translate_errors
 from services.intake.notifier import Replier, VerdictNotifier
@@ -151,11 +153,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.publisher = publisher
     app.state.intake = intake
     app.state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
+    app.state.tokens = TokenVerifier(settings.token_secret.get_secret_value())
     app.state.replier = replier
     app.state.notifier = notifier
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(FastSubmit, state=app.state)
     app.add_middleware(RequestMetrics)
     app.include_router(routes_api.router)
     app.include_router(routes_webhooks.router)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import State
 
 from services.intake.directory import Directory
 from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import IntakeError
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
-from shared.auth import TokenError, verify_token
-from shared.events import OperatorRef, Role
+from shared.auth import Claims, TokenError, verify_token
+from shared.events import OperatorRef, Role, utcnow
 
 _bearer = HTTPBearer(auto_error=False, description="Operator token: `deskpemilu operators token`")
 
@@ -60,23 +62,49 @@ def directory_unavailable(retry_after: int) -> IntakeError:
     )
 
 
-async def _current_operator(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    settings: SettingsDep,
-    directory: DirectoryDep,
-) -> OperatorRef:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+class TokenVerifier:
+    """verify_token with a bounded memory of good tokens: each signature is checked once."""
+
+    def __init__(self, secret: str, max_entries: int = 50_000) -> None:
+        self._secret = secret
+        self._max = max_entries
+        self._good: OrderedDict[str, Claims] = OrderedDict()
+
+    def verify(self, token: str) -> Claims:
+        """The token's claims; raises TokenError when it is malformed, forged or expired."""
+        claims = self._good.get(token)
+        if claims is None:
+            claims = verify_token(self._secret, token)
+            self._good[token] = claims
+            if len(self._good) > self._max:
+                self._good.popitem(last=False)
+        elif claims.expires_at <= utcnow():
+            del self._good[token]
+            raise TokenError("TOKEN_EXPIRED", "Token sudah kedaluwarsa.", "The token has expired.")
+        return claims
+
+
+def authenticate(state: State, authorization: str | None) -> OperatorRef:
+    """The operator of a request's bearer token; IntakeError 401/503 otherwise.
+
+    A plain function as well as a dependency: the hot path calls it directly, since FastAPI's
+    per-request dependency solving costs more than the check itself.
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized(
             "TOKEN_MISSING",
             "Token operator tidak ada (header Authorization: Bearer <token>).",
             "No operator token (header Authorization: Bearer <token>).",
         )
+    verifier: TokenVerifier = state.tokens
     try:
-        claims = verify_token(settings.token_secret.get_secret_value(), credentials.credentials)
+        claims = verifier.verify(token.strip())
     except TokenError as exc:
         raise unauthorized(exc.code, exc.pesan, exc.message) from exc
+    directory: Directory = state.directory
     if not directory.loaded:
-        raise directory_unavailable(settings.retry_after_s)
+        raise directory_unavailable(state.settings.retry_after_s)
     if directory.is_revoked(claims.jti):
         raise unauthorized("TOKEN_REVOKED", "Token sudah dicabut.", "The token has been revoked.")
     registered = directory.operator(claims.operator.id)
@@ -91,12 +119,9 @@ async def _current_operator(
     return claims.operator
 
 
-CurrentOperator = Annotated[OperatorRef, Depends(_current_operator)]
-
-
-async def _submitting_operator(
-    operator: CurrentOperator, settings: SettingsDep, limiter: LimiterDep
-) -> OperatorRef:
+def may_submit(state: State, operator: OperatorRef) -> OperatorRef:
+    """Refuse viewers (403) and operators over their rate (429)."""
+    limiter: RateLimiter = state.limiter
     if operator.role is Role.VIEWER:
         raise IntakeError(
             403,
@@ -114,6 +139,20 @@ async def _submitting_operator(
             retry_after=wait_s,
         )
     return operator
+
+
+async def _current_operator(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> OperatorRef:
+    return authenticate(request.app.state, request.headers.get("authorization"))
+
+
+CurrentOperator = Annotated[OperatorRef, Depends(_current_operator)]
+
+
+async def _submitting_operator(request: Request, operator: CurrentOperator) -> OperatorRef:
+    return may_submit(request.app.state, operator)
 
 
 SubmittingOperator = Annotated[OperatorRef, Depends(_submitting_operator)]

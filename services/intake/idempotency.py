@@ -89,12 +89,13 @@ class IdempotencyCache:
             outcome.exception()  # waiters, if any, re-raise it; nobody else needs to see it
             raise
         outcome.set_result(accepted)
-        self._remember(accepted)
+        self.remember(accepted)
         while len(self._by_key) > self._max:
             self._by_key.popitem(last=False)
         return accepted, False
 
-    def _remember(self, accepted: Accepted) -> None:
+    def remember(self, accepted: Accepted) -> None:
+        """Keep a published submission for status lookups ('received' until the DB knows it)."""
         self._by_id[accepted.submission_id] = accepted
         while len(self._by_id) > self._max:
             self._by_id.popitem(last=False)

@@ -11,9 +11,17 @@ import asyncpg
 from fastapi import APIRouter, Body, File, Form, Header, Request, Response, UploadFile
 from fastapi.openapi.models import Example
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import State
 
 from services.intake import repository
-from services.intake.deps import CurrentOperator, IntakeDep, SettingsDep, SubmittingOperator
+from services.intake.deps import (
+    CurrentOperator,
+    IntakeDep,
+    SettingsDep,
+    SubmittingOperator,
+    authenticate,
+    may_submit,
+)
 from services.intake.directory import DirectoryRefresher
 from services.intake.idempotency import Accepted
 from services.intake.messages import INVALID_MESSAGE, INVALID_PESAN, translate_errors
@@ -48,6 +56,22 @@ IdempotencyKey = Annotated[
         examples=["hp-andi-2024-02-14-0001"],
     ),
 ]
+
+# The hot routes read these headers themselves (no FastAPI dependency); documented here.
+_HOT_ROUTE_OPENAPI: dict[str, Any] = {
+    "security": [{"HTTPBearer": []}],
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": "Same key and same form from the same operator: same submission id, "
+            "stored once. Same key with another form: 422 IDEMPOTENCY_KEY_REUSED.",
+            "example": "hp-andi-2024-02-14-0001",
+        }
+    ],
+}
 
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No token, bad, expired or revoked token"},
@@ -86,9 +110,11 @@ def accepted_body(accepted: Accepted) -> dict[str, Any]:
     status_code=202,
     summary="Send one C.Hasil form",
     response_model=SubmissionAccepted,
+    openapi_extra=_HOT_ROUTE_OPENAPI,
     responses={202: _example(SubmissionAccepted), **_AUTH_ERRORS},
 )
 async def submit_one(
+    request: Request,
     form: Annotated[
         CHasil,
         Body(
@@ -98,15 +124,39 @@ async def submit_one(
             }
         ),
     ],
-    operator: SubmittingOperator,
-    intake: IntakeDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """202 once Kafka acknowledged the form (acks=all); 503 with Retry-After when it did not."""
-    accepted, _ = await intake.submit(
-        operator, form, channel=Channel.API, idempotency_key=idempotency_key
-    )
+    """202 once Kafka acknowledged the form (acks=all); 503 with Retry-After when it did not.
+
+    In the running app this route is answered by services.intake.fastpath (same contract, no
+    FastAPI request machinery); it stays here for the OpenAPI docs and as the reference.
+    """
+    headers = request.headers
+    state = request.app.state
+    operator = may_submit(state, authenticate(state, headers.get("authorization")))
+    accepted = await submit_form(state, operator, form, headers.get("idempotency-key"))
     return JsonResponse(accepted_body(accepted), status_code=202)
+
+
+async def submit_form(
+    state: State, operator: OperatorRef, form: CHasil, idempotency_key: str | None
+) -> Accepted:
+    """The single-form submission shared by this route and the fast path."""
+    intake: Intake = state.intake
+    accepted, _ = await intake.submit(
+        operator, form, channel=Channel.API, idempotency_key=_idempotency_key(idempotency_key)
+    )
+    return accepted
+
+
+def _idempotency_key(value: str | None) -> str | None:
+    if value is not None and not 1 <= len(value) <= 200:
+        raise IntakeError(
+            422,
+            "INVALID_REQUEST",
+            "Idempotency-Key harus 1-200 huruf.",
+            "Idempotency-Key must be 1-200 characters.",
+        )
+    return value
 
 
 async def _submit_item(

@@ -117,6 +117,11 @@ class Intake:
                 tps=form.tps,
             )
 
+        if idempotency_key is None:
+            # A fresh key can have no earlier answer: publish, and remember only for status lookups.
+            accepted = await publish()
+            self.cache.remember(accepted)
+            return accepted, False
         try:
             return await self.cache.once(operator.id, key, form_hash(form), publish)
         except IdempotencyKeyReused as exc:
