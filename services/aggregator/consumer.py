@@ -129,23 +129,36 @@ async def main(settings: AggregatorSettings | None = None) -> None:
             db_ok = await conn.fetchval("SELECT true") is True
         return {"postgres": db_ok, "running": not stop.is_set()}
 
+    # aiokafka starts fetching for new partitions while the rebalance listener still runs;
+    # a batch that arrives before the seek below is dropped and fetched again from there.
+    seeked = asyncio.Event()
+    seeked.set()
+
     async def seek_to_stored(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
-        async with pool.acquire() as conn:
-            stored = await stored_offsets(
-                conn, settings.group_id, [topics.validated, topics.rejected]
-            )
-        for tp in sorted(assigned):
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, offset)
+        seeked.clear()
+        try:
+            async with pool.acquire() as conn:
+                stored = await stored_offsets(
+                    conn, settings.group_id, [topics.validated, topics.rejected]
+                )
+            for tp in sorted(assigned):
+                offset = stored.get((tp.topic, tp.partition))
+                if offset is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+        finally:
+            seeked.set()
         log.info("seeked to stored offsets", extra={"assigned": sorted(map(str, assigned))})
 
     last_conflicts_refresh = 0.0
 
     async def handle(records: Records) -> None:
         nonlocal last_conflicts_refresh
+        if not seeked.is_set():
+            await seeked.wait()
+            metrics.DROPPED_BEFORE_SEEK.inc(len(records))
+            return
         events, next_offsets = await decode_batch(records, topics, producer)
         started = time.perf_counter()
         async with pool.acquire() as conn:
