@@ -210,6 +210,27 @@ def roster_load(folder: Annotated[Path, typer.Argument(exists=True, file_okay=Fa
         raise typer.Exit(1) from exc
 
 
+@roster_app.command("national")
+def roster_national(
+    out: Annotated[Path, typer.Option(help="Folder to write the roster into.", file_okay=False)],
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 2024,
+    provinces: Annotated[
+        int | None, typer.Option(help="Only the first N provinces (a slice of the same roster).")
+    ] = None,
+) -> None:
+    """Write the synthetic national Pemilu roster (823,220 TPS, made-up codes) as a folder."""
+    from deskpemilu.national import generate
+
+    # `up` loads every folder under data/rosters/: 823k TPS there would slow every start.
+    if out.resolve().parent == runtime.DEFAULT_ROSTERS.resolve():
+        console.print(f"[red]not under {runtime.DEFAULT_ROSTERS}: `up` loads every folder there")
+        raise typer.Exit(2)
+    with console.status(f"roster national: writing {out} ..."):
+        report = generate(out, seed=seed, provinces=provinces)
+    console.print(f"roster national: {report}")
+    console.print(f"load it with: deskpemilu roster load {out}")
+
+
 @operators_app.command("token")
 def operators_token(
     operator_id: str,
