@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import time
 from collections import OrderedDict
@@ -34,13 +35,29 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return etag in tags
 
 
+# Below this a gzip header costs more than it saves.
+GZIP_MIN_BYTES = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class CachedBody:
-    """A serialised response and its ETag."""
+    """A serialised response and its ETag, with a gzip copy for larger bodies (own ETag)."""
 
     body: bytes
     etag: str
     stored_at: float
+    gzipped: bytes | None = None
+    gzip_etag: str = ""
+
+    @classmethod
+    def of(cls, body: bytes) -> CachedBody:
+        """Hash and, once per cached version, compress the body."""
+        etag = etag_of(body)
+        if len(body) < GZIP_MIN_BYTES:
+            return cls(body, etag, time.monotonic())
+        # mtime=0: the same body always gives the same bytes.
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        return cls(body, etag, time.monotonic(), packed, etag[:-1] + '-gz"')
 
 
 class ResponseCache:
@@ -96,7 +113,7 @@ class ResponseCache:
                 future.set_exception(exc)
                 future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
             raise
-        entry = CachedBody(body, etag_of(body), time.monotonic())
+        entry = CachedBody.of(body)
         if self._loading.get(key) is future:
             del self._loading[key]
         # Results changed while loading: serve this body to whoever asked, but do not keep it.

@@ -171,7 +171,7 @@ def to_xlsx(sheet: RecapSheet) -> bytes:
         ws.cell(row=ws.max_row, column=1).font = bold
     ws.append([])
     lines = table(sheet)
-    header_at = ws.max_row + 1
+    header_at = 0
     percent_col = header_row(sheet).index("% TPS masuk") + 1
     fill = PatternFill("solid", fgColor="DDE6F0")
     for index, line in enumerate(lines):
@@ -182,6 +182,7 @@ def to_xlsx(sheet: RecapSheet) -> bytes:
         ]
         ws.append(values)
         row_no = ws.max_row
+        header_at = header_at or row_no
         for col in range(1, len(values) + 1):
             cell = ws.cell(row=row_no, column=col)
             if index == 0:

@@ -174,7 +174,8 @@ async def stream_changes(
             try:
                 await asyncio.wait_for(sub.wakeup.wait(), timeout=min(heartbeat_s, remaining))
             except TimeoutError:
-                yield b": ping\n\n"
+                if expires_at > time.time():
+                    yield b": ping\n\n"
                 continue
             if sub.closed:
                 return

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.api import views
 from services.api.deps import (
-    CurrentViewer,
-    StateDep,
+    ViewerDep,
     area_or_404,
     cached_json,
     contest_or_404,
@@ -26,10 +25,10 @@ async def area_result(
     contest: str,
     area: str,
     request: Request,
-    state: StateDep,
-    _viewer: CurrentViewer,
+    viewer: ViewerDep,
 ) -> Response:
     """Totals, progress and turnout at an area, one row per child area (or TPS under a desa)."""
+    state = viewer.state
     election_meta = await election_or_404(state, election)
     contest_meta = contest_or_404(election_meta, contest)
     area_or_404(state, election_meta, area)
@@ -64,10 +63,10 @@ async def estimate(
     contest: str,
     area: str,
     request: Request,
-    state: StateDep,
-    _viewer: CurrentViewer,
+    viewer: ViewerDep,
 ) -> Response:
     """Ratio estimate of each line's share over the TPS reported so far, with a 95% interval."""
+    state = viewer.state
     election_meta = await election_or_404(state, election)
     contest_meta = contest_or_404(election_meta, contest)
     area_or_404(state, election_meta, area)
@@ -90,3 +89,10 @@ async def estimate(
         )
 
     return await cached_json(request, state, ("estimate", election, contest, area), load)
+
+
+# Also served in front of FastAPI's router (see app.py): the routes every dashboard re-fetches.
+FAST_GETS = (
+    ("/v1/results/{election}/{contest}/{area}", area_result),
+    ("/v1/estimates/{election}/{contest}/{area}", estimate),
+)

@@ -10,6 +10,7 @@ from services.api import views
 from services.api.deps import (
     CurrentViewer,
     StateDep,
+    ViewerDep,
     area_or_404,
     cached_json,
     contest_or_404,
@@ -42,10 +43,10 @@ async def tps_detail(
     contest: str,
     tps: str,
     request: Request,
-    state: StateDep,
-    _viewer: CurrentViewer,
+    viewer: ViewerDep,
 ) -> Response:
     """The counted version, every submission with sender and channel, decisions and anomalies."""
+    state = viewer.state
     election_meta = await election_or_404(state, election)
     contest_meta = contest_or_404(election_meta, contest)
     code = tps_code_or_422(tps)
@@ -129,3 +130,7 @@ async def anomalies(
 
     key = ("anomalies", election, contest, area, status, limit)
     return await cached_json(request, state, key, load)
+
+
+# Also served in front of FastAPI's router (see app.py).
+FAST_GETS = (("/v1/tps/{election}/{contest}/{tps}", tps_detail),)

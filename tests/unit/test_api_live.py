@@ -1,0 +1,74 @@
+"""Live updates without a database: NOTIFY payloads, coalescing per client, the SSE framing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from services.api.live import ChangeFeed, scopes_of, sse_event, stream_changes
+
+
+def test_scopes_of_reads_the_aggregator_payload_and_tolerates_anything() -> None:
+    payload = '{"elections": [{"election": "pemilu-2024", "contests": ["DPD", "PPWP"]}], "tps": 3}'
+    assert scopes_of(payload) == {("pemilu-2024", "DPD"), ("pemilu-2024", "PPWP")}
+    assert scopes_of('{"election": "pilkada-2024", "contest": "PILBUP"}') == {
+        ("pilkada-2024", "PILBUP")
+    }
+    assert scopes_of("") == {("", "")}
+    assert scopes_of("not json") == {("", "")}
+    assert scopes_of("[1, 2]") == {("", "")}
+
+
+def test_sse_event_framing() -> None:
+    assert sse_event("changed", {"version": 3}, 3) == (
+        b'id: 3\nevent: changed\ndata: {"version":3}\n\n'
+    )
+
+
+def test_a_slow_subscriber_gets_one_merged_change() -> None:
+    invalidations = 0
+
+    def invalidate() -> None:
+        nonlocal invalidations
+        invalidations += 1
+
+    feed = ChangeFeed("postgresql://unused", "deskpemilu_results", invalidate)
+    sub = feed.subscribe()
+    for contest in ("PPWP", "DPD", "PPWP"):
+        feed.changed({("pemilu-2024", contest)})
+    assert invalidations == 3 and sub.version == 3
+    assert sub.take() == {("pemilu-2024", "PPWP"), ("pemilu-2024", "DPD")}
+    assert sub.take() == set() and not sub.wakeup.is_set()
+    feed.unsubscribe(sub)
+    assert not feed.subscribers
+
+
+async def test_stream_sends_hello_pings_and_coalesced_changes() -> None:
+    feed = ChangeFeed("postgresql://unused", "deskpemilu_results", lambda: None)
+    stream = stream_changes(feed, heartbeat_s=0.05, coalesce_s=0.2, expires_at=time.time() + 60)
+    hello = await anext(stream)
+    assert b"event: hello" in hello and b"retry: 3000" in hello
+    assert len(feed.subscribers) == 1
+    assert await anext(stream) == b": ping\n\n"
+    feed.changed({("pemilu-2024", "PPWP")})
+    first = await anext(stream)
+    assert b"event: changed" in first and b'"contest":"PPWP"' in first
+    started = time.monotonic()
+    next_event = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    for contest in ("DPD", "DPR"):
+        feed.changed({("pemilu-2024", contest)})
+    second = await next_event
+    assert time.monotonic() - started >= 0.15  # held back to merge the burst
+    assert b'"contest":"DPD"' in second and b'"contest":"DPR"' in second
+    await stream.aclose()
+    assert not feed.subscribers
+
+
+async def test_stream_ends_when_the_token_expires() -> None:
+    feed = ChangeFeed("postgresql://unused", "deskpemilu_results", lambda: None)
+    stream = stream_changes(feed, heartbeat_s=10, coalesce_s=0, expires_at=time.time() + 0.05)
+    await anext(stream)
+    assert b"event: expired" in await anext(stream)
+    assert [chunk async for chunk in stream] == []
+    assert not feed.subscribers
