@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from deskpemilu.simulator.plan import DayPlan, Send
 from shared.auth import issue_token
 from shared.events import Channel, OperatorRef, Role
 
-MAX_ATTEMPTS = 30
+MAX_ATTEMPTS = 200  # a phone keeps trying; the intake's per-operator rate limit paces it
 BATCH_MAX = 25
 
 
@@ -203,7 +204,8 @@ class DayRunner:
                 return
             if attempt:
                 self.stats.retries += 1
-            await asyncio.sleep(outcome.retry_after_s or backoff)
+            # Jitter keeps phones told to wait the same time from coming back all at once.
+            await asyncio.sleep((outcome.retry_after_s or backoff) * random.uniform(0.5, 1.5))
             backoff = min(5.0, backoff * 2)
         self.stats.failures.append(f"{group[0].idempotency_key}: gave up after {MAX_ATTEMPTS}")
         self.on_progress(len(group))
