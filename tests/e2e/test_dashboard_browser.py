@@ -134,3 +134,81 @@ async def test_dashboard_shows_a_new_form_without_reload(
                 await browser.close()
     finally:
         pipeline.stop()
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+async def test_camat_settles_a_dispute_from_the_review_page(
+    kafka_bootstrap: str, scratch_database: str, tmp_path: Path
+) -> None:
+    pipeline = await start_pipeline(kafka_bootstrap, scratch_database, tmp_path)
+    try:
+        conn = await connect(scratch_database)
+        try:
+            operators, _ = await load_operators(conn)
+            wanted = {"op-16.07.01", "op2-16.07.01", "camat-16.07.01"}
+            tokens = await mint_tokens(
+                conn, TEST_TOKEN_SECRET, [op for op in operators if op.id in wanted]
+            )
+            tps = await conn.fetchval(
+                "SELECT min(code) FROM tps WHERE election = $1 AND code LIKE '16.07.01.%'",
+                ELECTION,
+            )
+        finally:
+            await conn.close()
+        async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as intake:
+            for operator, votes in (
+                ("op-16.07.01", {"1": 20, "2": 60, "3": 20}),
+                ("op2-16.07.01", {"1": 60, "2": 20, "3": 20}),
+            ):
+                form = {
+                    "election": ELECTION,
+                    "contest": "PPWP",
+                    "tps": tps,
+                    "suara_calon": votes,
+                    "suara_sah": 100,
+                    "suara_tidak_sah": 1,
+                }
+                headers = {
+                    "Authorization": f"Bearer {tokens[operator]}",
+                    "Idempotency-Key": f"{operator}-review-page",
+                }
+                sent = await intake.post("/v1/submissions", json=form, headers=headers)
+                assert sent.status_code == 202, sent.text
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                # A phone-sized screen: the review page must work there too.
+                page = await browser.new_page(viewport={"width": 375, "height": 800})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(
+                    f"{pipeline.api_url}/?token={tokens['camat-16.07.01']}"
+                    f"#/tinjauan/{ELECTION}/PPWP"
+                )
+                await page.wait_for_selector("#live.on")
+                accept = page.get_by_role("button", name="Terima versi ini")
+                # The dispute arrives through the pipeline while the page is open.
+                await accept.wait_for(timeout=60_000)
+                await page.fill("#review-conflicts input", "sesuai foto C.Hasil")
+                await accept.click()
+                await page.wait_for_selector(".message.ok")
+                await page.wait_for_selector(
+                    "#review-conflicts li.muted:has-text('Tidak ada TPS bersengketa')",
+                    timeout=60_000,
+                )
+                await page.goto(f"{pipeline.api_url}/#/tps/{ELECTION}/PPWP/{tps}")
+                await page.wait_for_selector("#tps-result .badge.good:has-text('Terverifikasi')")
+                history = await page.locator("#tps-history").inner_text()
+                assert "versi diterima oleh Camat Banyuasin I (demo)" in history, history
+                assert "sesuai foto C.Hasil" in history
+                counted = await page.locator("[data-testid=tps-counted]").inner_text()
+                assert counted.split()[:3] == ["60", "20", "20"], counted
+                assert errors == []
+                await page.screenshot(
+                    path=str(SCREENSHOT.with_name("review-phone.png")), full_page=True
+                )
+            finally:
+                await browser.close()
+    finally:
+        pipeline.stop()

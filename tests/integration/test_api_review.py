@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deskpemilu.simulator.run import load_operators, mint_tokens
 from services.api.routes_review import decision_id_for
 from shared.codec import decode
+from shared.db import connect
 from shared.events import ReviewDecided, Role, received_adapter
 from shared.kafka import ensure_topics
 from shared.topics import Topics
+from tests.e2e.pipeline import start_pipeline, wait_until
 from tests.integration.test_api import (
     ELECTION,
     Api,
@@ -23,6 +30,7 @@ from tests.integration.test_api import (
     serve_api,
     token_for,
 )
+from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +185,106 @@ async def test_kafka_down_answers_503_with_retry_after(seeded: Seeded) -> None:
     assert response.json()["code"] == "KAFKA_UNAVAILABLE"
     assert response.headers["retry-after"] == "5"
     assert reads.status_code == 200
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+async def test_a_decision_travels_through_kafka_into_the_tps_history(
+    kafka_bootstrap: str, scratch_database: str, tmp_path: Path
+) -> None:
+    pipeline = await start_pipeline(
+        kafka_bootstrap, scratch_database, tmp_path, INTAKE_DIRECTORY_REFRESH_S="0.5"
+    )
+    try:
+        conn = await connect(scratch_database)
+        try:
+            # A second field operator in the same kecamatan, so that two versions can disagree
+            # (the demo roster may already have one).
+            await conn.execute(
+                "INSERT INTO operators (id, name, role, scope) "
+                "VALUES ('op2-16.07.01', 'Operator Kedua (uji)', 'operator', '{16.07.01}') "
+                "ON CONFLICT (id) DO NOTHING"
+            )
+            operators, _ = await load_operators(conn)
+            wanted = {"op-16.07.01", "op2-16.07.01", "camat-16.07.01"}
+            tokens = await mint_tokens(
+                conn, TEST_TOKEN_SECRET, [op for op in operators if op.id in wanted]
+            )
+            tps = await conn.fetchval(
+                "SELECT min(code) FROM tps WHERE election = $1 AND code LIKE '16.07.01.%'",
+                ELECTION,
+            )
+        finally:
+            await conn.close()
+        await asyncio.sleep(1.5)  # the intake's operator directory picks up op2
+
+        first = {"1": 20, "2": 60, "3": 20}
+        second = {"1": 60, "2": 20, "3": 20}
+        async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as intake:
+            for operator, votes in (("op-16.07.01", first), ("op2-16.07.01", second)):
+                sent = await intake.post(
+                    "/v1/submissions",
+                    json={
+                        "election": ELECTION,
+                        "contest": "PPWP",
+                        "tps": tps,
+                        "suara_calon": votes,
+                        "suara_sah": 100,
+                        "suara_tidak_sah": 2,
+                    },
+                    headers={**auth(tokens[operator]), "Idempotency-Key": f"{operator}-1"},
+                )
+                assert sent.status_code == 202, sent.text
+
+        async with httpx.AsyncClient(
+            base_url=pipeline.api_url, headers=auth(tokens["camat-16.07.01"]), timeout=10
+        ) as api:
+
+            async def detail() -> dict[str, Any]:
+                response = await api.get(f"/v1/tps/{ELECTION}/PPWP/{tps}")
+                assert response.status_code == 200
+                body: dict[str, Any] = response.json()
+                return body
+
+            async def disputed() -> dict[str, Any] | None:
+                d = await detail()
+                return d if d["result"] and d["result"]["status"] == "disputed" else None
+
+            state = await wait_until(disputed, timeout_s=60, interval_s=0.3)
+            assert state is not None, pipeline.logs()
+            rival = next(s for s in state["submissions"] if s["status"] == "conflict")
+            assert rival["operator_id"] == "op2-16.07.01" and rival["votes"]["c1"] == 60
+            conflicts = (await api.get(f"/v1/conflicts/{ELECTION}")).json()["conflicts"]
+            assert [c["tps"] for c in conflicts] == [tps]
+
+            accepted = await api.post(
+                f"/v1/review/{ELECTION}/PPWP/{tps}/accept",
+                json={"submission_id": rival["submission_id"], "note": "sesuai foto C.Hasil"},
+            )
+            assert accepted.status_code == 202, accepted.text
+
+            async def settled() -> dict[str, Any] | None:
+                d = await detail()
+                return d if d["decisions"] else None
+
+            final = await wait_until(settled, timeout_s=60, interval_s=0.3)
+            assert final is not None, pipeline.logs()
+            assert final["result"]["submission_id"] == rival["submission_id"]
+            assert final["result"]["status"] == "verified"
+            decision = final["decisions"][0]
+            assert decision["decision_id"] == accepted.json()["decision_id"]
+            assert (decision["reviewer_id"], decision["action"]) == (
+                "camat-16.07.01",
+                "accept_version",
+            )
+            assert decision["note"] == "sesuai foto C.Hasil"
+            assert final["versions"][-1]["decision"] == "review"
+            kabupaten = (await api.get(f"/v1/results/{ELECTION}/PPWP/16.07")).json()
+            assert {t["key"]: t["votes"] for t in kabupaten["totals"]} == {
+                "c1": 60,
+                "c2": 20,
+                "c3": 20,
+            }
+            assert (await api.get(f"/v1/conflicts/{ELECTION}")).json()["conflicts"] == []
+    finally:
+        pipeline.stop()

@@ -189,7 +189,10 @@
   }
 
   async function route(ev) {
-    if (ev && ev.type === "hashchange") window.scrollTo(0, 0);
+    if (ev && ev.type === "hashchange") {
+      window.scrollTo(0, 0);
+      message("");
+    }
     if (!parseHash()) {
       message("Belum ada pemilihan yang dimuat.", "warn");
       return;
@@ -450,7 +453,8 @@
       : [h("tr", {}, h("td", { colspan: 5 + d.lines.length, class: "muted" }, "Belum ada kiriman."))]));
 
     const steps = [
-      ...d.versions.map((v) => ({ at: v.at, text: `${DECISIONS[v.decision] || v.decision}${v.version ? ` (versi ${v.version})` : ""} · ${v.operator_name || v.operator_id}${v.channel ? ` via ${CHANNELS[v.channel] || v.channel}` : ""}${v.note ? ` · “${v.note}”` : ""}` })),
+      // A review shows once, from its decision (with action, role and note).
+      ...d.versions.filter((v) => v.decision !== "review").map((v) => ({ at: v.at, text: `${DECISIONS[v.decision] || v.decision}${v.version ? ` (versi ${v.version})` : ""} · ${v.operator_name || v.operator_id}${v.channel ? ` via ${CHANNELS[v.channel] || v.channel}` : ""}${v.note ? ` · “${v.note}”` : ""}` })),
       ...d.decisions.map((x) => ({ at: x.decided_at, text: `${x.action === "verify" ? "diverifikasi" : "versi diterima"} oleh ${x.reviewer_name || x.reviewer_id} (${x.reviewer_role})${x.note ? ` · “${x.note}”` : ""}` })),
     ].sort((a, b) => (a.at < b.at ? -1 : 1));
     $("tps-history").replaceChildren(...(steps.length
