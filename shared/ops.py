@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+import orjson
 import uvicorn
 from fastapi import FastAPI, Response
-from fastapi.responses import ORJSONResponse
 
 from shared.metrics import render_latest
 
@@ -22,7 +22,8 @@ def add_ops_routes(app: FastAPI, health: HealthCheck) -> None:
     async def healthz() -> Response:
         checks = await health()
         status = 200 if all(checks.values()) else 503
-        return ORJSONResponse({"ok": status == 200, "checks": checks}, status_code=status)
+        body = orjson.dumps({"ok": status == 200, "checks": checks})
+        return Response(body, status_code=status, media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
