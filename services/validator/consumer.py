@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -15,7 +16,7 @@ from services.validator import metrics
 from services.validator.judge import Decoded, Outcome, Source, Stamp, decode, election_of, judge
 from services.validator.roster_cache import RosterCache
 from services.validator.settings import ValidatorSettings
-from services.validator.transactions import Output, PartitionTransactions
+from services.validator.transactions import Output, PartitionTransactions, Publish
 from shared.consumer import Records, install_stop_signals, run_batches
 from shared.logs import configure_logging
 from shared.ops import serve_ops
@@ -25,6 +26,16 @@ log = logging.getLogger(__name__)
 SERVICE = "validator"
 CLOSE_TIMEOUT_S = 10.0
 OPS_SHUTDOWN_S = 0.3
+GC_GEN0_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect less often: a batch keeps thousands of decoded forms alive at once, and with the
+    default thresholds the cyclic collector rescans them so often that it costs more CPU than
+    decoding them (measured: 80 -> 20 us per form); everything alive at start is frozen."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 100)
 
 
 def output_topics(topics: Topics) -> dict[Outcome, str]:
@@ -49,8 +60,9 @@ class BatchJudge:
         self._topic_of = topic_of
 
     async def handle(self, records: Records) -> None:
-        """Judge, publish and commit one batch; an error here stops the process."""
+        """Judge a batch while the previous one commits, then start this one's transactions."""
         async with self._txns.lock:
+            self._txns.raise_failure()
             by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
             for record in records:
                 tp = TopicPartition(record.topic, record.partition)
@@ -64,6 +76,7 @@ class BatchJudge:
                 events = [(record, decode(record.value)) for record in fresh]
                 elections.update(e for _, event in events if (e := election_of(event)))
                 decoded[tp] = events
+                await asyncio.sleep(0)  # let the previous batch's transactions move on
             if not decoded:
                 return
             await self._cache.refresh_for_unknown(elections)
@@ -71,7 +84,7 @@ class BatchJudge:
             stamp = Stamp.now()
             outcomes: Counter[Outcome] = Counter()
             codes: Counter[tuple[str, str]] = Counter()
-            publishes = []
+            publishes: list[Publish] = []
             for tp, events in decoded.items():
                 outputs: list[Output] = []
                 for record, event in events:
@@ -81,8 +94,12 @@ class BatchJudge:
                     outcomes[verdict.outcome] += 1
                     for violation in verdict.violations:
                         codes[violation.code, violation.severity.value] += 1
-                publishes.append(self._txns.publish(tp, outputs, events[-1][0].offset + 1))
-            await asyncio.gather(*publishes)
+                publishes.append((tp, outputs, events[-1][0].offset + 1))
+                await asyncio.sleep(0)
+            # One batch in flight at most: this batch's transactions start once the previous
+            # batch's have committed (they did their round trips while this one was judged).
+            await self._txns.drain()
+            self._txns.submit(publishes)
         for outcome, count in outcomes.items():
             metrics.FORMS.labels(outcome.value).inc(count)
         for (code, severity), count in codes.items():
@@ -116,6 +133,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.group_id,
         transaction_timeout_ms=settings.transaction_timeout_ms,
+        on_failure=lambda exc: stop.set(),
     )
     running = asyncio.Event()
 
@@ -126,6 +144,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
     poller: asyncio.Task[None] | None = None
     try:
         await cache.load()
+        tune_gc()
         await consumer.start()
         consumer.subscribe([topics.received], listener=txns)
         poller = asyncio.create_task(cache.run(stop))
@@ -139,6 +158,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
             commit=False,
             max_records=settings.max_batch,
         )
+        await txns.drain()  # the last batch commits before the process leaves the group
     finally:
         stop.set()
         if poller is not None:

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # (topic, key, value) of one output record.
 Output = tuple[str, bytes | None, bytes]
+# One partition's share of a batch: its verdicts and the input offset to resume from.
+Publish = tuple[TopicPartition, Sequence[Output], int]
 ABORT_TIMEOUT_S = 5.0
 
 
@@ -53,16 +55,21 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         bootstrap_servers: str,
         group_id: str,
         transaction_timeout_ms: int,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._consumer = consumer
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._timeout_ms = transaction_timeout_ms
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
-        # Next input offset to judge per owned partition; None: no committed offset yet.
+        # Next input offset to judge per owned partition (set from the committed offset on
+        # assignment, moved on when a batch is submitted); None: nothing committed yet.
         self._next: dict[TopicPartition, int | None] = {}
         self._partition_counts: dict[str, int] = {}
         self._failure: BaseException | None = None
+        # The previous batch's transactions, committing while the next batch is judged.
+        self._inflight: list[asyncio.Task[None]] = []
+        self._on_failure = on_failure
         # Held while a batch is judged and committed, and while the assignment changes: a
         # revocation waits for the batch in hand instead of cutting its transaction short.
         self.lock = asyncio.Lock()
@@ -70,6 +77,7 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Wait for the batch in hand to commit; the producers stay until the next assignment."""
         async with self.lock:
+            await self._wait_inflight()
             log.info("partitions revoked", extra={"partitions": sorted(map(str, revoked))})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -128,11 +136,15 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         """The transactional producer of an owned partition."""
         return self._producers[tp]
 
+    def raise_failure(self) -> None:
+        """Raise if an assignment or a background transaction failed."""
+        if self._failure is not None:
+            raise RuntimeError("validator output failed") from self._failure
+
     def fresh(self, tp: TopicPartition, records: Records) -> Records:
         """The records of one partition still to judge (a batch fetched before a rebalance may
         hold records the committed offset has passed, or belong to a partition now elsewhere)."""
-        if self._failure is not None:
-            raise RuntimeError("partition assignment failed") from self._failure
+        self.raise_failure()
         if tp not in self._producers:
             if tp in self._consumer.assignment():
                 # Skipping would move the position past records nobody judged: crash instead.
@@ -146,7 +158,37 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         metrics.STALE_RECORDS.inc(len(records) - len(kept))
         return kept
 
-    async def publish(
+    def submit(self, publishes: Iterable[Publish]) -> None:
+        """Start a batch's transactions in the background; drain() the previous batch first."""
+        assert not self._inflight, "the previous batch is still in flight"
+        for tp, outputs, next_offset in publishes:
+            # Judged up to here, though not yet committed: a batch fetched before a rebalance
+            # and fetched again after it must not be judged twice while this one commits.
+            self._next[tp] = next_offset
+            task = asyncio.create_task(self._publish(tp, outputs, next_offset))
+            task.add_done_callback(self._finished)
+            self._inflight.append(task)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if exc is None or self._failure is not None:
+            return
+        self._failure = exc
+        log.error("transaction failed", exc_info=exc)
+        if self._on_failure is not None:
+            self._on_failure(exc)
+
+    async def drain(self) -> None:
+        """Wait until the batch in flight has committed; raise if any transaction failed."""
+        await self._wait_inflight()
+        self.raise_failure()
+
+    async def _wait_inflight(self) -> None:
+        tasks, self._inflight = self._inflight, []
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _publish(
         self, tp: TopicPartition, outputs: Iterable[Output], next_offset: int
     ) -> None:
         """Send one partition's verdicts and its next offset in one transaction, and commit it."""
@@ -163,7 +205,6 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             with contextlib.suppress(KafkaError, TimeoutError, AssertionError):
                 await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
             raise
-        self._next[tp] = next_offset
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - started)
 
     async def _send_all(
@@ -197,7 +238,10 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         await producer.send_batch(builder, topic, partition=part)
 
     async def close(self) -> None:
-        """Stop every producer (no transaction is open between batches)."""
+        """Stop every producer; a transaction still in flight (only after a failure) is cut."""
+        for task in self._inflight:
+            task.cancel()
+        await self._wait_inflight()
         producers = list(self._producers.values())
         self._producers.clear()
         await asyncio.gather(*(p.stop() for p in producers), return_exceptions=True)

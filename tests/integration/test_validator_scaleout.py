@@ -59,10 +59,13 @@ async def _stream(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
         await producer.stop()
 
 
-async def _wait_until_judging(process: ServiceProcess, timeout_s: float = 30.0) -> None:
+async def _wait_until_judged(
+    process: ServiceProcess, at_least: int = 1, timeout_s: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if metric_of(process, "deskpemilu_consumer_records_total", service="validator") > 0:
+        judged = metric_of(process, "deskpemilu_consumer_records_total", service="validator")
+        if judged >= at_least:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{process.name} judged nothing:\n{process.log_tail()}")
@@ -98,8 +101,9 @@ async def test_sigkill_one_of_two_validators_mid_stream_judges_every_form_once(
     restarted: ServiceProcess | None = None
     try:
         stream = asyncio.create_task(_stream(kafka_bootstrap, topics.received, records))
-        await _wait_until_judging(first)
-        await _wait_until_judging(second)
+        await _wait_until_judged(second)
+        # Well into the stream, with a batch of its likely in flight.
+        await _wait_until_judged(first, FORMS // 6)
         judged_by_first = metric_of(first, "deskpemilu_consumer_records_total", service="validator")
         first.kill()  # SIGKILL while the stream is still coming in
         killed_at = time.monotonic()
@@ -253,6 +257,7 @@ async def test_a_zombie_is_fenced_when_its_partition_moves(
     finally:
         stop.set()
         await loop
+        await heir.drain()
         await heir_consumer.stop()
         await heir.close()
         await zombie_producer.stop()
