@@ -159,6 +159,7 @@ async def stream_changes(
     heartbeat_s: float,
     coalesce_s: float,
     expires_at: float,
+    revoked: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[bytes]:
     """Events for one client: hello, then 'changed' at most every coalesce_s, pings in between."""
     # Subscribed inside the generator, so the finally below always runs for a subscriber.
@@ -170,6 +171,9 @@ async def stream_changes(
             remaining = expires_at - time.time()
             if remaining <= 0:
                 yield sse_event("expired", {"code": "TOKEN_EXPIRED"})
+                return
+            if revoked():
+                yield sse_event("expired", {"code": "TOKEN_REVOKED"})
                 return
             try:
                 await asyncio.wait_for(sub.wakeup.wait(), timeout=min(heartbeat_s, remaining))

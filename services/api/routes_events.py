@@ -37,6 +37,8 @@ async def events(
         heartbeat_s=settings.sse_heartbeat_s,
         coalesce_s=settings.sse_coalesce_s,
         expires_at=claims.expires_at.timestamp(),
+        # Checked at every event or ping: a revoked token's stream ends within a heartbeat.
+        revoked=lambda: claims.jti in state.revoked,
     )
     return StreamingResponse(
         stream,

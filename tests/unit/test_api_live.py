@@ -72,3 +72,21 @@ async def test_stream_ends_when_the_token_expires() -> None:
     assert b"event: expired" in await anext(stream)
     assert [chunk async for chunk in stream] == []
     assert not feed.subscribers
+
+
+async def test_stream_ends_when_the_token_is_revoked() -> None:
+    feed = ChangeFeed("postgresql://unused", "deskpemilu_results", lambda: None)
+    revoked = False
+    stream = stream_changes(
+        feed,
+        heartbeat_s=0.02,
+        coalesce_s=0,
+        expires_at=time.time() + 60,
+        revoked=lambda: revoked,
+    )
+    await anext(stream)
+    assert await anext(stream) == b": ping\n\n"
+    revoked = True
+    assert b"TOKEN_REVOKED" in await anext(stream)
+    assert [chunk async for chunk in stream] == []
+    assert not feed.subscribers

@@ -551,10 +551,12 @@
     es.addEventListener("changed", (ev) => {
       if (relevant(JSON.parse(ev.data))) refresh();
     });
-    es.addEventListener("expired", () => {
+    es.addEventListener("expired", (ev) => {
       es.close();
       setLive(false);
-      askToken("Token sudah kedaluwarsa.");
+      const revoked = JSON.parse(ev.data).code === "TOKEN_REVOKED";
+      localStorage.removeItem(TOKEN_KEY);
+      askToken(revoked ? "Token sudah dicabut." : "Token sudah kedaluwarsa.");
     });
     es.onerror = () => {
       setLive(false);
