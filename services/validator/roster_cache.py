@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # A form naming an unknown election asks for a version check, but no more often than this:
 # a stream of forms for a bogus election must not turn into a stream of queries.
 UNKNOWN_ELECTION_CHECK_SECONDS = 1.0
+# A database that stopped answering must not hold a batch (or the poller) for long.
+REFRESH_TIMEOUT_SECONDS = 15.0
 
 
 class RosterCache:
@@ -80,8 +82,8 @@ class RosterCache:
         # The cached roster stays good while PostgreSQL is away: judging goes on with it and
         # the next poll tries again (the roster only changes by a deliberate load).
         try:
-            await self.refresh()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            await asyncio.wait_for(self.refresh(), REFRESH_TIMEOUT_SECONDS)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             metrics.ROSTER_ERRORS.inc()
             log.warning(
                 "roster refresh failed; keeping the cached roster", extra={"err": repr(exc)}

@@ -70,8 +70,8 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         # The previous batch's transactions, committing while the next batch is judged.
         self._inflight: list[asyncio.Task[None]] = []
         self._on_failure = on_failure
-        # Held while a batch is judged and committed, and while the assignment changes: a
-        # revocation waits for the batch in hand instead of cutting its transaction short.
+        # Held while a batch is judged and submitted, and while the assignment changes: a
+        # revocation waits for the batch in hand and the one in flight to commit.
         self.lock = asyncio.Lock()
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
