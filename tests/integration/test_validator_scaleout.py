@@ -21,6 +21,7 @@ from shared.form import Contest
 from shared.kafka import make_producer
 from shared.roster import ElectionRoster
 from shared.topics import Topics
+from tests.conftest import TopicFactory
 from tests.integration.test_validator import (
     consistent_form,
     key_value,
@@ -268,3 +269,102 @@ async def test_a_zombie_is_fenced_when_its_partition_moves(
         str(s.submission_id) for s in subs
     )
     assert sum(1 for k, _ in everything[topics.validated] if k == b"zombie") == len(subs)
+
+
+class _CountingTransactions(PartitionTransactions):
+    """Counts completed assignments, so a test knows when a rebalance is over."""
+
+    assignments = 0
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await super().on_partitions_assigned(assigned)
+        self.assignments += 1
+
+
+async def test_a_batch_fetched_before_a_rebalance_is_judged_once(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    new_topic: TopicFactory,
+    group_id: str,
+) -> None:
+    # The consumer seeks back to the committed offset on every assignment, so records it had
+    # already fetched come again, while the batch judged from them may still be committing.
+    env = stack_env(kafka_bootstrap, scratch_database)
+    topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=1)
+    tp = TopicPartition(topics.received, 0)
+    subs = [
+        submission(consistent_form(pemilu, code, Contest.PPWP)) for code in sorted(pemilu.tps)[:15]
+    ]
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        for sub in subs:
+            key, value = key_value(sub)
+            await producer.send_and_wait(topics.received, key=key, value=value, partition=0)
+    finally:
+        await producer.stop()
+
+    cache = RosterCache(scratch_database, poll_seconds=60)
+    await cache.load()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    txns = _CountingTransactions(
+        consumer,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group_id,
+        transaction_timeout_ms=60_000,
+    )
+    await consumer.start()
+    consumer.subscribe([topics.received], listener=txns)
+    judge = BatchJudge(cache, txns, output_topics(topics))
+    # A member of the same group on another topic: it forces a rebalance, and the range
+    # assignor leaves our partition where it is.
+    other_topic = await new_topic("other", partitions=1)
+    other = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group_id)
+    stop = asyncio.Event()
+    loop: asyncio.Task[None] | None = None
+    try:
+        await _assigned(txns, tp)
+        first = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
+        await judge.handle(first)  # its transaction is now in flight
+        second = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
+        assert [r.offset for r in second] == [5, 6, 7, 8, 9]
+        await other.start()
+        other.subscribe([other_topic])
+        for _ in range(300):
+            if txns.assignments >= 2:
+                break
+            await other.getmany(timeout_ms=100)
+        assert txns.assignments >= 2, "no rebalance happened"
+        await judge.handle(second)  # fetched before the rebalance, judged after it
+        loop = asyncio.create_task(
+            run_batches(consumer, judge.handle, stop, service="test", commit=False)
+        )
+        outputs = await read_outputs(
+            kafka_bootstrap, topics, lambda out: total(out) >= len(subs), partitions=1
+        )
+        await asyncio.sleep(1.5)
+        outputs = await read_outputs(
+            kafka_bootstrap, topics, lambda out: total(out) > len(subs), partitions=1, timeout_s=3
+        )
+    finally:
+        stop.set()
+        if loop is not None:
+            await loop
+        await txns.drain()
+        await other.stop()
+        await consumer.stop()
+        await txns.close()
+        await cache.close()
+    judged = Counter(
+        str(SubmissionValidated.model_validate_json(v).submission.submission_id)
+        for _, v in outputs[topics.validated]
+    )
+    assert judged == Counter(str(s.submission_id) for s in subs)
