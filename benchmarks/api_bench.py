@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -231,9 +231,12 @@ class Load:
     p99_ms: float
     errors: int
     tool: str
+    requests: int
+    cpu_us_per_request: float = 0.0  # server process CPU time (user + system) per request
 
 
 _WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_WRK_COUNT = re.compile(r"(\d+) requests in")
 _WRK_PCT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)|Socket errors:.*?(\d+)")
 
@@ -255,7 +258,9 @@ def run_wrk(
     if rate is None or "99" not in pcts:
         raise RuntimeError(f"cannot parse wrk output:\n{out}")
     errors = sum(int(a or 0) for a, _ in _WRK_ERRORS.findall(out))
-    return Load(label, float(rate.group(1)), pcts["50"], pcts["99"], errors, "wrk")
+    count = _WRK_COUNT.search(out)
+    requests = int(count.group(1)) if count else 0
+    return Load(label, float(rate.group(1)), pcts["50"], pcts["99"], errors, "wrk", requests)
 
 
 async def run_python_load(
@@ -288,6 +293,7 @@ async def run_python_load(
         1000 * latencies[int(len(latencies) * 0.99)],
         errors,
         "httpx",
+        len(latencies),
     )
 
 
@@ -300,7 +306,15 @@ def median_load(loads: list[Load]) -> Load:
         statistics.median(x.p99_ms for x in loads),
         sum(x.errors for x in loads),
         loads[0].tool,
+        sum(x.requests for x in loads),
+        statistics.median(x.cpu_us_per_request for x in loads),
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- SSE fan-out ---------------------------------------------------------------------------------
@@ -444,21 +458,24 @@ async def main(args: argparse.Namespace) -> None:
             )
             try:
                 targets = [
-                    ("bare endpoint, tiny body", f"{bare.url}/bare", {}),
+                    ("bare endpoint, tiny body", bare, "/bare", {}),
                     (
                         f"bare endpoint, same {len(body.content):,} B body",
-                        f"{bare.url}/bare-same-body",
+                        bare,
+                        "/bare-same-body",
                         {},
                     ),
-                    ("api kabupaten result (cached, 200)", f"{api.url}{ROUTE}", headers),
+                    ("api kabupaten result (cached, 200)", api, ROUTE, headers),
                     (
                         "api kabupaten result (gzip, 200)",
-                        f"{api.url}{ROUTE}",
+                        api,
+                        ROUTE,
                         {**headers, "Accept-Encoding": "gzip"},
                     ),
                     (
                         "api kabupaten result (If-None-Match, 304)",
-                        f"{api.url}{ROUTE}",
+                        api,
+                        ROUTE,
                         {**headers, "If-None-Match": etag},
                     ),
                 ]
@@ -466,8 +483,10 @@ async def main(args: argparse.Namespace) -> None:
                 # Interleaved rounds, medians reported: the machine is shared, so a burst of
                 # someone else's work must not land on one target only.
                 for round_no in range(args.rounds + 1):
-                    for label, target, target_headers in targets:
+                    for label, process, path, target_headers in targets:
                         seconds = 2 if round_no == 0 else args.duration  # round 0 warms up
+                        target = process.url + path
+                        cpu_before = cpu_seconds(process.popen.pid)
                         if tool == "wrk":
                             load = await asyncio.to_thread(
                                 run_wrk,
@@ -482,9 +501,11 @@ async def main(args: argparse.Namespace) -> None:
                             load = await run_python_load(
                                 label, target, target_headers, seconds, args.connections
                             )
+                        used = cpu_seconds(process.popen.pid) - cpu_before
+                        load = replace(load, cpu_us_per_request=1e6 * used / max(1, load.requests))
                         if round_no > 0:
                             runs[label].append(load)
-                loads = [median_load(runs[label]) for label, _, _ in targets]
+                loads = [median_load(runs[label]) for label, *_ in targets]
             finally:
                 bare.stop()
             fan_out = await measure_fan_out(api.url, url, token, args.sse_clients, args.sse_rounds)
@@ -507,10 +528,11 @@ def report(
     # Other work on the machine skews every figure; say how busy it was.
     print("load average (1/5/15 min) at the end: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     print()
-    print(f"{'target':<48} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    head = f"{'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU us/req':>11}"
+    print(f"{'target':<48} {head}")
     for x in loads:
         figures = f"{x.requests_per_s:>10,.0f} {x.p50_ms:>8.2f} {x.p99_ms:>8.2f} {x.errors:>7}"
-        print(f"{x.label:<48} {figures}")
+        print(f"{x.label:<48} {figures} {x.cpu_us_per_request:>11.0f}")
     tiny, same, cached, _gzip, revalidated = loads
     print()
     print(
@@ -520,6 +542,11 @@ def report(
     print(f"cached route / bare (tiny body): {cached.requests_per_s / tiny.requests_per_s:6.1%}")
     print(
         f"304 revalidation / bare (tiny):  {revalidated.requests_per_s / tiny.requests_per_s:6.1%}"
+    )
+    # CPU per request barely depends on what else runs on the machine, unlike req/s.
+    print(
+        "server CPU per request, bare (same body) / cached route: "
+        f"{same.cpu_us_per_request / cached.cpu_us_per_request:6.1%}"
     )
     print()
     events = f"{fan_out.delivered}/{fan_out.clients * fan_out.rounds}"
