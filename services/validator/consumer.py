@@ -59,6 +59,10 @@ def output_topics(topics: Topics) -> dict[Outcome, str]:
     }
 
 
+# Per partition, each fresh record with its decoded event.
+_Decoded = dict[TopicPartition, list[tuple[ConsumerRecord[bytes, bytes], Decoded]]]
+
+
 class BatchJudge:
     """Judges a batch per partition and publishes each partition's verdicts with its offset."""
 
@@ -73,39 +77,11 @@ class BatchJudge:
         """Judge a batch while the previous one commits, then start this one's transactions."""
         async with self._txns.lock:
             self._txns.raise_failure()
-            by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-            for record in records:
-                tp = TopicPartition(record.topic, record.partition)
-                by_tp.setdefault(tp, []).append(record)
-            decoded: dict[TopicPartition, list[tuple[ConsumerRecord[bytes, bytes], Decoded]]] = {}
-            elections: set[str] = set()
-            for tp, part in by_tp.items():
-                fresh = self._txns.fresh(tp, part)
-                if not fresh:
-                    continue
-                events = [(record, decode(record.value)) for record in fresh]
-                elections.update(e for _, event in events if (e := election_of(event)))
-                decoded[tp] = events
-                await asyncio.sleep(0)  # let the previous batch's transactions move on
+            decoded, elections = await self._decode(records)
             if not decoded:
                 return
             await self._cache.refresh_for_unknown(elections)
-            rosters = self._cache.rosters  # one roster snapshot for the whole batch
-            stamp = Stamp.now()
-            outcomes: Counter[Outcome] = Counter()
-            codes: Counter[tuple[str, str]] = Counter()
-            publishes: list[Publish] = []
-            for tp, events in decoded.items():
-                outputs: list[Output] = []
-                for record, event in events:
-                    source = Source(record.topic, record.partition, record.offset, record.key)
-                    verdict = judge(event, record.value, source, rosters, stamp)
-                    outputs.append((self._topic_of[verdict.outcome], verdict.key, verdict.value))
-                    outcomes[verdict.outcome] += 1
-                    for violation in verdict.violations:
-                        codes[violation.code, violation.severity.value] += 1
-                publishes.append((tp, outputs, events[-1][0].offset + 1))
-                await asyncio.sleep(0)
+            publishes, outcomes, codes = await self._judge(decoded)
             # One batch in flight at most: this batch's transactions start once the previous
             # batch's have committed (they did their round trips while this one was judged).
             await self._txns.drain()
@@ -115,9 +91,46 @@ class BatchJudge:
         for (code, severity), count in codes.items():
             metrics.VIOLATIONS.labels(code, severity).inc(count)
 
+    async def _decode(self, records: Records) -> tuple[_Decoded, set[str]]:
+        by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in records:
+            by_tp.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        decoded: _Decoded = {}
+        elections: set[str] = set()
+        for tp, part in by_tp.items():
+            fresh = self._txns.fresh(tp, part)
+            if not fresh:
+                continue
+            events = [(record, decode(record.value)) for record in fresh]
+            elections.update(e for _, event in events if (e := election_of(event)))
+            decoded[tp] = events
+            await asyncio.sleep(0)  # let the previous batch's transactions move on
+        return decoded, elections
 
-def _client_id() -> str:
-    instance = os.environ.get("VALIDATOR_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+    async def _judge(
+        self, decoded: _Decoded
+    ) -> tuple[list[Publish], Counter[Outcome], Counter[tuple[str, str]]]:
+        rosters = self._cache.rosters  # one roster snapshot for the whole batch
+        stamp = Stamp.now()
+        outcomes: Counter[Outcome] = Counter()
+        codes: Counter[tuple[str, str]] = Counter()
+        publishes: list[Publish] = []
+        for tp, events in decoded.items():
+            outputs: list[Output] = []
+            for record, event in events:
+                source = Source(record.topic, record.partition, record.offset, record.key)
+                verdict = judge(event, record.value, source, rosters, stamp)
+                outputs.append((self._topic_of[verdict.outcome], verdict.key, verdict.value))
+                outcomes[verdict.outcome] += 1
+                for violation in verdict.violations:
+                    codes[violation.code, violation.severity.value] += 1
+            publishes.append((tp, outputs, events[-1][0].offset + 1))
+            await asyncio.sleep(0)
+        return publishes, outcomes, codes
+
+
+def _client_id(settings: ValidatorSettings) -> str:
+    instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
     return f"validator-{instance}"
 
 
@@ -131,7 +144,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
     cache = RosterCache(settings.database_url, poll_seconds=settings.roster_poll_seconds)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=_client_id(),
+        client_id=_client_id(settings),
         group_id=settings.group_id,
         enable_auto_commit=False,  # offsets are committed inside each output transaction
         auto_offset_reset="earliest",

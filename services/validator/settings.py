@@ -13,6 +13,8 @@ class ValidatorSettings(CommonSettings):
     consumer_group: str = Field(default="validator", validation_alias="VALIDATOR_GROUP")
     ops_host: str = Field(default="127.0.0.1", validation_alias="VALIDATOR_HOST")
     ops_port: int = Field(default=8002, validation_alias="VALIDATOR_PORT")
+    # Names this instance in the group's member list (default: host name and process id).
+    instance_id: str = Field(default="", validation_alias="VALIDATOR_INSTANCE_ID")
     max_batch: int = Field(default=5000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
     # How often the roster version row is polled; a form naming an unknown election also
     # triggers a check, at most once a second.
