@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -21,14 +23,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 
-from services.aggregator.aggregation import FormIn, Incoming
+from services.aggregator.aggregation import Incoming
 from services.aggregator.consumer import to_incoming
 from services.aggregator.repository import apply_batch
 from shared.codec import encode
 from shared.db import connect, migrate
 from shared.events import Channel, OperatorRef, Role, SubmissionReceived, SubmissionValidated
 from shared.form import LP, CHasil, Contest, DataPemilih, SuaraPartai
+from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
 
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
@@ -132,9 +136,7 @@ async def write_synthetic_roster(
         )
 
 
-def bench_form(
-    rng: random.Random, election: str, contest: Contest, tps: str, dpt: int
-) -> CHasil:
+def bench_form(rng: random.Random, election: str, contest: Contest, tps: str, dpt: int) -> CHasil:
     """A consistent C.Hasil with realistic line counts (party lists carry candidate lines)."""
     voters = rng.randint(dpt * 6 // 10, dpt * 9 // 10)
     tidak_sah = rng.randint(0, voters // 20)
@@ -222,73 +224,150 @@ class _Record:
     value: bytes
 
 
-async def run(database_url: str, roster_name: str, forms: int, batches: Sequence[int]) -> None:
-    """Create a scratch database per batch size, load the roster, apply the forms, print rates."""
-    admin = await asyncpg.connect(database_url)
-    topics = Topics("bench.")
-    if roster_name == "national":
-        tree = synthetic_tree(*NATIONAL)
-        tps = [(code, dpt_l + dpt_p) for code, _, _, dpt_l, dpt_p in tree.tps]
-    else:
-        tree = None
-        tps = []
-    records: list[_Record] = []
-    try:
-        for batch in batches:
-            name = f"bench_agg_{uuid.uuid4().hex[:8]}"
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            url = f"{database_url.rpartition('/')[0]}/{name}"
-            conn = await connect(url)
-            try:
-                await migrate(conn)
-                started = time.perf_counter()
-                if tree is not None:
-                    await write_synthetic_roster(conn, tree)
-                else:
-                    from deskpemilu.roster_load import load_roster
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The roster to load and the forms to apply."""
 
-                    await load_roster(conn, BANYUASIN)
-                    rows = await conn.fetch("SELECT code, dpt FROM tps ORDER BY code")
-                    tps = [(r["code"], r["dpt"]) for r in rows]
-                roster_s = time.perf_counter() - started
-                await conn.execute("ANALYZE")
-                if not records:
-                    offsets: dict[int, int] = {}
-                    for partition, value in validated_records(tps, PEMILU_CONTESTS, forms):
-                        offset = offsets.get(partition, 0)
-                        offsets[partition] = offset + 1
-                        records.append(_Record(topics.validated, partition, offset, None, value))
-                total = len(records)
-                busy = 0.0
-                decode_s = 0.0
-                started = time.perf_counter()
-                for start in range(0, total, batch):
-                    chunk = records[start : start + batch]
-                    t0 = time.perf_counter()
-                    events: list[Incoming] = [to_incoming(r, topics) for r in chunk]  # type: ignore[arg-type]
-                    decode_s += time.perf_counter() - t0
-                    next_offsets: dict[tuple[str, int], int] = {}
-                    for r in chunk:
-                        next_offsets[(r.topic, r.partition)] = r.offset + 1
-                    t1 = time.perf_counter()
-                    await apply_batch(
-                        conn, group="bench", events=events, next_offsets=next_offsets
+    roster: str
+    tree: SyntheticRoster | None
+    contests: tuple[Contest, ...]
+    forms: int
+
+
+async def _prepare(conn: asyncpg.Connection, work: Workload) -> list[tuple[str, int]]:
+    """Migrate, load the roster and return its TPS with DPT."""
+    await migrate(conn)
+    if work.tree is not None:
+        await write_synthetic_roster(conn, work.tree, contests=PEMILU_CONTESTS)
+    else:
+        from deskpemilu.roster_load import load_roster
+
+        await load_roster(conn, BANYUASIN)
+    await conn.execute("ANALYZE")
+    rows = await conn.fetch("SELECT code, dpt FROM tps ORDER BY code")
+    return [(r["code"], r["dpt"]) for r in rows]
+
+
+async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], batch: int) -> str:
+    """Decode and apply_batch in process, batch after batch; Kafka is not involved."""
+    topics = Topics("bench.")
+    offsets: dict[int, int] = {}
+    records = []
+    for partition, value in values:
+        offsets[partition] = offsets.get(partition, 0) + 1
+        records.append(_Record(topics.validated, partition, offsets[partition] - 1, None, value))
+    decode_s = apply_s = 0.0
+    started = time.perf_counter()
+    for start in range(0, len(records), batch):
+        chunk = records[start : start + batch]
+        t0 = time.perf_counter()
+        events: list[Incoming] = [to_incoming(r, topics) for r in chunk]  # type: ignore[arg-type]
+        t1 = time.perf_counter()
+        next_offsets = {(r.topic, r.partition): r.offset + 1 for r in chunk}
+        await apply_batch(conn, group="bench", events=events, next_offsets=next_offsets)
+        decode_s += t1 - t0
+        apply_s += time.perf_counter() - t1
+    elapsed = time.perf_counter() - started
+    return (
+        f"{len(records) / elapsed:,.0f} forms/s ({elapsed:.1f} s: decode {decode_s:.1f} s, "
+        f"decide+write+commit {apply_s:.1f} s)"
+    )
+
+
+async def _process(
+    url: str, bootstrap: str, values: list[tuple[int, bytes]], batch: int, partitions: int
+) -> str:
+    """Fill a fresh prefixed validated topic, then time the real aggregator process draining it."""
+    from tests.procs import ServiceProcess, stack_env
+
+    env = stack_env(bootstrap, url, AGGREGATOR_MAX_BATCH=str(batch))
+    topics = Topics(env["TOPIC_PREFIX"])
+    await ensure_topics(
+        bootstrap, partitions=partitions, replication_factor=1, topics=topics.specs()
+    )
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for partition, value in values:
+            await producer.send(topics.validated, value, partition=partition % partitions)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    conn = await connect(url)
+    log_path = Path(tempfile.gettempdir()) / f"aggregator-bench-{os.getpid()}.log"
+    aggregator = ServiceProcess("aggregator", env, log_path)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        started = time.perf_counter()
+        aggregator.start(wait=False)
+        first = None
+        while True:
+            done = await conn.fetchval(
+                "SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets"
+            )
+            if done and first is None:
+                first = (time.perf_counter(), done)
+            if done >= len(values):
+                break
+            assert aggregator.process is not None and aggregator.process.poll() is None, (
+                aggregator.log_tail()
+            )
+            await asyncio.sleep(0.05)
+        ended = time.perf_counter()
+        assert first is not None
+        steady = (len(values) - first[1]) / max(ended - first[0], 1e-9)
+        return (
+            f"{len(values) / (ended - started):,.0f} forms/s from process start "
+            f"({ended - started:.1f} s), {steady:,.0f} forms/s after the first commit"
+        )
+    finally:
+        aggregator.stop()
+        await conn.close()
+        await admin.start()
+        await admin.delete_topics([spec.name for spec in topics.specs()])
+        await admin.close()
+
+
+async def run(
+    database_url: str,
+    bootstrap: str,
+    work: Workload,
+    batches: Sequence[int],
+    modes: Sequence[str],
+    partitions: int,
+) -> None:
+    """A scratch database per run: load the roster, apply the forms, print forms per second."""
+    admin = await asyncpg.connect(database_url)
+    values: list[tuple[int, bytes]] = []
+    try:
+        for mode in modes:
+            for batch in batches:
+                name = f"bench_agg_{uuid.uuid4().hex[:8]}"
+                await admin.execute(f'CREATE DATABASE "{name}"')
+                url = f"{database_url.rpartition('/')[0]}/{name}"
+                conn = await connect(url)
+                try:
+                    started = time.perf_counter()
+                    tps = await _prepare(conn, work)
+                    roster_s = time.perf_counter() - started
+                    if not values:
+                        values = list(validated_records(tps, work.contests, work.forms))
+                    if mode == "direct":
+                        figure = await _direct(conn, values, batch)
+                    else:
+                        figure = await _process(url, bootstrap, values, batch, partitions)
+                    counted = await conn.fetchval("SELECT count(*) FROM tps_results")
+                    assert counted == len(values), (counted, len(values))
+                    contests = "+".join(c.value for c in work.contests)
+                    print(
+                        f"{mode:7} roster={work.roster} tps={len(tps)} contests={contests} "
+                        f"forms={len(values)} batch={batch}: {figure} "
+                        f"[roster load {roster_s:.1f} s]",
+                        flush=True,
                     )
-                    busy += time.perf_counter() - t1
-                elapsed = time.perf_counter() - started
-                counted = await conn.fetchval("SELECT count(*) FROM tps_results")
-                assert counted == total, (counted, total)
-                assert all(isinstance(e, FormIn) for e in events)
-                print(
-                    f"roster={roster_name} tps={len(tps)} forms={total} batch={batch}: "
-                    f"{total / elapsed:,.0f} forms/s end to end ({elapsed:.1f} s; "
-                    f"decode {decode_s:.1f} s, apply+commit {busy:.1f} s; "
-                    f"roster load {roster_s:.1f} s)",
-                    flush=True,
-                )
-            finally:
-                await conn.close()
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await conn.close()
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
 
@@ -297,11 +376,30 @@ def main() -> None:
     """Command-line entry."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--roster", choices=["banyuasin", "national"], default="banyuasin")
     parser.add_argument("--forms", type=int, default=12_820, help="distinct TPS x contest forms")
+    parser.add_argument("--contests", choices=["all", "PPWP"], default="all")
     parser.add_argument("--batch", type=int, action="append", help="batch sizes (repeatable)")
+    parser.add_argument("--mode", choices=["direct", "process"], action="append")
+    parser.add_argument("--partitions", type=int, default=12)
     args = parser.parse_args()
-    asyncio.run(run(args.database_url, args.roster, args.forms, args.batch or [1000, 2000, 5000]))
+    work = Workload(
+        roster=args.roster,
+        tree=synthetic_tree(*NATIONAL) if args.roster == "national" else None,
+        contests=PEMILU_CONTESTS if args.contests == "all" else (Contest.PPWP,),
+        forms=args.forms,
+    )
+    asyncio.run(
+        run(
+            args.database_url,
+            args.bootstrap,
+            work,
+            args.batch or [1000, 2000, 5000],
+            args.mode or ["direct"],
+            args.partitions,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -174,6 +174,15 @@ def submission_of(sub: SubmissionReceived) -> Submission:
     return submission_from_data(sub.model_dump(mode="json"))
 
 
+def areas_above(tps: str) -> tuple[str, ...]:
+    """desa, kecamatan, kabko, provinsi of a TPS (shared.roster.ancestors_of, by slicing)."""
+    # Dotted Kemendagri codes have fixed widths (16.07.01.1016.001), which the intake enforces;
+    # slicing them is several times faster than splitting, on every form of every batch.
+    if len(tps) == 17 and tps[2] == tps[5] == tps[8] == tps[13] == ".":
+        return (tps[:13], tps[:8], tps[:5], tps[:2])
+    return ancestors_of(tps)
+
+
 @dataclass(frozen=True, slots=True)
 class TpsResult:
     """The current result of one contest at one TPS (a tps_results row)."""
@@ -290,6 +299,14 @@ class SummaryDelta:
     tps_reported: int = 0
     dpt_reported: int = 0
 
+    def add(self, other: SummaryDelta) -> None:
+        """Add another delta to this one."""
+        self.suara_sah += other.suara_sah
+        self.suara_tidak_sah += other.suara_tidak_sah
+        self.pengguna += other.pengguna
+        self.tps_reported += other.tps_reported
+        self.dpt_reported += other.dpt_reported
+
     def is_zero(self) -> bool:
         """True when adding this changes nothing."""
         return not (
@@ -344,6 +361,9 @@ class _Batch:
         self.rows: dict[UUID, SubmissionRow] = {}
         self.versions: dict[UUID, tuple[Key, Version]] = {}
         self.reviews_applied: set[UUID] = set()
+        # Deltas per (election, contest, the areas of one desa), rolled up in finish().
+        self.lines: dict[tuple[str, str, tuple[str, ...]], dict[str, int]] = {}
+        self.summaries: dict[tuple[str, str, tuple[str, ...]], SummaryDelta] = {}
 
     def current(self, key: Key) -> TpsResult | None:
         if key in self.results:
@@ -366,35 +386,29 @@ class _Batch:
         self.out.results[result.key] = result
 
     def move(self, key: Key, old: Numbers | None, new: Numbers) -> None:
-        """Add the difference between two counted versions to every ancestor area."""
+        """Add the difference between two counted versions to the TPS's desa (see finish)."""
         election, contest, tps = key
-        lines = dict(new.votes)
-        if old is not None:
+        place = (election, contest, areas_above(tps))
+        lines = self.lines.get(place)
+        if lines is None:
+            lines = self.lines[place] = {}
+        for line, votes in new.votes.items():
+            lines[line] = lines.get(line, 0) + votes
+        summary = self.summaries.get(place)
+        if summary is None:
+            summary = self.summaries[place] = SummaryDelta()
+        summary.suara_sah += new.suara_sah
+        summary.suara_tidak_sah += new.suara_tidak_sah
+        summary.pengguna += new.voters
+        if old is None:
+            summary.tps_reported += 1
+            summary.dpt_reported += self.state.roster_dpt.get((election, tps), new.dpt or 0)
+        else:
             for line, votes in old.votes.items():
                 lines[line] = lines.get(line, 0) - votes
-        if old is None:
-            sah, tidak_sah, voters = new.suara_sah, new.suara_tidak_sah, new.voters
-            dpt = self.state.roster_dpt.get((election, tps), new.dpt or 0)
-        else:
-            sah = new.suara_sah - old.suara_sah
-            tidak_sah = new.suara_tidak_sah - old.suara_tidak_sah
-            voters = new.voters - old.voters
-            dpt = 0
-        totals, summaries = self.out.totals, self.out.summaries
-        for area in ancestors_of(tps):
-            for line, delta in lines.items():
-                if delta:
-                    line_key = (election, contest, area, line)
-                    totals[line_key] = totals.get(line_key, 0) + delta
-            summary = summaries.get((election, contest, area))
-            if summary is None:
-                summary = summaries[(election, contest, area)] = SummaryDelta()
-            summary.suara_sah += sah
-            summary.suara_tidak_sah += tidak_sah
-            summary.pengguna += voters
-            if old is None:
-                summary.tps_reported += 1
-                summary.dpt_reported += dpt
+            summary.suara_sah -= old.suara_sah
+            summary.suara_tidak_sah -= old.suara_tidak_sah
+            summary.pengguna -= old.voters
 
     def close_conflicts(self, result: TpsResult, keep: UUID | None = None) -> None:
         for submission_id in result.open_conflicts:
@@ -598,9 +612,25 @@ class _Batch:
         self.out.decisions[Decision.REVIEW] += 1
 
     def finish(self) -> BatchOutcome:
+        # Deltas were summed per desa; each desa's sum now goes to it and every area above it,
+        # so a kabupaten row costs one addition per desa instead of one per form.
+        totals: dict[LineKey, int] = {}
+        for (election, contest, areas), lines in self.lines.items():
+            for line, delta in lines.items():
+                if delta:
+                    for area in areas:
+                        line_key = (election, contest, area, line)
+                        totals[line_key] = totals.get(line_key, 0) + delta
+        summaries: dict[AreaKey, SummaryDelta] = {}
+        for (election, contest, areas), desa_delta in self.summaries.items():
+            for area in areas:
+                summary = summaries.get((election, contest, area))
+                if summary is None:
+                    summary = summaries[(election, contest, area)] = SummaryDelta()
+                summary.add(desa_delta)
         out = self.out
-        out.totals = {k: v for k, v in out.totals.items() if v}
-        out.summaries = {k: v for k, v in out.summaries.items() if not v.is_zero()}
+        out.totals = {k: v for k, v in totals.items() if v}
+        out.summaries = {k: v for k, v in summaries.items() if not v.is_zero()}
         return out
 
 

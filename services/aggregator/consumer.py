@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
@@ -41,6 +42,7 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"
 CONFLICTS_REFRESH_S = 2.0
+NextOffsets = dict[tuple[str, int], int]  # (topic, partition) -> offset after the batch
 
 
 def event_from_json(value: bytes, position: Position, *, rejected: bool) -> Incoming:
@@ -72,10 +74,10 @@ async def decode_batch(
     records: Sequence[ConsumerRecord[bytes, bytes]],
     topics: Topics,
     producer: AIOKafkaProducer,
-) -> tuple[list[Incoming], dict[tuple[str, int], int]]:
+) -> tuple[list[Incoming], NextOffsets]:
     """Events of a batch in order, and the next offset per partition; bad records go to the DLQ."""
     events: list[Incoming] = []
-    next_offsets: dict[tuple[str, int], int] = {}
+    next_offsets: NextOffsets = {}
     for record in records:
         tp = (record.topic, record.partition)
         next_offsets[tp] = max(next_offsets.get(tp, 0), record.offset + 1)
@@ -101,6 +103,53 @@ async def decode_batch(
     return events, next_offsets
 
 
+class BatchApplier:
+    """Applies decoded batches one after another while the next batch is being decoded."""
+
+    def __init__(self, pool: asyncpg.Pool, group: str, stop: asyncio.Event) -> None:
+        self.pool = pool
+        self.group = group
+        self.stop = stop
+        self.in_flight: asyncio.Task[None] | None = None
+        self.conflicts_refreshed = 0.0
+
+    async def submit(
+        self, events: list[Incoming], next_offsets: dict[tuple[str, int], int]
+    ) -> None:
+        """Wait for the previous batch's commit (raising its error), then start this one."""
+        await self.drain()
+        self.in_flight = asyncio.create_task(self._apply(events, next_offsets))
+        # A failed batch stops the loop at once; drain() then raises its error.
+        self.in_flight.add_done_callback(self._stop_on_failure)
+
+    def _stop_on_failure(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.stop.set()
+
+    async def drain(self) -> None:
+        """Wait for the batch in flight, if any; its exception propagates."""
+        if self.in_flight is not None:
+            task, self.in_flight = self.in_flight, None
+            await task
+
+    async def _apply(
+        self, events: list[Incoming], next_offsets: dict[tuple[str, int], int]
+    ) -> None:
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn:
+            applied = await apply_batch(
+                conn, group=self.group, events=events, next_offsets=next_offsets
+            )
+            if time.monotonic() - self.conflicts_refreshed > CONFLICTS_REFRESH_S:
+                metrics.CONFLICTS_OPEN.set(await disputed_count(conn))
+                self.conflicts_refreshed = time.monotonic()
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(events))
+        metrics.SKIPPED.inc(applied.skipped)
+        for decision, count in applied.outcome.decisions.items():
+            metrics.FORMS.labels(decision).inc(count)
+
+
 async def main(settings: AggregatorSettings | None = None) -> None:
     """Run until SIGTERM: consume, apply each batch in one transaction with its offsets."""
     settings = settings or AggregatorSettings()
@@ -123,56 +172,35 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
     )
     producer = make_producer(settings.kafka_bootstrap_servers)
+    applier = BatchApplier(pool, settings.group_id, stop)
 
     async def health() -> dict[str, bool]:
         async with pool.acquire() as conn:
             db_ok = await conn.fetchval("SELECT true") is True
         return {"postgres": db_ok, "running": not stop.is_set()}
 
-    # aiokafka starts fetching for new partitions while the rebalance listener still runs;
-    # a batch that arrives before the seek below is dropped and fetched again from there.
-    seeked = asyncio.Event()
-    seeked.set()
-
+    # aiokafka already fetches for new partitions while this listener runs, from Kafka's own
+    # position: the log start, since this group never commits there, so at or below the
+    # stored offset. Such a batch is harmless: apply_batch skips what lies below the stored
+    # offsets and stores the rest in order; the seek only saves refetching what is done.
     async def seek_to_stored(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
-        seeked.clear()
-        try:
-            async with pool.acquire() as conn:
-                stored = await stored_offsets(
-                    conn, settings.group_id, [topics.validated, topics.rejected]
-                )
-            for tp in sorted(assigned):
-                offset = stored.get((tp.topic, tp.partition))
-                if offset is None:
-                    await consumer.seek_to_beginning(tp)
-                else:
-                    consumer.seek(tp, offset)
-        finally:
-            seeked.set()
+        async with pool.acquire() as conn:
+            stored = await stored_offsets(
+                conn, settings.group_id, [topics.validated, topics.rejected]
+            )
+        for tp in sorted(assigned):
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
         log.info("seeked to stored offsets", extra={"assigned": sorted(map(str, assigned))})
 
-    last_conflicts_refresh = 0.0
-
     async def handle(records: Records) -> None:
-        nonlocal last_conflicts_refresh
-        if not seeked.is_set():
-            await seeked.wait()
-            metrics.DROPPED_BEFORE_SEEK.inc(len(records))
-            return
+        # Decoding this batch overlaps the previous batch's transaction; the stored offsets
+        # make a batch applied after a rebalance harmless (its records are skipped).
         events, next_offsets = await decode_batch(records, topics, producer)
-        started = time.perf_counter()
-        async with pool.acquire() as conn:
-            applied = await apply_batch(
-                conn, group=settings.group_id, events=events, next_offsets=next_offsets
-            )
-            if time.monotonic() - last_conflicts_refresh > CONFLICTS_REFRESH_S:
-                metrics.CONFLICTS_OPEN.set(await disputed_count(conn))
-                last_conflicts_refresh = time.monotonic()
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        metrics.BATCH_SIZE.observe(len(records))
-        metrics.SKIPPED.inc(applied.skipped)
-        for decision, count in applied.outcome.decisions.items():
-            metrics.FORMS.labels(decision).inc(count)
+        await applier.submit(events, next_offsets)
 
     ops = await serve_ops(SERVICE, settings.ops_host, settings.ops_port, health)
     await producer.start()
@@ -183,6 +211,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         await run_batches(
             consumer, handle, stop, service=SERVICE, commit=False, max_records=settings.max_batch
         )
+        await applier.drain()
     finally:
         await consumer.stop()
         await producer.stop()

@@ -23,10 +23,6 @@ SKIPPED = Counter(
     "deskpemilu_aggregator_skipped_records_total",
     "Records below the offsets stored in PostgreSQL (redelivered after a crash or rebalance)",
 )
-DROPPED_BEFORE_SEEK = Counter(
-    "deskpemilu_aggregator_dropped_before_seek_records_total",
-    "Records fetched after an assignment but before the seek to the stored offsets",
-)
 UNDECODABLE = Counter(
     "deskpemilu_aggregator_undecodable_records_total",
     "Records that were not a valid event; sent to the DLQ",

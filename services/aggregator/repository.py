@@ -87,23 +87,24 @@ _STORED_SUBMISSIONS = """
 SELECT submission_id, election, contest, tps, operator_id, channel, received_at, status, form
 FROM submissions WHERE submission_id = ANY($1::uuid[])
 """
+# Rows travel as one JSON array of arrays per statement (serialised by orjson in one call)
+# rather than one array parameter per column: asyncpg encodes text arrays element by element
+# in Python, which cost more CPU than all the aggregation math. The parameter is text, so the
+# connection's jsonb codec stays out of it. r->>n is column n of a row; jsonb columns arrive
+# as nested JSON (r->n), parsed once with the parameter.
 _UPDATE_STATUS = """
-UPDATE submissions s SET status = u.status, updated_at = now()
-FROM unnest($1::uuid[], $2::text[]) AS u(submission_id, status)
-WHERE s.submission_id = u.submission_id
+UPDATE submissions s SET status = r->>1, updated_at = now()
+FROM jsonb_array_elements($1::text::jsonb) r
+WHERE s.submission_id = (r->>0)::uuid
 """
 # A submission rejected before and validated now (the roster was fixed) takes the new verdict.
 _INSERT_SUBMISSIONS = """
 INSERT INTO submissions AS s (submission_id, election, contest, tps, operator_id, channel,
                               idempotency_key, received_at, status, form, violations,
                               kafka_partition, kafka_offset)
-SELECT u.submission_id, u.election, u.contest, u.tps, u.operator_id, u.channel,
-       u.idempotency_key, u.received_at, u.status, u.form::jsonb, u.violations::jsonb,
-       u.kafka_partition, u.kafka_offset
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[])
-     AS u(submission_id, election, contest, tps, operator_id, channel, idempotency_key,
-          received_at, status, form, violations, kafka_partition, kafka_offset)
+SELECT (r->>0)::uuid, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::timestamptz, r->>8,
+       r->9, r->10, (r->>11)::int, (r->>12)::bigint
+FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (submission_id) DO UPDATE
     SET status = EXCLUDED.status, form = EXCLUDED.form, violations = EXCLUDED.violations,
         kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
@@ -111,17 +112,12 @@ ON CONFLICT (submission_id) DO UPDATE
     WHERE s.status = 'rejected'
 """
 _UPSERT_RESULTS = """
-INSERT INTO tps_results AS r (election, contest, tps, submission_id, votes, suara_sah,
+INSERT INTO tps_results AS t (election, contest, tps, submission_id, votes, suara_sah,
                               suara_tidak_sah, pengguna, dpt, status, version, operator_id,
                               channel, received_at, form_digest)
-SELECT u.election, u.contest, u.tps, u.submission_id, u.votes::jsonb, u.suara_sah,
-       u.suara_tidak_sah, u.pengguna, u.dpt, u.status, u.version, u.operator_id, u.channel,
-       u.received_at, u.form_digest
-FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::int[], $7::int[],
-            $8::int[], $9::int[], $10::text[], $11::int[], $12::text[], $13::text[],
-            $14::timestamptz[], $15::text[])
-     AS u(election, contest, tps, submission_id, votes, suara_sah, suara_tidak_sah, pengguna,
-          dpt, status, version, operator_id, channel, received_at, form_digest)
+SELECT r->>0, r->>1, r->>2, (r->>3)::uuid, r->4, (r->>5)::int, (r->>6)::int, (r->>7)::int,
+       (r->>8)::int, r->>9, (r->>10)::int, r->>11, r->>12, (r->>13)::timestamptz, r->>14
+FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (election, contest, tps) DO UPDATE
     SET submission_id = EXCLUDED.submission_id, votes = EXCLUDED.votes,
         suara_sah = EXCLUDED.suara_sah, suara_tidak_sah = EXCLUDED.suara_tidak_sah,
@@ -133,38 +129,31 @@ ON CONFLICT (election, contest, tps) DO UPDATE
 _INSERT_HISTORY = """
 INSERT INTO tps_result_versions (election, contest, tps, version, submission_id, decision,
                                  operator_id, channel, votes, note, at)
-SELECT u.election, u.contest, u.tps, u.version, u.submission_id, u.decision, u.operator_id,
-       u.channel, u.votes::jsonb, u.note, u.at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-     WITH ORDINALITY AS u(election, contest, tps, version, submission_id, decision, operator_id,
-                          channel, votes, note, at, n)
-ORDER BY u.n
+SELECT r->>0, r->>1, r->>2, (r->>3)::int, (r->>4)::uuid, r->>5, r->>6, r->>7,
+       nullif(r->8, 'null'), r->>9, (r->>10)::timestamptz
+FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS e(r, n)
+ORDER BY e.n
 """
 _INSERT_REVIEWS = """
 INSERT INTO review_decisions (decision_id, election, contest, tps, reviewer_id, reviewer_role,
                               action, submission_id, note, decided_at)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::uuid[], $9::text[], $10::timestamptz[])
+SELECT (r->>0)::uuid, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::uuid, r->>8,
+       (r->>9)::timestamptz
+FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (decision_id) DO NOTHING
 """
 _UPSERT_TOTALS = """
 INSERT INTO area_totals AS a (election, contest, area_code, candidate, shard, votes)
-SELECT u.election, u.contest, u.area_code, u.candidate, 0, u.votes
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-     AS u(election, contest, area_code, candidate, votes)
+SELECT r->>0, r->>1, r->>2, r->>3, 0, (r->>4)::bigint FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (election, contest, area_code, candidate, shard) DO UPDATE
     SET votes = a.votes + EXCLUDED.votes
 """
 _UPSERT_SUMMARY = """
 INSERT INTO area_summary AS a (election, contest, area_code, shard, suara_sah, suara_tidak_sah,
                                pengguna, tps_reported, dpt_reported)
-SELECT u.election, u.contest, u.area_code, 0, u.suara_sah, u.suara_tidak_sah, u.pengguna,
-       u.tps_reported, u.dpt_reported
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-            $7::int[], $8::bigint[])
-     AS u(election, contest, area_code, suara_sah, suara_tidak_sah, pengguna, tps_reported,
-          dpt_reported)
+SELECT r->>0, r->>1, r->>2, 0, (r->>3)::bigint, (r->>4)::bigint, (r->>5)::bigint,
+       (r->>6)::int, (r->>7)::bigint
+FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (election, contest, area_code, shard) DO UPDATE
     SET suara_sah = a.suara_sah + EXCLUDED.suara_sah,
         suara_tidak_sah = a.suara_tidak_sah + EXCLUDED.suara_tidak_sah,
@@ -175,9 +164,8 @@ ON CONFLICT (election, contest, area_code, shard) DO UPDATE
 """
 _INSERT_ANOMALIES = """
 INSERT INTO anomalies (election, contest, tps, code, severity, detail, submission_id)
-SELECT u.election, u.contest, u.tps, u.code, u.severity, u.detail::jsonb, u.submission_id
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
-     AS u(election, contest, tps, code, severity, detail, submission_id)
+SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, (r->>6)::uuid
+FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT ON CONSTRAINT anomalies_once DO NOTHING
 """
 _NOTIFY = "SELECT pg_notify($1, $2)"
@@ -344,16 +332,9 @@ def _stored_from_row(row: asyncpg.Record) -> StoredSubmission:
     )
 
 
-def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return columns
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+def _rows(rows: Iterable[Sequence[Any]]) -> str:
+    # default=str: ids read back from PostgreSQL are asyncpg's own UUID type.
+    return orjson.dumps(list(rows), default=str).decode()
 
 
 async def _write(conn: Conn, out: BatchOutcome) -> None:
@@ -361,131 +342,108 @@ async def _write(conn: Conn, out: BatchOutcome) -> None:
     # hot kabupaten and provinsi rows lock them in the same order and cannot deadlock.
     if out.status_updates:
         updates = sorted(out.status_updates.items())
-        await conn.execute(_UPDATE_STATUS, [u[0] for u in updates], [u[1].value for u in updates])
+        await conn.execute(_UPDATE_STATUS, _rows((sid, status.value) for sid, status in updates))
     if out.submissions:
         rows = sorted(out.submissions, key=lambda r: r.submission.submission_id)
         await conn.execute(
             _INSERT_SUBMISSIONS,
-            *_columns(
+            _rows(
                 (
-                    (
-                        r.submission.submission_id,
-                        *r.submission.key,
-                        r.submission.version.operator_id,
-                        r.submission.version.channel,
-                        r.submission.idempotency_key,
-                        r.submission.version.received_at,
-                        r.status.value,
-                        r.submission.form_json,
-                        _violations_json.dump_json(r.violations).decode(),
-                        r.position.partition if r.position else None,
-                        r.position.offset if r.position else None,
-                    )
-                    for r in rows
-                ),
-                13,
+                    r.submission.submission_id,
+                    *r.submission.key,
+                    r.submission.version.operator_id,
+                    r.submission.version.channel,
+                    r.submission.idempotency_key,
+                    r.submission.version.received_at,
+                    r.status.value,
+                    orjson.Fragment(r.submission.form_json),
+                    orjson.Fragment(_violations_json.dump_json(r.violations)),
+                    r.position.partition if r.position else None,
+                    r.position.offset if r.position else None,
+                )
+                for r in rows
             ),
         )
     if out.results:
         await conn.execute(
             _UPSERT_RESULTS,
-            *_columns(
+            _rows(
                 (
-                    (
-                        *key,
-                        r.counted.submission_id,
-                        _json(dict(r.counted.numbers.votes)),
-                        r.counted.numbers.suara_sah,
-                        r.counted.numbers.suara_tidak_sah,
-                        r.counted.numbers.pengguna,
-                        r.counted.numbers.dpt,
-                        r.status.value,
-                        r.version,
-                        r.counted.operator_id,
-                        r.counted.channel,
-                        r.counted.received_at,
-                        r.counted.digest,
-                    )
-                    for key, r in sorted(out.results.items())
-                ),
-                15,
+                    *key,
+                    r.counted.submission_id,
+                    r.counted.numbers.votes,
+                    r.counted.numbers.suara_sah,
+                    r.counted.numbers.suara_tidak_sah,
+                    r.counted.numbers.pengguna,
+                    r.counted.numbers.dpt,
+                    r.status.value,
+                    r.version,
+                    r.counted.operator_id,
+                    r.counted.channel,
+                    r.counted.received_at,
+                    r.counted.digest,
+                )
+                for key, r in sorted(out.results.items())
             ),
         )
     if out.history:
         await conn.execute(
             _INSERT_HISTORY,
-            *_columns(
+            _rows(
                 (
-                    (
-                        *h.key,
-                        h.version,
-                        h.submission_id,
-                        h.decision.value,
-                        h.operator_id,
-                        h.channel,
-                        _json(dict(h.votes) if h.votes is not None else None),
-                        h.note,
-                        h.at,
-                    )
-                    for h in out.history
-                ),
-                11,
+                    *h.key,
+                    h.version,
+                    h.submission_id,
+                    h.decision.value,
+                    h.operator_id,
+                    h.channel,
+                    h.votes,
+                    h.note,
+                    h.at,
+                )
+                for h in out.history
             ),
         )
     if out.reviews:
         await conn.execute(
             _INSERT_REVIEWS,
-            *_columns(
+            _rows(
                 (
-                    (
-                        r.decision_id,
-                        r.election,
-                        r.contest.value,
-                        r.tps,
-                        r.reviewer.id,
-                        r.reviewer.role.value,
-                        r.action,
-                        r.submission_id,
-                        r.note,
-                        r.decided_at,
-                    )
-                    for r in out.reviews
-                ),
-                10,
+                    r.decision_id,
+                    r.election,
+                    r.contest.value,
+                    r.tps,
+                    r.reviewer.id,
+                    r.reviewer.role.value,
+                    r.action,
+                    r.submission_id,
+                    r.note,
+                    r.decided_at,
+                )
+                for r in out.reviews
             ),
         )
     if out.totals:
-        await conn.execute(
-            _UPSERT_TOTALS, *_columns(((*k, v) for k, v in sorted(out.totals.items())), 5)
-        )
+        await conn.execute(_UPSERT_TOTALS, _rows((*k, v) for k, v in sorted(out.totals.items())))
     if out.summaries:
         await conn.execute(
             _UPSERT_SUMMARY,
-            *_columns(
+            _rows(
                 (
-                    (
-                        *k,
-                        s.suara_sah,
-                        s.suara_tidak_sah,
-                        s.pengguna,
-                        s.tps_reported,
-                        s.dpt_reported,
-                    )
-                    for k, s in sorted(out.summaries.items())
-                ),
-                8,
+                    *k,
+                    s.suara_sah,
+                    s.suara_tidak_sah,
+                    s.pengguna,
+                    s.tps_reported,
+                    s.dpt_reported,
+                )
+                for k, s in sorted(out.summaries.items())
             ),
         )
     if out.anomalies:
         await conn.execute(
             _INSERT_ANOMALIES,
-            *_columns(
-                (
-                    (*a.key, a.code, a.severity, _json(dict(a.detail)), a.submission_id)
-                    for a in out.anomalies
-                ),
-                7,
-            ),
+            _rows((*a.key, a.code, a.severity, a.detail, a.submission_id) for a in out.anomalies),
         )
 
 

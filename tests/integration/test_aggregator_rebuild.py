@@ -156,10 +156,13 @@ async def snapshot(conn: asyncpg.Connection) -> Snapshot:
     return {name: [tuple(r) for r in await conn.fetch(q)] for name, q in QUERIES.items()}
 
 
-async def wait_for(check: Callable[[], Any], what: str, timeout_s: float = 90) -> None:
+async def wait_for(
+    check: Callable[[], Any], what: Callable[[], Any], timeout_s: float = 90
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {await what()}")
         await asyncio.sleep(0.2)
 
 
@@ -170,6 +173,15 @@ async def settled(conn: asyncpg.Connection, submissions: int) -> bool:
     before = await snapshot(conn)
     await asyncio.sleep(0.5)
     return before == await snapshot(conn)
+
+
+async def progress(conn: asyncpg.Connection, wanted: int, *services: ServiceProcess) -> str:
+    stored = await conn.fetchval("SELECT count(*) FROM submissions")
+    offsets = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets")
+    tails = "\n".join(f"--- {s.name}:\n{s.log_tail(15)}" for s in services)
+    return (
+        f"{stored} of {wanted} submissions stored; offsets {[tuple(o) for o in offsets]}\n{tails}"
+    )
 
 
 @pytest.mark.timeout(240)
@@ -193,7 +205,9 @@ async def test_rebuild_reproduces_every_projection(
     )
     try:
         distinct = len({s.submission_id for subs in feed.sent.values() for s in subs})
-        await wait_for(lambda: settled(conn, distinct), "the pipeline to apply every form")
+        await wait_for(
+            lambda: settled(conn, distinct), lambda: progress(conn, distinct, validator, aggregator)
+        )
         live = await snapshot(conn)
         await assert_projections_consistent(conn)
         statuses = {row[1] for row in live["submissions"]}
@@ -218,7 +232,10 @@ async def test_rebuild_reproduces_every_projection(
         more = Feed(codes, seed=2)
         await produce(kafka_bootstrap, topics.received, more.events(300))
         new = len({s.submission_id for subs in more.sent.values() for s in subs})
-        await wait_for(lambda: settled(conn, distinct + new), "the new forms")
+        await wait_for(
+            lambda: settled(conn, distinct + new),
+            lambda: progress(conn, distinct + new, validator, aggregator),
+        )
         await assert_projections_consistent(conn)
         after = await snapshot(conn)
         after_ids = [row[0] for row in after["submissions"]]

@@ -31,6 +31,7 @@ from services.aggregator.aggregation import (
     SummaryDelta,
     TpsResult,
     UndecodableEvent,
+    areas_above,
     decide_batch,
     numbers_of,
     submission_from_data,
@@ -314,6 +315,11 @@ def test_submission_from_json_refuses_what_it_cannot_count(
     corrupt(data)
     with pytest.raises(UndecodableEvent):
         submission_from_data(data)
+
+
+@given(st.from_regex(r"\A\d{2}\.\d{2}\.\d{2}\.\d{4}\.\d{3}\Z") | st.from_regex(r"\A[0-9.]{1,20}\Z"))
+def test_areas_above_equals_the_shared_ancestors(tps: str) -> None:
+    assert areas_above(tps) == ancestors_of(tps)
 
 
 # ---- one rule at a time ----------------------------------------------------------------------
