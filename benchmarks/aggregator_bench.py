@@ -257,6 +257,8 @@ async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], bat
         offsets[partition] = offsets.get(partition, 0) + 1
         records.append(_Record(topics.validated, partition, offsets[partition] - 1, None, value))
     decode_s = apply_s = 0.0
+    backend = _cpu_seconds(await conn.fetchval("SELECT pg_backend_pid()"))
+    client = time.process_time()
     started = time.perf_counter()
     for start in range(0, len(records), batch):
         chunk = records[start : start + batch]
@@ -268,16 +270,36 @@ async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], bat
         decode_s += t1 - t0
         apply_s += time.perf_counter() - t1
     elapsed = time.perf_counter() - started
+    client_us = (time.process_time() - client) / len(records) * 1e6
+    server_us = (backend() - backend.start) / len(records) * 1e6
     return (
         f"{len(records) / elapsed:,.0f} forms/s ({elapsed:.1f} s: decode {decode_s:.1f} s, "
-        f"decide+write+commit {apply_s:.1f} s)"
+        f"decide+write+commit {apply_s:.1f} s); CPU per form: aggregator {client_us:.0f} us, "
+        f"PostgreSQL backend {server_us:.0f} us"
     )
 
 
+class _cpu_seconds:
+    """CPU seconds (user + system) a process has used so far, read from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = Path(f"/proc/{pid}/stat")
+        self.start = self()
+
+    def __call__(self) -> float:
+        fields = self.path.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _process(
-    url: str, bootstrap: str, values: list[tuple[int, bytes]], batch: int, partitions: int
+    url: str,
+    bootstrap: str,
+    values: list[tuple[int, bytes]],
+    batch: int,
+    partitions: int,
+    instances: int,
 ) -> str:
-    """Fill a fresh prefixed validated topic, then time the real aggregator process draining it."""
+    """Fill a fresh prefixed validated topic, then time real aggregator processes draining it."""
     from tests.procs import ServiceProcess, stack_env
 
     env = stack_env(bootstrap, url, AGGREGATOR_MAX_BATCH=str(batch))
@@ -295,11 +317,19 @@ async def _process(
         await producer.stop()
     conn = await connect(url)
     log_path = Path(tempfile.gettempdir()) / f"aggregator-bench-{os.getpid()}.log"
-    aggregator = ServiceProcess("aggregator", env, log_path)
+    aggregators = [
+        ServiceProcess(
+            "aggregator",
+            {**env, "AGGREGATOR_INSTANCE_ID": f"bench-{n}"},
+            log_path.with_suffix(f".{n}.log"),
+        )
+        for n in range(instances)
+    ]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         started = time.perf_counter()
-        aggregator.start(wait=False)
+        for aggregator in aggregators:
+            aggregator.start(wait=False)
         first = None
         while True:
             done = await conn.fetchval(
@@ -309,9 +339,10 @@ async def _process(
                 first = (time.perf_counter(), done)
             if done >= len(values):
                 break
-            assert aggregator.process is not None and aggregator.process.poll() is None, (
-                aggregator.log_tail()
-            )
+            for aggregator in aggregators:
+                assert aggregator.process is not None and aggregator.process.poll() is None, (
+                    aggregator.log_tail()
+                )
             await asyncio.sleep(0.05)
         ended = time.perf_counter()
         assert first is not None
@@ -321,11 +352,23 @@ async def _process(
             f"({ended - started:.1f} s), {steady:,.0f} forms/s after the first commit"
         )
     finally:
-        aggregator.stop()
+        for aggregator in aggregators:
+            aggregator.stop()
         await conn.close()
         await admin.start()
         await admin.delete_topics([spec.name for spec in topics.specs()])
         await admin.close()
+
+
+async def _drop_database(admin: asyncpg.Connection, name: str) -> None:
+    # An autovacuum worker may still be in the database; only its owner role may end it.
+    for _ in range(30):
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            await asyncio.sleep(2)
+    raise RuntimeError(f"could not drop the scratch database {name}")
 
 
 async def run(
@@ -335,6 +378,7 @@ async def run(
     batches: Sequence[int],
     modes: Sequence[str],
     partitions: int,
+    instances: int,
 ) -> None:
     """A scratch database per run: load the roster, apply the forms, print forms per second."""
     admin = await asyncpg.connect(database_url)
@@ -355,19 +399,22 @@ async def run(
                     if mode == "direct":
                         figure = await _direct(conn, values, batch)
                     else:
-                        figure = await _process(url, bootstrap, values, batch, partitions)
+                        figure = await _process(
+                            url, bootstrap, values, batch, partitions, instances
+                        )
                     counted = await conn.fetchval("SELECT count(*) FROM tps_results")
                     assert counted == len(values), (counted, len(values))
                     contests = "+".join(c.value for c in work.contests)
+                    label = f"process x{instances}" if mode == "process" else mode
                     print(
-                        f"{mode:7} roster={work.roster} tps={len(tps)} contests={contests} "
+                        f"{label:10} roster={work.roster} tps={len(tps)} contests={contests} "
                         f"forms={len(values)} batch={batch}: {figure} "
                         f"[roster load {roster_s:.1f} s]",
                         flush=True,
                     )
                 finally:
                     await conn.close()
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    await _drop_database(admin, name)
     finally:
         await admin.close()
 
@@ -383,6 +430,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, action="append", help="batch sizes (repeatable)")
     parser.add_argument("--mode", choices=["direct", "process"], action="append")
     parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--instances", type=int, default=1, help="aggregator processes")
     args = parser.parse_args()
     work = Workload(
         roster=args.roster,
@@ -398,6 +446,7 @@ def main() -> None:
             args.batch or [1000, 2000, 5000],
             args.mode or ["direct"],
             args.partitions,
+            args.instances,
         )
     )
 
