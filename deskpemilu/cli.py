@@ -487,5 +487,109 @@ def rebuild() -> None:
     )
 
 
+@app.command()
+def chaos(
+    election: Annotated[str, typer.Option(help="Election id of a loaded roster.")] = "pemilu-2024",
+    tps_limit: Annotated[int, typer.Option(help="Only the first N TPS (0: all).")] = 300,
+    duration: Annotated[float, typer.Option(help="Real seconds the simulated day takes.")] = 120.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same day and same faults.")] = 1,
+    kill_every: Annotated[float, typer.Option(help="Mean seconds between two faults.")] = 5.0,
+    no_broker_restarts: Annotated[
+        bool, typer.Option("--no-broker-restarts", help="Only SIGKILL services.")
+    ] = False,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 16,
+) -> None:
+    """Fault injection: SIGKILL services, crash Kafka and PostgreSQL during a simulated day."""
+    import orjson
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from deskpemilu.chaos import Chaos as ChaosRun
+    from deskpemilu.chaos import (
+        ChaosConfig,
+        ChaosError,
+        ShellStack,
+        SupervisedServices,
+        count_submissions,
+        prepare_day,
+    )
+    from deskpemilu.simulator.channels import ChannelSecrets
+    from deskpemilu.simulator.truth import write_truth
+    from deskpemilu.supervisor import SERVICES
+    from shared.settings import TokenSettings
+
+    if _supervisor_pid() is None:
+        console.print("[red]chaos: no supervised services; start them with `deskpemilu up`")
+        raise typer.Exit(2)
+    settings = TokenSettings()
+    truth_path = runtime.RUN_DIR / "simulation" / f"{election}-chaos-truth.json"
+
+    async def go() -> bool:
+        if await count_submissions(settings.database_url, election):
+            # The same seed sends the same keys: old rows would hide lost forms and add votes.
+            console.print(
+                f"[red]chaos: {election} already has submissions; run it on a fresh stack, e.g. "
+                "RUN_DIR=/tmp/chaosrun KAFKA_PORT=29092 KAFKA_CONTROLLER_PORT=29093 "
+                "PG_PORT=25433 API_PORT=18000 INTAKE_PORT=18001 VALIDATOR_PORT=18002 "
+                "AGGREGATOR_PORT=18003 deskpemilu up"
+            )
+            raise typer.Exit(2)
+        prepared = await prepare_day(
+            settings.database_url, election, seed=seed, tps_limit=tps_limit or None,
+            token_secret=settings.token_secret.get_secret_value(),
+        )  # fmt: skip
+        write_truth(truth_path, prepared.plan, prepared.roster)
+        targets = "services only" if no_broker_restarts else "services, Kafka, PostgreSQL"
+        console.print(
+            f"chaos: {len(prepared.plan.sends)} sends over {duration:.0f}s, a fault every "
+            f"~{kill_every:.0f}s ({targets}); ground truth in {truth_path}"
+        )
+        ports = {name: runtime.service_port(name) for name in SERVICES}
+        services = SupervisedServices(runtime.SERVICES_STATE, SERVICES, ports)
+        stack = None if no_broker_restarts else ShellStack(runtime.STACK_SCRIPT, os.environ)
+        config = ChaosConfig(
+            seed=seed, kill_every_s=kill_every, backing_restarts=not no_broker_restarts,
+            duration_s=duration, concurrency=concurrency,
+        )  # fmt: skip
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("forms sent", total=len(prepared.plan.sends))
+            run: ChaosRun
+
+            def on_event(line: str) -> None:
+                report = run.report
+                progress.console.print(f"chaos {line}")
+                progress.update(
+                    task,
+                    description=f"forms sent, {sum(report.kills.values())} kills, "
+                    f"{sum(report.backing_restarts.values())} restarts",
+                )
+
+            run = ChaosRun(services, stack, config, on_event=on_event)
+            report = await run.run(
+                prepared, orjson.loads(truth_path.read_bytes()),
+                intake_url=f"http://127.0.0.1:{ports['intake']}",
+                api_url=f"http://127.0.0.1:{ports['api']}", database_url=settings.database_url,
+                secrets=ChannelSecrets(
+                    whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
+                    sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
+                ),
+                on_progress=lambda n: progress.advance(task, n),
+            )  # fmt: skip
+        for line in report.details():
+            console.print(f"  {line}")
+        typer.echo(report.summary())
+        return report.ok
+
+    try:
+        ok = _run(go())
+    except ChaosError as exc:
+        console.print(f"[red]chaos: {exc}")
+        raise typer.Exit(2) from exc
+    if not ok:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -129,3 +129,142 @@ async def wait_until(check: Callable[[], Any], *, timeout_s: float, interval_s: 
         if result or time.monotonic() >= deadline:
             return result
         await asyncio.sleep(interval_s)
+
+
+# ---- fault injection: a private Kafka + PostgreSQL, and a supervisor for the service processes
+
+STACK_SCRIPT = REPO_ROOT / "deploy" / "stack.sh"
+
+
+@dataclass
+class PrivateStack:
+    """Kafka and PostgreSQL of one test, started by deploy/stack.sh in their own RUN_DIR."""
+
+    run_dir: Path
+    env: dict[str, str]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """Bootstrap address of the private broker."""
+        return f"127.0.0.1:{self.env['KAFKA_PORT']}"
+
+    @property
+    def database_url(self) -> str:
+        """URL of the private server's deskpemilu database."""
+        return f"postgresql://deskpemilu:deskpemilu@127.0.0.1:{self.env['PG_PORT']}/deskpemilu"
+
+    def run(self, *args: str, timeout_s: float = 180.0) -> str:
+        """Run `deploy/stack.sh <args>` against this stack; raise with its output on failure."""
+        import subprocess
+
+        result = subprocess.run(
+            ["bash", str(STACK_SCRIPT), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"stack.sh {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result.stdout
+
+
+def start_private_stack() -> PrivateStack:
+    """Start a Kafka broker and a PostgreSQL server on free ports under a fresh /tmp RUN_DIR."""
+    import os
+    import tempfile
+
+    from tests.procs import free_port
+
+    # Not pytest's tmp_path (0700 under /tmp/pytest-of-root): the postgres user must reach it.
+    run_dir = Path(tempfile.mkdtemp(prefix="dp-chaos-", dir="/tmp"))
+    run_dir.chmod(0o755)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}  # fmt: skip
+    env.update(
+        RUN_DIR=str(run_dir),
+        KAFKA_PORT=str(free_port()),
+        KAFKA_CONTROLLER_PORT=str(free_port()),
+        PG_PORT=str(free_port()),
+    )
+    stack = PrivateStack(run_dir, env)
+    stack.run("start", "all")
+    return stack
+
+
+def stop_private_stack(stack: PrivateStack) -> None:
+    """Stop both servers and remove the RUN_DIR."""
+    import shutil
+
+    try:
+        stack.run("stop", "all")
+    finally:
+        shutil.rmtree(stack.run_dir, ignore_errors=True)
+
+
+class ServiceSupervisor:
+    """Restarts any service process of a pipeline that exits, like `deskpemilu supervise` does."""
+
+    def __init__(self, pipeline: Pipeline, restart_delay_s: float = 0.5) -> None:
+        self.pipeline = pipeline
+        self.restart_delay_s = restart_delay_s
+        self.starts: dict[str, int] = dict.fromkeys(pipeline.services, 0)
+        self.exits: list[tuple[str, int | None]] = []
+        self._task: Any = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The supervised services."""
+        return tuple(self.pipeline.services)
+
+    def start(self) -> ServiceSupervisor:
+        """Begin watching the processes in the background of the running loop."""
+        import asyncio
+
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def _watch(self) -> None:
+        import asyncio
+
+        while True:
+            for name, service in self.pipeline.services.items():
+                process = service.process
+                if process is not None and process.poll() is not None:
+                    self.exits.append((name, process.returncode))
+                    service.process = None
+                    await asyncio.sleep(self.restart_delay_s)
+                    service.start(wait=False)
+                    self.starts[name] += 1
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        """Stop restarting (the processes keep running)."""
+        import asyncio
+        import contextlib
+
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def kill(self, name: str) -> int | None:
+        """SIGKILL one service; the watcher starts it again shortly."""
+        service = self.pipeline.services[name]
+        process = service.process
+        if process is None or process.poll() is not None:
+            return None
+        service.kill()
+        return process.pid
+
+    def restarts(self) -> int:
+        """Every start after the first, whatever made the process exit."""
+        return sum(self.starts.values())
+
+    async def wait_healthy(self, timeout_s: float) -> list[str]:
+        """Wait until every service answers /healthz 200."""
+        from deskpemilu.chaos import wait_healthy_urls
+
+        urls = {n: s.url for n, s in self.pipeline.services.items()}
+        return await wait_healthy_urls(urls, timeout_s)
