@@ -14,9 +14,6 @@ from deskpemilu.simulator.plan import Send
 from services.intake.parser import format_compact
 from services.intake.signatures import sms_signature, whatsapp_signature
 
-# The read-back of a stored text ends with its submission number (services/intake).
-STORED_MARK = "No. kiriman"
-
 
 @dataclass(frozen=True)
 class ChannelSecrets:
@@ -147,8 +144,8 @@ async def send_sms(
         data=params,
         headers={"X-Twilio-Signature": sms_signature(secrets.sms_auth_token, url, params.items())},
     )
-    if response.status_code == 200 and STORED_MARK not in response.text:
-        # The reply is not a read-back with a submission number: resend later, as asked.
+    if response.status_code == 200 and response.headers.get("X-Deskpemilu-Published") != "1":
+        # Not stored (e.g. too many messages): the operator's reply says to resend later.
         return Outcome(429, None, 1)
     return Outcome(202 if response.status_code == 200 else response.status_code,
                    _retry_after(response), 1)  # fmt: skip

@@ -369,4 +369,7 @@ async def sms_inbound(request: Request) -> Response:
     # Read-backs to made-up demo numbers are withheld here as in the WhatsApp path.
     _, _, _, replier, _ = _state(request)
     reply = outcome.reply if replier.may_send_to(normalise_phone(phone)) else None
-    return _twiml(reply)
+    response = _twiml(reply)
+    # Machine-readable for the gateway's logs (and the simulator): was the text stored?
+    response.headers["X-Deskpemilu-Published"] = "1" if outcome.published else "0"
+    return response

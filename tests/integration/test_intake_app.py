@@ -784,6 +784,9 @@ async def test_sms_signature_checked_and_twiml_read_back(intake: Harness) -> Non
     assert good.status_code == 200
     assert good.headers["content-type"].startswith("application/xml")
     assert "<Response><Message>Terbaca" in good.text
+    assert good.headers["X-Deskpemilu-Published"] == "1"
+    unreadable = await intake.sms({**params, "Body": "halo pak", "MessageSid": "SMx"})
+    assert unreadable.headers["X-Deskpemilu-Published"] == "0"
     (record,) = await intake.records()
     event = received_adapter.validate_json(record.value)
     assert isinstance(event, SubmissionReceived)
