@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -61,7 +62,7 @@ from tests.e2e.pipeline import (  # noqa: E402
     expected_statuses,
     start_pipeline,
 )
-from tests.procs import TEST_TOKEN_SECRET  # noqa: E402
+from tests.procs import TEST_TOKEN_SECRET, ServiceProcess  # noqa: E402
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
@@ -247,6 +248,98 @@ def kafka_ceiling(bootstrap: str, records: int, record_size: int, partitions: in
 # --- the private pipeline --------------------------------------------------------------------
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a process has used, None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
+
+
+def _machine_busy_s() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+
+
+class CpuMeter:
+    """CPU seconds used by each pipeline process (and its PostgreSQL backends) over a phase."""
+
+    def __init__(self, pipeline: Pipeline, database: str) -> None:
+        self.groups: dict[str, Callable[[], list[int]]] = {
+            name: functools.partial(_service_pids, service)
+            for name, service in pipeline.services.items()
+        }
+        # Backend titles name the database: "postgres: deskpemilu bench_e2e_x 127.0.0.1(...)".
+        self.groups["postgres (this database)"] = lambda: _pids_with(database)
+        self.groups["kafka broker (shared)"] = _kafka_pids
+        self.groups["load generator (this process)"] = lambda: [os.getpid()]
+        self.start: dict[str, dict[int, float]] = {}
+        self.machine_start = (0.0, 0.0)
+        self.started = 0.0
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        sample: dict[str, dict[int, float]] = {}
+        for name, pids in self.groups.items():
+            sample[name] = {}
+            for pid in pids():
+                cpu = _proc_cpu_s(pid)
+                if cpu is not None:
+                    sample[name][pid] = cpu
+        return sample
+
+    def begin(self) -> None:
+        """Remember where every counter stands."""
+        self.start = self._sample()
+        self.machine_start = _machine_busy_s()
+        self.started = time.monotonic()
+
+    def report(self, label: str) -> None:
+        """Print CPU seconds and cores used per process group since begin()."""
+        wall = time.monotonic() - self.started
+        end = self._sample()
+        parts = []
+        for name, pids in end.items():
+            used = sum(cpu - self.start.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            parts.append(f"{name} {used:.0f}s ({used / wall:.2f} cores)")
+        busy, total = _machine_busy_s()
+        machine = (busy - self.machine_start[0]) / max(1e-9, total - self.machine_start[1])
+        cores = os.cpu_count() or 1
+        result(
+            f"{label} CPU by process",
+            "; ".join(parts),
+            note=f"over {wall:.0f}s; whole machine {machine:.0%} busy of {cores} cores",
+        )
+
+
+def _service_pids(service: ServiceProcess) -> list[int]:
+    return [service.process.pid] if service.process else []
+
+
+def _pids_with(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _kafka_pids() -> list[int]:
+    try:
+        return [int((runtime.RUN_DIR / "kafka" / "kafka.pid").read_text().split()[0])]
+    except (OSError, ValueError, IndexError):
+        return []
+
+
 @dataclasses.dataclass
 class Bench:
     """Handles of one run: the pipeline, a database connection, operators and their tokens."""
@@ -258,6 +351,7 @@ class Bench:
     phones: dict[str, str]
     concurrency: int
     timeout_s: float
+    cpu: CpuMeter
 
     async def submissions(self) -> int:
         """Submissions recorded by the aggregator so far (validated and rejected)."""
@@ -289,6 +383,7 @@ class DayFigures:
     statuses: dict[int, int]
     failures: int
     retrying: bool  # some send was still being retried when everything was recorded
+    accepted: int  # forms that got a 202
 
     @property
     def forms_per_s(self) -> float:
@@ -309,6 +404,7 @@ async def run_day(bench: Bench, plan: DayPlan, distinct: int) -> DayFigures:
         duration_s=0,
         concurrency=bench.concurrency,
     )
+    bench.cpu.begin()
     started = time.monotonic()
     sending = asyncio.create_task(runner.run())
     # The day ends when PostgreSQL holds every distinct submission, whether or not some
@@ -333,7 +429,15 @@ async def run_day(bench: Bench, plan: DayPlan, distinct: int) -> DayFigures:
     retrying = not sending.done()
     if retrying:
         sending.cancel()
-        await asyncio.gather(sending, return_exceptions=True)
+        # Sends the runner had started go too, before its HTTP client is gone under them.
+        leftovers = [
+            t
+            for t in asyncio.all_tasks()
+            if getattr(t.get_coro(), "__qualname__", "") == "DayRunner._deliver"
+        ]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(sending, *leftovers, return_exceptions=True)
         print(f"  stopped sends still retrying: HTTP {dict(runner.stats.by_status)}", flush=True)
     last_202 = runner.stats.last_202_at or done
     return DayFigures(
@@ -346,6 +450,7 @@ async def run_day(bench: Bench, plan: DayPlan, distinct: int) -> DayFigures:
         statuses=dict(runner.stats.by_status),
         failures=len(runner.stats.failures),
         retrying=retrying,
+        accepted=runner.stats.forms_stored,
     )
 
 
@@ -357,9 +462,19 @@ def _print_day(label: str, day: DayFigures) -> None:
         + ("; retrying sends stopped at the end" if day.retrying else "")
     )
     result(f"{label} forms/s end to end", day.forms_per_s, "forms/s", note)
-    result(f"{label} wall time", day.wall_s, "s", "first send until every submission recorded")
+    if day.complete:
+        result(f"{label} wall time", day.wall_s, "s", "first send until every submission recorded")
+    else:
+        # Still a backlog at the deadline: the pipeline ran saturated the whole time.
+        result(
+            f"{label} wall time PROJECTED",
+            day.distinct / max(1e-9, day.forms_per_s),
+            "s",
+            f"PROJECTION: not drained within {day.wall_s:.0f}s; {day.distinct:,} submissions "
+            f"at the {day.forms_per_s:,.1f} forms/s recorded while saturated",
+        )
     result(
-        f"{label} intake 202 rate", day.distinct / day.send_s, "forms/s", "first send to last 202"
+        f"{label} intake 202 rate", day.accepted / day.send_s, "forms/s", "first send to last 202"
     )
 
 
@@ -380,6 +495,7 @@ async def banyuasin_day(bench: Bench, seed: int, tps_limit: int | None) -> DayFi
     )
     day = await run_day(bench, plan, distinct)
     _print_day("banyuasin day", day)
+    bench.cpu.report("banyuasin day")
     counted = await bench.conn.fetchval(
         "SELECT count(*) FROM tps_results WHERE election = 'pemilu-2024'"
     )
@@ -465,6 +581,7 @@ async def freshness(
                 await watch(path, response.json()["submission_id"], accepted_at)
 
         tasks: list[asyncio.Task[None]] = []
+        bench.cpu.begin()
         started = time.monotonic()
         for index, (info, contest) in enumerate(jobs):
             due = started + index / rate
@@ -484,6 +601,7 @@ async def freshness(
         offered_s = time.monotonic() - started
         await asyncio.gather(*tasks)
     complete, count = await bench.wait_recorded(baseline + statuses.get(202, 0))
+    bench.cpu.report("freshness")
     delays = sorted(p.visible_at - p.accepted_at for p in probes if p.visible_at is not None)
     missing = sum(1 for p in probes if p.visible_at is None)
     note = (
@@ -529,6 +647,7 @@ async def national_slice(
     )
     day = await run_day(bench, plan, distinct)
     _print_day("national slice", day)
+    bench.cpu.report("national slice")
     counted = await bench.conn.fetchval(
         "SELECT count(*) FROM tps_results WHERE election = $1 AND tps = ANY($2::text[])",
         roster.election_id,
@@ -646,6 +765,7 @@ async def run_pipeline(args: argparse.Namespace) -> None:
             phones,
             args.concurrency,
             args.timeout,
+            CpuMeter(pipeline, database.rpartition("/")[2]),
         )
         viewer = next(op for op in refs if op.id == "viewer-nasional")
         roster = await fetch_election_roster(conn, national.ELECTION_ID)
@@ -658,9 +778,15 @@ async def run_pipeline(args: argparse.Namespace) -> None:
             rate = 20.0
             print("  (Banyuasin day incomplete: freshness offered at 20 forms/s)")
         all_tps = list(roster.tps.values())
-        slice_tps = _spread(all_tps, args.national_forms // 5, offset=0.0)
+        # The slice: --national-forms, or fewer when the sustained rate would take longer than
+        # --national-seconds to send them (runs stay short on a slow or busy machine).
+        slice_forms = args.national_forms
+        if sustained:
+            slice_forms = min(slice_forms, max(5_000, int(sustained * args.national_seconds)))
         fresh_count = max(1, math.ceil(rate * args.fresh_seconds / 5))
-        fresh_tps = _spread(all_tps, fresh_count, offset=0.5)  # never the slice's TPS
+        fresh_tps = _spread(all_tps, fresh_count, offset=0.5)
+        taken = {t.code for t in fresh_tps}  # the slice's TPS must not have reported yet
+        slice_tps = _spread([t for t in all_tps if t.code not in taken], slice_forms // 5, 0.0)
         await freshness(
             bench,
             roster,
@@ -710,7 +836,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12, help="per topic (production: 12)")
     parser.add_argument("--concurrency", type=int, default=48, help="requests in flight")
     parser.add_argument("--seed", type=int, default=14022024)
-    parser.add_argument("--timeout", type=float, default=240, help="seconds to wait per phase")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait per phase")
     parser.add_argument("--fresh-fraction", type=float, default=0.5, help="of the sustained rate")
     parser.add_argument("--fresh-rate", type=float, default=0.0, help="forms/s (overrides)")
     parser.add_argument("--fresh-seconds", type=float, default=30)
@@ -718,6 +844,7 @@ def main() -> None:
     parser.add_argument("--poll-ms", type=float, default=25, help="API poll interval per probe")
     parser.add_argument("--banyuasin-tps", type=int, default=0, help="first N TPS (0: all)")
     parser.add_argument("--national-forms", type=int, default=30_000, help="slice size (forms)")
+    parser.add_argument("--national-seconds", type=float, default=150, help="cap on slice time")
     parser.add_argument(
         "--national-provinces",
         type=int,
