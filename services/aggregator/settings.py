@@ -19,7 +19,8 @@ class AggregatorSettings(CommonSettings):
     )
     ops_host: str = Field(default="127.0.0.1", validation_alias="AGGREGATOR_HOST")
     ops_port: int = Field(default=8003, validation_alias="AGGREGATOR_PORT")
-    max_batch: int = Field(default=2000, ge=1, validation_alias="AGGREGATOR_MAX_BATCH")
+    # Bigger batches merge more deltas into the same area rows (measured: 5000 beats 2000).
+    max_batch: int = Field(default=5000, ge=1, validation_alias="AGGREGATOR_MAX_BATCH")
     max_partition_fetch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=65536, validation_alias="AGGREGATOR_MAX_PARTITION_FETCH_BYTES"
     )
