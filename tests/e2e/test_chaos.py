@@ -73,10 +73,7 @@ async def test_day_under_faults_counts_every_acknowledged_form_once(tmp_path: Pa
             await migrate(conn)
         finally:
             await conn.close()
-        pipeline = await start_pipeline(
-            stack.kafka_bootstrap, stack.database_url, tmp_path,
-            INTAKE_REPLY_TO_DEMO_OPERATORS="true", WHATSAPP_API_BASE="http://127.0.0.1:9",
-        )  # fmt: skip
+        pipeline = await start_pipeline(stack.kafka_bootstrap, stack.database_url, tmp_path)
         supervisor = ServiceSupervisor(pipeline).start()
         prepared = await prepare_day(
             stack.database_url, "pemilu-2024", token_secret=TEST_TOKEN_SECRET, seed=8,
