@@ -341,10 +341,10 @@ async def _write(conn: Conn, out: BatchOutcome) -> None:
     # Statement order is fixed and rows are sorted by primary key, so two instances sharing the
     # hot kabupaten and provinsi rows lock them in the same order and cannot deadlock.
     if out.status_updates:
-        updates = sorted(out.status_updates.items())
+        updates = sorted(out.status_updates.items(), key=lambda item: item[0].int)
         await conn.execute(_UPDATE_STATUS, _rows((sid, status.value) for sid, status in updates))
     if out.submissions:
-        rows = sorted(out.submissions, key=lambda r: r.submission.submission_id)
+        rows = sorted(out.submissions, key=lambda r: r.submission.submission_id.int)
         await conn.execute(
             _INSERT_SUBMISSIONS,
             _rows(
