@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +56,17 @@ def json_error(
     )
 
 
+# PostgreSQL restarting, refusing or gone: the reader should retry, it did nothing wrong.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    OSError,  # refused connections and timeouts
+)
+RETRY_AFTER_S = 2
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer ApiError and request validation errors in the bilingual shape."""
 
@@ -81,3 +93,17 @@ def install_error_handlers(app: FastAPI) -> None:
             },
             422,
         )
+
+    async def _database_unavailable(_request: Request, _exc: Exception) -> Response:
+        return json_error(
+            {
+                "code": "DATABASE_UNAVAILABLE",
+                "pesan": "Basis data sedang tidak dapat dihubungi; coba lagi sebentar lagi.",
+                "message": "The database cannot be reached right now; retry shortly.",
+            },
+            503,
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    for exc_class in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(exc_class, _database_unavailable)
