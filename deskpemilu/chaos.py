@@ -18,9 +18,10 @@ from typing import Any, Protocol
 import asyncpg
 import httpx
 
-from deskpemilu.simulator.channels import ChannelSecrets, Outcome
+from deskpemilu.simulator.channels import ChannelSecrets
 from deskpemilu.simulator.plan import DayPlan, Operators, Send, plan_day
 from deskpemilu.simulator.run import DayRunner, RunStats, load_operators, mint_tokens
+from deskpemilu.simulator.truth import expected_statuses
 from deskpemilu.simulator.verify import Difference, verify_against_api
 from shared.db import connect
 from shared.events import Role
@@ -83,22 +84,6 @@ def fault_schedule(
             yield rng.choice(list(services))
         else:
             yield rng.choice(BACKING)
-
-
-def expected_statuses(plan: DayPlan) -> dict[tuple[str, str], list[str]]:
-    """(contest, tps) -> the submissions.status each distinct send must end with, sorted."""
-    per_tps: dict[tuple[str, str], dict[str, str]] = {}
-    for send in plan.sends:
-        statuses = per_tps.setdefault((str(send.form.contest), send.form.tps), {})
-        # A retry reuses its idempotency key: one submission, whatever the number of requests.
-        statuses.setdefault(send.idempotency_key, send.expect.split(":")[0])
-    result: dict[tuple[str, str], list[str]] = {}
-    for key, statuses in per_tps.items():
-        revised = "revision" in statuses.values()
-        result[key] = sorted(
-            "superseded" if (s == "accepted" and revised) else s for s in statuses.values()
-        )
-    return result
 
 
 def compare_statuses(
@@ -206,31 +191,23 @@ class ChaosReport:
         return out
 
 
-class _AckingRunner(DayRunner):
-    """A DayRunner that remembers which sends the intake acknowledged."""
+class DeliveryAudit:
+    """Which sends the intake acknowledged, and every other answer they got (DayRunner hook)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, plan: DayPlan) -> None:
+        self.plan = plan
         self.acked: set[str] = set()  # idempotency keys acknowledged at least once
         self.acked_sends: set[int] = set()  # id() of each Send acknowledged (a retry is another)
         self.refused: Counter[str] = Counter()  # '<channel> <status>' of answers other than 202
         self.refused_keys: dict[str, str] = {}  # the last idempotency key refused so, per kind
         self.answers: dict[int, Counter[int]] = {}  # id() of a Send -> its answers but 202
 
-    async def _send_once(self, client: httpx.AsyncClient, group: list[Send]) -> Outcome:
-        try:
-            outcome = await super()._send_once(client, group)
-        except httpx.HTTPError:
-            self._refused(group, 599)
-            raise
-        if outcome.status == 202:
+    def __call__(self, group: list[Send], status: int) -> None:
+        """Record one answer to one request (a batch is one request)."""
+        if status == 202:
             self.acked.update(s.idempotency_key for s in group)
             self.acked_sends.update(id(s) for s in group)
-        else:
-            self._refused(group, outcome.status)
-        return outcome
-
-    def _refused(self, group: list[Send], status: int) -> None:
+            return
         kind = f"{group[0].channel.value} {status}"
         self.refused[kind] += 1
         self.refused_keys[kind] = group[0].idempotency_key
@@ -425,14 +402,15 @@ class Chaos:
         self._started = time.monotonic()
         plan = prepared.plan
         report.sends = len(plan.sends)
-        runner = _AckingRunner(
+        audit = DeliveryAudit(plan)
+        runner = DayRunner(
             plan, intake_url=intake_url, tokens=prepared.tokens, phones=prepared.phones,
             secrets=secrets, duration_s=self.config.duration_s,
-            concurrency=self.config.concurrency, on_progress=on_progress,
+            concurrency=self.config.concurrency, on_progress=on_progress, on_answer=audit,
         )  # fmt: skip
         done = asyncio.Event()
         injector = asyncio.create_task(self._inject(done))
-        watcher = asyncio.create_task(self._watch(runner, done))
+        watcher = asyncio.create_task(self._watch(runner, audit, done))
         reader = asyncio.create_task(self._read_api(api_url, prepared.viewer_token, truth))
         sending = asyncio.create_task(runner.run())
         try:
@@ -442,10 +420,9 @@ class Chaos:
             if not finished:
                 self._event(f"day not sent after {timeout:.0f}s: giving up on the rest")
                 sending.cancel()
-                # DayRunner's per-TPS futures may complain when cancelled mid-wait.
-                with contextlib.suppress(asyncio.CancelledError, asyncio.InvalidStateError):
+                with contextlib.suppress(asyncio.CancelledError):
                     await sending
-                report.failures += runner.unacknowledged()
+                report.failures += audit.unacknowledged()
             stats = runner.stats
         finally:
             done.set()
@@ -459,8 +436,8 @@ class Chaos:
         report.failures = list(stats.failures) + report.failures
         self._event(
             f"day sent: {stats.forms_stored} forms acknowledged, {stats.requests} requests, "
-            f"{stats.retries} retries, refused {dict(sorted(runner.refused.items()))}, "
-            f"e.g. {runner.refused_keys}"
+            f"{stats.retries} retries, refused {dict(sorted(audit.refused.items()))}, "
+            f"e.g. {audit.refused_keys}"
         )
         report.unhealthy = await self.services.wait_healthy(120.0)
         if report.unhealthy:
@@ -468,7 +445,7 @@ class Chaos:
         expected = expected_statuses(plan)
         # Only what the intake acknowledged must be there; a send that never got its 202 is
         # already a failure of its own.
-        acked_keys = runner.acked
+        acked_keys = audit.acked
         acked_plan = DayPlan(
             sends=[s for s in plan.sends if s.idempotency_key in acked_keys],
             counted=plan.counted,
@@ -486,7 +463,7 @@ class Chaos:
         report.wall_s = time.monotonic() - self._started
         return report
 
-    async def _watch(self, runner: _AckingRunner, done: asyncio.Event) -> None:
+    async def _watch(self, runner: DayRunner, audit: DeliveryAudit, done: asyncio.Event) -> None:
         """Log the wire statistics now and then: a stalled day shows in them."""
         while True:
             try:
@@ -497,7 +474,7 @@ class Chaos:
             stats = runner.stats
             self._event(
                 f"progress: {stats.forms_stored}/{len(runner.plan.sends)} forms acknowledged, "
-                f"{stats.requests} requests, refused {dict(sorted(runner.refused.items()))}"
+                f"{stats.requests} requests, refused {dict(sorted(audit.refused.items()))}"
             )
 
     async def _drain(self, database_url: str, plan: DayPlan, expected: int) -> None:

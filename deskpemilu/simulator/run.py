@@ -87,6 +87,7 @@ class DayRunner:
         max_rate: float | None = None,
         concurrency: int = 32,
         on_progress: Callable[[int], None] | None = None,
+        on_answer: Callable[[list[Send], int], None] | None = None,
     ) -> None:
         self.plan = plan
         self.intake_url = intake_url
@@ -96,6 +97,8 @@ class DayRunner:
         self.max_rate = max_rate
         self.concurrency = concurrency
         self.on_progress = on_progress or (lambda n: None)
+        # Every answer of every attempt (599: no answer), for callers that audit deliveries.
+        self.on_answer = on_answer or (lambda group, status: None)
         self.stats = RunStats()
         sends = plan.sends
         span = (sends[-1].at_s - sends[0].at_s) if len(sends) > 1 else 0.0
@@ -165,7 +168,8 @@ class DayRunner:
                 await previous
             await self._send_with_retries(client, group)
         finally:
-            done.set_result(None)
+            if not done.done():  # a cancelled run also cancels the futures others wait on
+                done.set_result(None)
             semaphore.release()
 
     async def _send_once(self, client: httpx.AsyncClient, group: list[Send]) -> Outcome:
@@ -189,6 +193,7 @@ class DayRunner:
                 self.stats.errors[type(exc).__name__] += 1
             self.stats.requests += 1
             self.stats.by_status[outcome.status] += 1
+            self.on_answer(group, outcome.status)
             if outcome.status == 202:
                 now = time.monotonic()
                 self.stats.first_202_at = self.stats.first_202_at or now

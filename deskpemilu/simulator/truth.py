@@ -73,3 +73,19 @@ def write_truth(path: Path, plan: DayPlan, roster: ElectionRoster) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+
+
+def expected_statuses(plan: DayPlan) -> dict[tuple[str, str], list[str]]:
+    """(contest, tps) -> the submissions.status each distinct send must end with, sorted."""
+    per_tps: dict[tuple[str, str], dict[str, str]] = {}
+    for send in plan.sends:
+        statuses = per_tps.setdefault((str(send.form.contest), send.form.tps), {})
+        # A retry reuses its idempotency key: one submission, whatever the number of requests.
+        statuses.setdefault(send.idempotency_key, send.expect.split(":")[0])
+    result: dict[tuple[str, str], list[str]] = {}
+    for key, statuses in per_tps.items():
+        revised = "revision" in statuses.values()
+        result[key] = sorted(
+            "superseded" if (s == "accepted" and revised) else s for s in statuses.values()
+        )
+    return result

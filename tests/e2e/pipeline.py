@@ -90,24 +90,6 @@ async def start_pipeline(
     return pipeline
 
 
-def expected_statuses(plan: DayPlan) -> dict[tuple[str, str], list[str]]:
-    """(contest, tps) -> the submissions.status each distinct send should end with, sorted."""
-    per_tps: dict[tuple[str, str], dict[str, str]] = {}
-    for send in plan.sends:
-        key = (str(send.form.contest), send.form.tps)
-        statuses = per_tps.setdefault(key, {})
-        if send.idempotency_key in statuses:
-            continue  # a retry of the same request: one submission
-        statuses[send.idempotency_key] = send.expect.split(":")[0]
-    result: dict[tuple[str, str], list[str]] = {}
-    for key, statuses in per_tps.items():
-        revised = "revision" in statuses.values()
-        result[key] = sorted(
-            "superseded" if (s == "accepted" and revised) else s for s in statuses.values()
-        )
-    return result
-
-
 def rejected_codes(plan: DayPlan) -> dict[tuple[str, str], set[str]]:
     """(contest, tps) -> the rule codes its rejected sends must carry."""
     codes: dict[tuple[str, str], set[str]] = {}

@@ -10,11 +10,11 @@ import pytest
 
 from deskpemilu.simulator.plan import Operators, plan_day
 from deskpemilu.simulator.run import DayRunner, load_operators, mint_tokens
-from deskpemilu.simulator.truth import write_truth
+from deskpemilu.simulator.truth import expected_statuses, write_truth
 from deskpemilu.simulator.verify import verify_against_api
 from shared.db import connect
 from shared.roster_db import fetch_election_roster
-from tests.e2e.pipeline import expected_statuses, rejected_codes, start_pipeline, wait_until
+from tests.e2e.pipeline import rejected_codes, start_pipeline, wait_until
 from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
