@@ -51,17 +51,13 @@ from deskpemilu import national, runtime  # noqa: E402
 from deskpemilu.roster_load import load_roster  # noqa: E402
 from deskpemilu.simulator.plan import DayPlan, Operators, plan_day, true_form  # noqa: E402
 from deskpemilu.simulator.run import DayRunner, load_operators, mint_tokens  # noqa: E402
+from deskpemilu.simulator.truth import expected_statuses  # noqa: E402
 from shared.db import connect, migrate  # noqa: E402
 from shared.events import Channel  # noqa: E402
 from shared.form import CHasil, Contest  # noqa: E402
 from shared.roster import ElectionRoster, TpsInfo  # noqa: E402
 from shared.roster_db import fetch_election_roster  # noqa: E402
-from tests.e2e.pipeline import (  # noqa: E402
-    BANYUASIN_PEMILU,
-    Pipeline,
-    expected_statuses,
-    start_pipeline,
-)
+from tests.e2e.pipeline import BANYUASIN_PEMILU, Pipeline, start_pipeline  # noqa: E402
 from tests.procs import TEST_TOKEN_SECRET, ServiceProcess  # noqa: E402
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -202,7 +198,7 @@ def kafka_ceiling(bootstrap: str, records: int, record_size: int, partitions: in
         return
     command = (
         f"bash deploy/stack.sh kafka-run-class org.apache.kafka.tools.ProducerPerformance "
-        f"--topic <tmp, {partitions} partitions> --num-records {records} --record-size "
+        f"--topic TMP_TOPIC --num-records {records} --record-size "
         f"{record_size} --throughput -1 --producer-props bootstrap.servers={bootstrap} acks=all"
     )
     try:
@@ -237,7 +233,10 @@ def kafka_ceiling(bootstrap: str, records: int, record_size: int, partitions: in
         result("kafka ceiling", "FAILED", note=f"exit {perf.returncode}: {tail}")
         return
     final = lines[-1]  # the summary comes last; earlier lines are 5-second windows
-    note = f"{records:,} x {record_size} B, acks=all, {partitions} partitions; {elapsed:.0f}s"
+    note = (
+        f"{records:,} x {record_size} B, acks=all, TMP_TOPIC with {partitions} partitions "
+        f"(created, then deleted); {elapsed:.0f}s"
+    )
     result("kafka ceiling records/s", float(final["rps"]), "records/s", note)
     result("kafka ceiling MB/s", float(final["mbps"]), "MB/s", note)
     if final["p99"]:
@@ -537,6 +536,7 @@ async def freshness(
     probes: list[Probe] = []
     statuses: dict[int, int] = {}
     lateness: list[float] = []
+    latencies: list[float] = []  # POST until its answer
     limits = httpx.Limits(max_connections=256)
     async with (
         httpx.AsyncClient(base_url=bench.pipeline.intake_url, timeout=30, limits=limits) as intake,
@@ -565,6 +565,7 @@ async def freshness(
 
         async def send(index: int, info: TpsInfo, contest: Contest, form: CHasil) -> None:
             operator = bench.operators.sender(info.kecamatan_code)
+            posted_at = time.monotonic()
             response = await intake.post(
                 "/v1/submissions",
                 content=form.model_dump_json(exclude_none=True),
@@ -575,6 +576,7 @@ async def freshness(
                 },
             )
             accepted_at = time.monotonic()
+            latencies.append(accepted_at - posted_at)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code == 202 and index % every == 0:
                 path = f"/v1/tps/{roster.election_id}/{contest}/{info.code}"
@@ -616,6 +618,14 @@ async def freshness(
         result("freshness mean", statistics.fmean(delays) * 1000, "ms")
     else:
         result("freshness", "FAILED", note=note)
+    latencies.sort()
+    if latencies:
+        result(
+            "intake POST latency p50/p99 (at the freshness rate)",
+            f"{_quantile(latencies, 0.5) * 1000:.0f} / {_quantile(latencies, 0.99) * 1000:.0f}",
+            "ms",
+            f"{len(latencies)} single-form POSTs, each until its 202",
+        )
     late = sum(1 for x in lateness if x > 0.05)
     result("freshness offered rate", len(jobs) / offered_s, "forms/s", f"{late} sends >50 ms late")
     if not complete:

@@ -36,11 +36,12 @@ KEPT = runtime.RUN_DIR / "bench-results"
 RESULT_PREFIX = "RESULT "
 LAST = "e2e_bench"  # the whole pipeline last, after the per-service figures
 BUSY_LOAD = 3.0  # above this, the run shares the machine with enough work to move the figures
-KEY_FIGURES = (
+KEY_FIGURES = (  # prefixes of e2e_bench figure names
     "banyuasin day forms/s end to end",
     "banyuasin day wall time",
     "freshness p50",
     "freshness p99",
+    "freshness offered rate",
     "national slice forms/s end to end",
     "national day PROJECTED",
     "kafka ceiling records/s",
@@ -206,7 +207,7 @@ def render(runs: list[Run], notes: list[str]) -> str:
         *_machine(runs),
         "",
     ]
-    key = [r for run in runs for r in figures(run) if r["name"] in KEY_FIGURES]
+    key = [r for run in runs for r in figures(run) if str(r["name"]).startswith(KEY_FIGURES)]
     if key:
         out += ["## Key figures (end to end)", "", *_table(key), ""]
     out += ["## Notes", ""]
@@ -224,7 +225,7 @@ def render(runs: list[Run], notes: list[str]) -> str:
     out += [f"- {note}" for note in notes]
     out.append("")
     for run in runs:
-        rows = figures(run)
+        rows = [r for r in figures(run) if not str(r["name"]).startswith("machine ")]
         structured = any(r.get("value") != "" for r in rows)
         status = "ok" if run.exit_code == 0 else f"EXIT {run.exit_code}"
         out += [
