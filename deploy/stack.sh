@@ -26,6 +26,8 @@
 #     do not count as external, so `start` still works in such a shell.)
 #   KAFKA_START_TIMEOUT=90 KAFKA_STOP_TIMEOUT=30 PG_START_TIMEOUT=60 PG_STOP_TIMEOUT=30
 #   KAFKA_HEAP_OPTS="-Xms512m -Xmx1g"  PG_BIN=/usr/lib/postgresql/15/bin
+#   PG_DIR=<RUN_DIR>/postgres (or /var/tmp/deskpemilu-<hash>/postgres when the postgres OS user
+#     cannot traverse the checkout)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,7 +54,15 @@ KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster-id"
 
-PG_DIR="$RUN_DIR/postgres"
+# PostgreSQL runs as the postgres OS user, which must reach its data folder. A checkout under a
+# private directory (mode 700: a CI workspace, `mktemp -d`) gets its own folder under /var/tmp.
+if [[ -z "${PG_DIR:-}" ]]; then
+    PG_DIR="$RUN_DIR/postgres"
+    if (( EUID == 0 )) && id postgres >/dev/null 2>&1 &&
+        ! runuser -u postgres -- test -x "$(dirname "$RUN_DIR")" 2>/dev/null; then
+        PG_DIR="/var/tmp/deskpemilu-$(printf '%s' "$RUN_DIR" | sha1sum | cut -c1-10)/postgres"
+    fi
+fi
 PG_DATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/sock"
 PG_LOG="$PG_DIR/postgres.log"
