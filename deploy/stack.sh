@@ -333,7 +333,7 @@ as_pg() {
     # PostgreSQL refuses to run as root: as root, run its tools as the
     # `postgres` OS user; as anyone else, run them as that user directly.
     if (( EUID == 0 )); then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")  # its cwd may be a folder postgres cannot enter
     else
         "$@"
     fi
