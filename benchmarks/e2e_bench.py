@@ -665,15 +665,22 @@ async def national_slice(
     )
     expected = sum(1 for (_, code) in plan.counted if code in roster.tps)
     result("national slice counted TPS results", f"{counted:,} of {expected:,} expected")
-    if day.forms_per_s > 0 and day.complete:
+    if day.forms_per_s > 0:
         hours = NATIONAL_FORMS / day.forms_per_s / 3600
+        measured = (
+            f"{day.distinct:,} submissions from {len(tps):,} TPS in {provinces} provinces, all "
+            f"recorded in {day.wall_s:.0f}s"
+            if day.complete
+            else f"{day.recorded:,} of {day.distinct:,} submissions from {len(tps):,} TPS in "
+            f"{provinces} provinces recorded in {day.wall_s:.0f}s (not drained)"
+        )
         result(
             "national day PROJECTED",
             hours,
             "hours",
             f"PROJECTION, not measured: {NATIONAL_FORMS:,} forms (823,220 TPS x 5) at the "
-            f"slice's {day.forms_per_s:,.0f} forms/s; slice = {day.distinct:,} submissions "
-            f"from {len(tps):,} TPS in {provinces} provinces, one pipeline of 4 processes",
+            f"slice's {day.forms_per_s:,.1f} forms/s; slice: {measured}; one instance of each "
+            "service on this machine",
         )
 
 
@@ -854,7 +861,7 @@ def main() -> None:
     parser.add_argument("--poll-ms", type=float, default=25, help="API poll interval per probe")
     parser.add_argument("--banyuasin-tps", type=int, default=0, help="first N TPS (0: all)")
     parser.add_argument("--national-forms", type=int, default=30_000, help="slice size (forms)")
-    parser.add_argument("--national-seconds", type=float, default=150, help="cap on slice time")
+    parser.add_argument("--national-seconds", type=float, default=100, help="cap on slice time")
     parser.add_argument(
         "--national-provinces",
         type=int,
