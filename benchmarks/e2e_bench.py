@@ -383,6 +383,7 @@ class DayFigures:
     failures: int
     retrying: bool  # some send was still being retried when everything was recorded
     accepted: int  # forms that got a 202
+    errors: dict[str, int]  # connection errors (HTTP 599 above) by kind
 
     @property
     def forms_per_s(self) -> float:
@@ -450,6 +451,7 @@ async def run_day(bench: Bench, plan: DayPlan, distinct: int) -> DayFigures:
         failures=len(runner.stats.failures),
         retrying=retrying,
         accepted=runner.stats.forms_stored,
+        errors=dict(runner.stats.errors),
     )
 
 
@@ -458,6 +460,7 @@ def _print_day(label: str, day: DayFigures) -> None:
     note = (
         f"{day.sends:,} sends, {day.distinct:,} distinct submissions, {state}; "
         f"HTTP {day.statuses}; {day.failures} failed sends"
+        + (f" ({day.errors})" if day.errors else "")
         + ("; retrying sends stopped at the end" if day.retrying else "")
     )
     result(f"{label} forms/s end to end", day.forms_per_s, "forms/s", note)
