@@ -8,20 +8,15 @@ from datetime import datetime, timedelta
 
 import jwt
 
+from shared.errors import BilingualError
 from shared.events import OperatorRef, Role, utcnow
 
 ALGORITHM = "HS256"
 ISSUER = "deskpemilu"
 
 
-class TokenError(Exception):
+class TokenError(BilingualError):
     """A token that is missing, malformed, badly signed, expired or revoked."""
-
-    def __init__(self, code: str, pesan: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.pesan = pesan
-        self.message = message
 
 
 @dataclass(frozen=True)

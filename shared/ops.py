@@ -46,3 +46,16 @@ async def serve_ops(service: str, host: str, port: int, health: HealthCheck) -> 
             task.result()  # surfaces a bind error instead of waiting forever
         await asyncio.sleep(0.02)
     return server
+
+
+def run_http_service(app: FastAPI, host: str, port: int) -> None:
+    """Serve an HTTP service in the foreground: uvloop, httptools, our JSON logs, no access log."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+    )

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from shared.logs import configure_logging
+from shared.ops import run_http_service
 
 if __name__ == "__main__":
     settings = IntakeSettings()
     configure_logging("intake", settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-    )
+    run_http_service(create_app(settings), settings.host, settings.port)

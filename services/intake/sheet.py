@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from services.intake.messages import translate_errors
 from services.intake.schemas import ErrorDetail
+from shared.errors import BilingualError
 from shared.form import CHasil, Contest
 
 _CANDIDATE_COLUMN = re.compile(r"^(?:paslon|calon|c)?_?0*([1-9][0-9]{0,2})$")
@@ -34,14 +35,8 @@ COLUMNS_HELP = (
 )
 
 
-class SheetError(Exception):
+class SheetError(BilingualError):
     """The file as a whole cannot be read: wrong format, no header, unknown columns."""
-
-    def __init__(self, code: str, pesan: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.pesan = pesan
-        self.message = message
 
 
 @dataclass(frozen=True)
