@@ -208,7 +208,8 @@ class VerdictNotifier:
                 topics.validated,
                 topics.rejected,
                 bootstrap_servers=self._settings.kafka_bootstrap_servers,
-                group_id=self._settings.notifier_group,
+                # Prefixed like the validator and aggregator groups: separate desks never share it.
+                group_id=self._settings.topic_prefix + self._settings.notifier_group,
                 enable_auto_commit=False,
                 # A new group reads from the start; notifier_max_age_s keeps old verdicts unsent.
                 auto_offset_reset="earliest",
