@@ -34,6 +34,7 @@ from shared.events import Channel, OperatorRef, Role, SubmissionReceived, Submis
 from shared.form import LP, CHasil, Contest, DataPemilih, SuaraPartai
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
+from tests.dbs import drop_database
 
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
 BANYUASIN = Path(__file__).resolve().parent.parent / "data" / "rosters" / "pemilu-2024-banyuasin"
@@ -360,17 +361,6 @@ async def _process(
         await admin.close()
 
 
-async def _drop_database(admin: asyncpg.Connection, name: str) -> None:
-    # An autovacuum worker may still be in the database; only its owner role may end it.
-    for _ in range(30):
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except asyncpg.InsufficientPrivilegeError:
-            await asyncio.sleep(2)
-    raise RuntimeError(f"could not drop the scratch database {name}")
-
-
 async def run(
     database_url: str,
     bootstrap: str,
@@ -414,7 +404,7 @@ async def run(
                     )
                 finally:
                     await conn.close()
-                    await _drop_database(admin, name)
+                    await drop_database(admin, name)
     finally:
         await admin.close()
 

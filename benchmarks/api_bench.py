@@ -41,6 +41,7 @@ from shared.auth import issue_token
 from shared.db import connect, migrate
 from shared.events import OperatorRef, Role
 from shared.roster import ancestors_of
+from tests.dbs import drop_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BANYUASIN = REPO_ROOT / "data" / "rosters" / "pemilu-2024-banyuasin"
@@ -112,8 +113,10 @@ async def scratch_database(server_url: str) -> AsyncIterator[str]:
     try:
         yield with_database(server_url, name)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await drop_database(admin, name)
+        finally:
+            await admin.close()
 
 
 async def seed(url: str, seed_value: int = 14022024) -> int:

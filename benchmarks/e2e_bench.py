@@ -57,6 +57,7 @@ from shared.events import Channel  # noqa: E402
 from shared.form import CHasil, Contest  # noqa: E402
 from shared.roster import ElectionRoster, TpsInfo  # noqa: E402
 from shared.roster_db import fetch_election_roster  # noqa: E402
+from tests.dbs import drop_database  # noqa: E402
 from tests.e2e.pipeline import BANYUASIN_PEMILU, Pipeline, start_pipeline  # noqa: E402
 from tests.procs import TEST_TOKEN_SECRET, ServiceProcess  # noqa: E402
 
@@ -709,7 +710,7 @@ async def _scratch_database(database_url: str) -> str:
 async def _drop_database(database_url: str, url: str) -> None:
     admin = await asyncpg.connect(database_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+        await drop_database(admin, url.rpartition("/")[2])
     finally:
         await admin.close()
 

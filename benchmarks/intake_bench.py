@@ -38,6 +38,7 @@ from shared.db import connect, migrate  # noqa: E402
 from shared.events import OperatorRef, Role  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
 from shared.topics import Topics  # noqa: E402
+from tests.dbs import drop_database  # noqa: E402
 from tests.procs import ServiceProcess, free_port, stack_env  # noqa: E402
 
 TOKEN_SECRET = "bench-secret-" + "x" * 40
@@ -236,7 +237,7 @@ async def cleanup(database_url: str, scratch_url: str, bootstrap: str, prefix: s
     admin = await asyncpg.connect(database_url)
     try:
         name = scratch_url.rpartition("/")[2]
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(admin, name)
     finally:
         await admin.close()
     return records

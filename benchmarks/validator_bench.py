@@ -39,6 +39,7 @@ from shared.kafka import ensure_topics
 from shared.roster import ElectionRoster
 from shared.roster_db import fetch_all_rosters
 from shared.topics import Topics
+from tests.dbs import drop_database
 from tests.procs import ServiceProcess, stack_env
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -325,7 +326,7 @@ async def run(
                 await cleanup.delete_topics([spec.name for spec in topics.specs()])
             finally:
                 await cleanup.close()
-            await admin_db.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            await drop_database(admin_db, db_name)
         await admin_db.close()
 
 

@@ -17,6 +17,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.db import connect, migrate
+from tests.dbs import drop_database
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
@@ -83,8 +84,10 @@ async def scratch_database(database_url: str) -> AsyncIterator[str]:
             await conn.close()
         yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await drop_database(admin, name)
+        finally:
+            await admin.close()
 
 
 TopicFactory = Callable[..., Awaitable[str]]

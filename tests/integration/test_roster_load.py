@@ -15,6 +15,7 @@ from deskpemilu.roster_load import LoadReport, RosterFileError, load_roster
 from shared.db import connect, migrate
 from shared.form import Contest
 from shared.roster_db import fetch_all_rosters, fetch_election_roster, roster_version
+from tests.dbs import drop_database
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,10 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await drop_database(admin, name)
+        finally:
+            await admin.close()
 
 
 @pytest.fixture(scope="module")
