@@ -68,14 +68,9 @@ async def start_pipeline(
         await load_roster(conn, roster)
     finally:
         await conn.close()
-    env = stack_env(
-        kafka_bootstrap,
-        database_url,
-        TOPIC_PARTITIONS=str(partitions),
-        INTAKE_RATE_PER_S="1000",
-        INTAKE_RATE_BURST="1000",
-        **extra_env,
-    )
+    # A simulated day sends far faster than one operator types; callers may still override.
+    settings = {"INTAKE_RATE_PER_S": "1000", "INTAKE_RATE_BURST": "1000", **extra_env}
+    env = stack_env(kafka_bootstrap, database_url, TOPIC_PARTITIONS=str(partitions), **settings)
     await ensure_topics(
         kafka_bootstrap,
         partitions=partitions,

@@ -10,6 +10,7 @@ import io
 import json
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ FORM: dict[str, Any] = {
 }
 WA_SECRET = "test-whatsapp-app-secret"
 SMS_TOKEN = "test-sms-auth-token"
+SMS_ACCOUNT = "AC0123456789"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -74,10 +76,12 @@ SMS_TOKEN = "test-sms-auth-token"
 
 @dataclass
 class FakeGraph:
-    """A local HTTP server standing in for the WhatsApp Cloud API messages endpoint."""
+    """A local HTTP server standing in for the WhatsApp Cloud API and the SMS gateway's API."""
 
     received: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    sms: list[dict[str, str]] = field(default_factory=list)
+    sms_auth: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -85,8 +89,14 @@ class FakeGraph:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}/v21.0"
 
+    @property
+    def sms_base(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/2010-04-01"
+
     def texts_to(self, phone: str) -> list[str]:
-        return [m["text"]["body"] for m in self.received if m.get("to") == phone]
+        whatsapp = [m["text"]["body"] for m in self.received if m.get("to") == phone]
+        return whatsapp + [m["Body"] for m in self.sms if m.get("To") == "+" + phone]
 
     async def wait_for_texts(self, phone: str, count: int, timeout_s: float = 10.0) -> list[str]:
         deadline = time.monotonic() + timeout_s
@@ -106,8 +116,14 @@ def fake_graph() -> Iterator[FakeGraph]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             graph.paths.append(self.path)
-            graph.received.append(json.loads(self.rfile.read(length)))
-            body = b'{"messaging_product":"whatsapp","messages":[{"id":"wamid.reply"}]}'
+            raw = self.rfile.read(length)
+            if self.path.endswith("/Messages.json"):  # the SMS gateway: form-encoded, basic auth
+                graph.sms.append(dict(urllib.parse.parse_qsl(raw.decode())))
+                graph.sms_auth.append(self.headers.get("Authorization", ""))
+                body = b'{"sid":"SMreply","status":"queued"}'
+            else:
+                graph.received.append(json.loads(raw))
+                body = b'{"messaging_product":"whatsapp","messages":[{"id":"wamid.reply"}]}'
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -283,6 +299,9 @@ async def start_harness(
         WHATSAPP_PHONE_NUMBER_ID="106540352242922",
         WHATSAPP_ACCESS_TOKEN="test-graph-token",
         SMS_WEBHOOK_URL="http://intake.test/v1/webhooks/sms",
+        SMS_API_BASE=graph.sms_base,
+        SMS_ACCOUNT_SID=SMS_ACCOUNT,
+        SMS_FROM_NUMBER="+6281100000000",
         INTAKE_REPLY_TO_DEMO_OPERATORS="true",  # the roster's operators are demo ones
         INTAKE_DIRECTORY_REFRESH_S="0.2",
         INTAKE_PUBLISH_TIMEOUT_S="2",
@@ -841,3 +860,45 @@ async def test_verdicts_are_sent_back_to_whatsapp_senders(intake: Harness) -> No
     assert "tidak sama dengan suara sah (460)" in ditolak
     await asyncio.sleep(0.5)
     assert len(intake.graph.texts_to(OPERATOR_PHONE)) == 2
+
+
+async def test_verdicts_are_sent_back_to_sms_senders_through_the_gateway_api(
+    intake: Harness,
+) -> None:
+    submission = SubmissionReceived(
+        submission_id=uuid.uuid4(),
+        received_at=utcnow(),
+        channel=Channel.SMS,
+        operator=OPERATOR,
+        idempotency_key="sms:SMverdict",
+        form=CHasil.model_validate(FORM),
+        reply_to=OPERATOR_PHONE,
+    )
+    rejected = SubmissionRejected(
+        submission=submission,
+        violations=(
+            Violation(
+                code="SUM_SAH",
+                severity=Severity.ERROR,
+                pesan="Jumlah suara paslon (450) tidak sama dengan suara sah (460).",
+                message="Candidate votes do not add up.",
+            ),
+        ),
+        rejected_at=utcnow(),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            intake.settings.topics.rejected, encode(rejected), key=TPS.encode()
+        )
+    finally:
+        await producer.stop()
+    (text,) = await intake.graph.wait_for_texts(OPERATOR_PHONE, 1, timeout_s=30)
+    assert text.startswith("Ditolak: ") and "tidak sama dengan suara sah (460)" in text
+    assert intake.graph.received == []  # it went by SMS, not WhatsApp
+    (message,) = intake.graph.sms
+    assert intake.graph.paths == [f"/2010-04-01/Accounts/{SMS_ACCOUNT}/Messages.json"]
+    assert message["From"] == "+6281100000000" and message["To"] == "+" + OPERATOR_PHONE
+    expected = base64.b64encode(f"{SMS_ACCOUNT}:{SMS_TOKEN}".encode()).decode()
+    assert intake.graph.sms_auth == [f"Basic {expected}"]
