@@ -13,9 +13,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from services.validator.rules import (
+    FORM_RULES,
     RULES,
     check_form,
     check_scope,
+    form_context,
+    form_is_clean,
     has_errors,
     reserve_ballots,
     rules_markdown,
@@ -564,6 +567,37 @@ def test_single_corruption_is_caught_by_its_rule(name: str, data: st.DataObject)
     assert has_errors(violations) == bool(case.errors)
 
 
+# --- the fast route ----------------------------------------------------------------------------
+
+
+def _every_rule(form: CHasil, roster: ElectionRoster | None) -> list[Violation]:
+    """What FORM_RULES report one by one, without check_form's fast route."""
+    ctx = form_context(form, roster)
+    return [v for rule in FORM_RULES for v in rule(form, ctx)]
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+@PROPERTY
+@given(data=st.data())
+def test_the_fast_route_never_passes_a_corrupted_form(name: str, data: st.DataObject) -> None:
+    case = CORRUPTIONS[name](data)
+    expected = _every_rule(case.form, case.roster)
+    assert check_form(case.form, case.roster) == expected
+    if form_is_clean(case.form, case.roster):
+        assert expected == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_the_fast_route_agrees_with_the_rules_on_consistent_forms(data: st.DataObject) -> None:
+    roster = data.draw(rosters(party_list=data.draw(st.booleans())))
+    form = data.draw(consistent_forms(roster))
+    expected = _every_rule(form, roster)
+    assert check_form(form, roster) == expected
+    if form_is_clean(form, roster):
+        assert expected == []
+
+
 # --- examples with the messages --------------------------------------------------------------
 
 TPS = "16.07.01.1016.001"
@@ -618,6 +652,7 @@ def _only(violations: list[Violation], code: str) -> Violation:
 
 def test_example_form_is_consistent() -> None:
     assert check_form(ppwp_form(), ROSTER) == []
+    assert form_is_clean(ppwp_form(), ROSTER)  # and takes the fast route
 
 
 def test_sah_sum_message_names_both_numbers() -> None:
