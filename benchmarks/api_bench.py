@@ -158,13 +158,15 @@ async def seed(url: str, seed_value: int = 14022024) -> int:
                 for code, v, s, t, c, d in results
             ],
         )
+        # Votes are a vector by line number on the area's summary row (migration 0012).
         await conn.executemany(
-            """INSERT INTO area_totals (election, contest, area_code, candidate, shard, votes)
-               VALUES ($1, $2, $3, $4, 0, $5)""",
+            """INSERT INTO area_summary (election, contest, area_code, shard, votes)
+               VALUES ($1, $2, $3, 0, $4)
+               ON CONFLICT (election, contest, area_code, shard) DO UPDATE
+               SET votes = EXCLUDED.votes""",
             [
-                (ELECTION, CONTEST, area, line, n)
+                (ELECTION, CONTEST, area, [lines.get(f"c{n}") for n in range(1, 4)])
                 for area, lines in votes_by_area.items()
-                for line, n in lines.items()
             ],
         )
         await conn.executemany(

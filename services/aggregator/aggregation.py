@@ -14,11 +14,14 @@ from uuid import UUID
 import orjson
 
 from shared.events import ReviewDecided, Role, SubmissionReceived, Violation
+from shared.form import PARTY_LIST_CONTESTS
 from shared.roster import ancestors_of
 
 Key = tuple[str, str, str]  # election, contest, tps
 AreaKey = tuple[str, str, str]  # election, contest, area_code
 LineKey = tuple[str, str, str, str]  # election, contest, area_code, candidate line ('c1', 'p3')
+# Vote deltas of one area by line number (3 for 'c3' or 'p3'); a line absent here did not move.
+LineDeltas = dict[int, int]
 
 # Senders whose later form replaces the counted one whoever sent that.
 REVISERS = frozenset({Role.CAMAT, Role.ADMIN})
@@ -85,6 +88,11 @@ def _count(value: Any) -> int:
     return value
 
 
+def line_prefix(contest: str) -> str:
+    """'p' for the party lines of party-list contests (DPR, DPRD), else 'c' (candidates)."""
+    return "p" if contest in PARTY_LIST_CONTESTS else "c"
+
+
 def numbers_of(form: Mapping[str, Any]) -> Numbers:
     """The counted figures of a form in its JSON shape (CHasil.model_dump(mode="json"))."""
     parties = form.get("suara_partai")
@@ -148,6 +156,10 @@ def submission_from_data(data: Mapping[str, Any]) -> Submission:
     """
     try:
         form = data["form"]
+        # Area vectors are indexed by line number alone; the letter follows from the contest
+        # (CHasil enforces it: party-list contests carry suara_partai, the rest suara_calon).
+        if (form.get("suara_partai") is not None) != (form["contest"] in PARTY_LIST_CONTESTS):
+            raise UndecodableEvent(f"{form['contest']}: vote lines of the other contest kind")
         form_json = canonical_form_json(form)
         operator = data["operator"]
         version = Version(
@@ -328,9 +340,18 @@ class BatchOutcome:
     history: list[HistoryRow] = field(default_factory=list)
     reviews: list[ReviewDecided] = field(default_factory=list)
     anomalies: list[AnomalyRow] = field(default_factory=list)
-    totals: dict[LineKey, int] = field(default_factory=dict)
+    votes: dict[AreaKey, LineDeltas] = field(default_factory=dict)  # nonzero line deltas
     summaries: dict[AreaKey, SummaryDelta] = field(default_factory=dict)
     decisions: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def totals(self) -> dict[LineKey, int]:
+        """The vote deltas as one entry per area and candidate line ('c1', 'p3')."""
+        return {
+            (election, contest, area, f"{line_prefix(contest)}{number}"): delta
+            for (election, contest, area), lines in self.votes.items()
+            for number, delta in lines.items()
+        }
 
 
 # Codes of review decisions that cannot apply, with their messages (Indonesian, English).
@@ -614,13 +635,19 @@ class _Batch:
     def finish(self) -> BatchOutcome:
         # Deltas were summed per desa; each desa's sum now goes to it and every area above it,
         # so a kabupaten row costs one addition per desa instead of one per form.
-        totals: dict[LineKey, int] = {}
+        votes: dict[AreaKey, LineDeltas] = {}
         for (election, contest, areas), lines in self.lines.items():
-            for line, delta in lines.items():
-                if delta:
-                    for area in areas:
-                        line_key = (election, contest, area, line)
-                        totals[line_key] = totals.get(line_key, 0) + delta
+            deltas = [(int(line[1:]), delta) for line, delta in lines.items() if delta]
+            if not deltas:
+                continue
+            for area in areas:
+                area_key = (election, contest, area)
+                acc = votes.get(area_key)
+                if acc is None:
+                    votes[area_key] = dict(deltas)
+                else:
+                    for number, delta in deltas:
+                        acc[number] = acc.get(number, 0) + delta
         summaries: dict[AreaKey, SummaryDelta] = {}
         for (election, contest, areas), desa_delta in self.summaries.items():
             for area in areas:
@@ -629,7 +656,11 @@ class _Batch:
                     summary = summaries[(election, contest, area)] = SummaryDelta()
                 summary.add(desa_delta)
         out = self.out
-        out.totals = {k: v for k, v in totals.items() if v}
+        for area_key, acc in votes.items():
+            if not all(acc.values()):
+                acc = {n: d for n, d in acc.items() if d}
+            if acc:
+                out.votes[area_key] = acc
         out.summaries = {k: v for k, v in summaries.items() if not v.is_zero()}
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,13 +18,17 @@ from services.aggregator.aggregation import (
     BatchOutcome,
     BatchState,
     FormIn,
+    HistoryRow,
     Incoming,
     Key,
+    LineDeltas,
     Numbers,
     RejectedIn,
     ResultStatus,
     ReviewIn,
     StoredSubmission,
+    SubmissionRow,
+    SummaryDelta,
     TpsResult,
     Version,
     batch_keys,
@@ -126,14 +131,6 @@ ON CONFLICT (election, contest, tps) DO UPDATE
         channel = EXCLUDED.channel, received_at = EXCLUDED.received_at,
         form_digest = EXCLUDED.form_digest, updated_at = now()
 """
-_INSERT_HISTORY = """
-INSERT INTO tps_result_versions (election, contest, tps, version, submission_id, decision,
-                                 operator_id, channel, votes, note, at)
-SELECT r->>0, r->>1, r->>2, (r->>3)::int, (r->>4)::uuid, r->>5, r->>6, r->>7,
-       nullif(r->8, 'null'), r->>9, (r->>10)::timestamptz
-FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS e(r, n)
-ORDER BY e.n
-"""
 _INSERT_REVIEWS = """
 INSERT INTO review_decisions (decision_id, election, contest, tps, reviewer_id, reviewer_role,
                               action, submission_id, note, decided_at)
@@ -142,17 +139,14 @@ SELECT (r->>0)::uuid, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::uuid, r
 FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (decision_id) DO NOTHING
 """
-_UPSERT_TOTALS = """
-INSERT INTO area_totals AS a (election, contest, area_code, candidate, shard, votes)
-SELECT r->>0, r->>1, r->>2, r->>3, 0, (r->>4)::bigint FROM jsonb_array_elements($1::text::jsonb) r
-ON CONFLICT (election, contest, area_code, candidate, shard) DO UPDATE
-    SET votes = a.votes + EXCLUDED.votes
-"""
+# One row per touched area: progress and vote sums, and the votes as a vector by line number
+# (migration 0012). A NULL element of the delta leaves that line as it is (NULL: never moved).
+# updated_at follows the sums and progress only, as when the votes had a table of their own.
 _UPSERT_SUMMARY = """
 INSERT INTO area_summary AS a (election, contest, area_code, shard, suara_sah, suara_tidak_sah,
-                               pengguna, tps_reported, dpt_reported)
+                               pengguna, tps_reported, dpt_reported, votes)
 SELECT r->>0, r->>1, r->>2, 0, (r->>3)::bigint, (r->>4)::bigint, (r->>5)::bigint,
-       (r->>6)::int, (r->>7)::bigint
+       (r->>6)::int, (r->>7)::bigint, (r->>8)::bigint[]
 FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (election, contest, area_code, shard) DO UPDATE
     SET suara_sah = a.suara_sah + EXCLUDED.suara_sah,
@@ -160,7 +154,11 @@ ON CONFLICT (election, contest, area_code, shard) DO UPDATE
         pengguna = a.pengguna + EXCLUDED.pengguna,
         tps_reported = a.tps_reported + EXCLUDED.tps_reported,
         dpt_reported = a.dpt_reported + EXCLUDED.dpt_reported,
-        updated_at = now()
+        votes = CASE WHEN EXCLUDED.votes IS NULL THEN a.votes
+                     ELSE deskpemilu_add_votes(a.votes, EXCLUDED.votes) END,
+        updated_at = CASE WHEN (EXCLUDED.suara_sah, EXCLUDED.suara_tidak_sah, EXCLUDED.pengguna,
+                                EXCLUDED.tps_reported, EXCLUDED.dpt_reported) = (0, 0, 0, 0, 0)
+                          THEN a.updated_at ELSE now() END
 """
 _INSERT_ANOMALIES = """
 INSERT INTO anomalies (election, contest, tps, code, severity, detail, submission_id)
@@ -233,7 +231,7 @@ async def apply_batch(
         if fresh:
             state = await _load_state(conn, fresh)
             outcome = decide_batch(fresh, state)
-            await _write(conn, outcome)
+            await _write(conn, outcome, state)
         await conn.execute(
             _STORE_OFFSETS,
             group,
@@ -241,7 +239,7 @@ async def apply_batch(
             [p for _, p in partitions],
             [next_offsets[tp] for tp in partitions],
         )
-        if outcome.totals or outcome.summaries or outcome.results:
+        if outcome.votes or outcome.summaries or outcome.results:
             await conn.execute(_NOTIFY, NOTIFY_CHANNEL, _notify_payload(outcome))
     return Applied(outcome=outcome, skipped=len(events) - len(fresh))
 
@@ -337,7 +335,170 @@ def _rows(rows: Iterable[Sequence[Any]]) -> str:
     return orjson.dumps(list(rows), default=str).decode()
 
 
-async def _write(conn: Conn, out: BatchOutcome) -> None:
+def _copy_text(value: str) -> str:
+    # COPY text format: backslash starts an escape, tab and newline end a column or row.
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
+def _copy_rows(rows: Iterable[Sequence[str | None]]) -> io.BytesIO:
+    """Rows of already formatted column texts (None: NULL) as one COPY text-format payload."""
+    # A file object: asyncpg takes a bytes source for a file name.
+    return io.BytesIO(
+        "".join(
+            "\t".join("\\N" if v is None else _copy_text(v) for v in row) + "\n" for row in rows
+        ).encode()
+    )
+
+
+_SUBMISSION_COLUMNS = (
+    "submission_id",
+    "election",
+    "contest",
+    "tps",
+    "operator_id",
+    "channel",
+    "idempotency_key",
+    "received_at",
+    "status",
+    "form",
+    "violations",
+    "kafka_partition",
+    "kafka_offset",
+)
+_RESULT_COLUMNS = (
+    "election",
+    "contest",
+    "tps",
+    "submission_id",
+    "votes",
+    "suara_sah",
+    "suara_tidak_sah",
+    "pengguna",
+    "dpt",
+    "status",
+    "version",
+    "operator_id",
+    "channel",
+    "received_at",
+    "form_digest",
+)
+_HISTORY_COLUMNS = (
+    "election",
+    "contest",
+    "tps",
+    "version",
+    "submission_id",
+    "decision",
+    "operator_id",
+    "channel",
+    "votes",
+    "note",
+    "at",
+)
+_NO_VIOLATIONS = "[]"
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _submission_row(r: SubmissionRow) -> tuple[Any, ...]:
+    sub = r.submission
+    version = sub.version
+    return (
+        sub.submission_id,
+        *sub.key,
+        version.operator_id,
+        version.channel,
+        sub.idempotency_key,
+        version.received_at,
+        r.status.value,
+        orjson.Fragment(sub.form_json),
+        orjson.Fragment(_violations_json.dump_json(r.violations)),
+        r.position.partition if r.position else None,
+        r.position.offset if r.position else None,
+    )
+
+
+def _submission_copy(r: SubmissionRow) -> tuple[str | None, ...]:
+    sub = r.submission
+    version = sub.version
+    position = r.position
+    return (
+        str(sub.submission_id),
+        *sub.key,
+        version.operator_id,
+        version.channel,
+        sub.idempotency_key,
+        version.received_at.isoformat(),
+        r.status.value,
+        sub.form_json,
+        _violations_json.dump_json(r.violations).decode() if r.violations else _NO_VIOLATIONS,
+        str(position.partition) if position else None,
+        str(position.offset) if position else None,
+    )
+
+
+def _result_row(key: Key, r: TpsResult) -> tuple[Any, ...]:
+    n = r.counted.numbers
+    return (
+        *key,
+        r.counted.submission_id,
+        n.votes,
+        n.suara_sah,
+        n.suara_tidak_sah,
+        n.pengguna,
+        n.dpt,
+        r.status.value,
+        r.version,
+        r.counted.operator_id,
+        r.counted.channel,
+        r.counted.received_at,
+        r.counted.digest,
+    )
+
+
+def _result_copy(key: Key, r: TpsResult) -> tuple[str | None, ...]:
+    n = r.counted.numbers
+    return (
+        *key,
+        str(r.counted.submission_id),
+        orjson.dumps(n.votes).decode(),
+        str(n.suara_sah),
+        str(n.suara_tidak_sah),
+        _text(n.pengguna),
+        _text(n.dpt),
+        r.status.value,
+        str(r.version),
+        r.counted.operator_id,
+        r.counted.channel,
+        r.counted.received_at.isoformat(),
+        r.counted.digest,
+    )
+
+
+def _history_copy(h: HistoryRow) -> tuple[str | None, ...]:
+    return (
+        *h.key,
+        _text(h.version),
+        str(h.submission_id),
+        h.decision.value,
+        h.operator_id,
+        h.channel,
+        None if h.votes is None else orjson.dumps(h.votes).decode(),
+        h.note,
+        h.at.isoformat(),
+    )
+
+
+async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
     # Statement order is fixed and rows are sorted by primary key, so two instances sharing the
     # hot kabupaten and provinsi rows lock them in the same order and cannot deadlock.
     if out.status_updates:
@@ -345,64 +506,44 @@ async def _write(conn: Conn, out: BatchOutcome) -> None:
         await conn.execute(_UPDATE_STATUS, _rows((sid, status.value) for sid, status in updates))
     if out.submissions:
         rows = sorted(out.submissions, key=lambda r: r.submission.submission_id.int)
-        await conn.execute(
-            _INSERT_SUBMISSIONS,
-            _rows(
-                (
-                    r.submission.submission_id,
-                    *r.submission.key,
-                    r.submission.version.operator_id,
-                    r.submission.version.channel,
-                    r.submission.idempotency_key,
-                    r.submission.version.received_at,
-                    r.status.value,
-                    orjson.Fragment(r.submission.form_json),
-                    orjson.Fragment(_violations_json.dump_json(r.violations)),
-                    r.position.partition if r.position else None,
-                    r.position.offset if r.position else None,
-                )
-                for r in rows
-            ),
-        )
+        # Rows never seen go in by COPY (several times cheaper than INSERT .. SELECT); a row
+        # stored as rejected before takes the upsert that overwrites it.
+        fresh = [r for r in rows if r.submission.submission_id not in state.seen]
+        again = [r for r in rows if r.submission.submission_id in state.seen]
+        if fresh:
+            try:
+                # A savepoint: another instance may store one of these ids from the other topic
+                # (rejected vs validated) between our read and this COPY; then upsert them.
+                async with conn.transaction():
+                    await conn.copy_to_table(
+                        "submissions",
+                        source=_copy_rows(map(_submission_copy, fresh)),
+                        columns=_SUBMISSION_COLUMNS,
+                    )
+            except asyncpg.UniqueViolationError:
+                again = rows
+        if again:
+            await conn.execute(_INSERT_SUBMISSIONS, _rows(map(_submission_row, again)))
     if out.results:
-        await conn.execute(
-            _UPSERT_RESULTS,
-            _rows(
-                (
-                    *key,
-                    r.counted.submission_id,
-                    r.counted.numbers.votes,
-                    r.counted.numbers.suara_sah,
-                    r.counted.numbers.suara_tidak_sah,
-                    r.counted.numbers.pengguna,
-                    r.counted.numbers.dpt,
-                    r.status.value,
-                    r.version,
-                    r.counted.operator_id,
-                    r.counted.channel,
-                    r.counted.received_at,
-                    r.counted.digest,
-                )
-                for key, r in sorted(out.results.items())
-            ),
-        )
+        results = sorted(out.results.items())
+        # A TPS key belongs to one validated partition, whose offset row this transaction
+        # holds locked: a key without a stored result cannot appear meanwhile.
+        new = [(k, r) for k, r in results if k not in state.results]
+        changed = [(k, r) for k, r in results if k in state.results]
+        if new:
+            await conn.copy_to_table(
+                "tps_results",
+                source=_copy_rows(_result_copy(k, r) for k, r in new),
+                columns=_RESULT_COLUMNS,
+            )
+        if changed:
+            await conn.execute(_UPSERT_RESULTS, _rows(_result_row(k, r) for k, r in changed))
     if out.history:
-        await conn.execute(
-            _INSERT_HISTORY,
-            _rows(
-                (
-                    *h.key,
-                    h.version,
-                    h.submission_id,
-                    h.decision.value,
-                    h.operator_id,
-                    h.channel,
-                    h.votes,
-                    h.note,
-                    h.at,
-                )
-                for h in out.history
-            ),
+        # COPY keeps the order of the rows, so the identity ids follow the decisions.
+        await conn.copy_to_table(
+            "tps_result_versions",
+            source=_copy_rows(map(_history_copy, out.history)),
+            columns=_HISTORY_COLUMNS,
         )
     if out.reviews:
         await conn.execute(
@@ -423,21 +564,16 @@ async def _write(conn: Conn, out: BatchOutcome) -> None:
                 for r in out.reviews
             ),
         )
-    if out.totals:
-        await conn.execute(_UPSERT_TOTALS, _rows((*k, v) for k, v in sorted(out.totals.items())))
-    if out.summaries:
+    if out.summaries or out.votes:
+        zero = SummaryDelta()
         await conn.execute(
             _UPSERT_SUMMARY,
             _rows(
-                (
-                    *k,
-                    s.suara_sah,
-                    s.suara_tidak_sah,
-                    s.pengguna,
-                    s.tps_reported,
-                    s.dpt_reported,
+                (*k, s.suara_sah, s.suara_tidak_sah, s.pengguna, s.tps_reported, s.dpt_reported, v)
+                for k, s, v in (
+                    (k, out.summaries.get(k, zero), _vector(out.votes.get(k)))
+                    for k in sorted(out.summaries.keys() | out.votes.keys())
                 )
-                for k, s in sorted(out.summaries.items())
             ),
         )
     if out.anomalies:
@@ -445,6 +581,16 @@ async def _write(conn: Conn, out: BatchOutcome) -> None:
             _INSERT_ANOMALIES,
             _rows((*a.key, a.code, a.severity, a.detail, a.submission_id) for a in out.anomalies),
         )
+
+
+def _vector(lines: LineDeltas | None) -> str | None:
+    """A bigint[] literal with each delta at its line number, NULL where a line did not move."""
+    if not lines:
+        return None
+    slots: list[str] = ["NULL"] * max(lines)
+    for number, delta in lines.items():
+        slots[number - 1] = str(delta)
+    return "{" + ",".join(slots) + "}"
 
 
 def _notify_payload(out: BatchOutcome) -> str:
@@ -469,13 +615,12 @@ def _notify_payload(out: BatchOutcome) -> str:
 
 # Rebuild: the projections go, the roster denominators (tps_total, dpt_total) stay.
 _RESET = (
-    "TRUNCATE submissions, tps_results, tps_result_versions, area_totals, anomalies, "
-    "review_decisions",
+    "TRUNCATE submissions, tps_results, tps_result_versions, anomalies, review_decisions",
     "DELETE FROM area_summary WHERE shard <> 0 OR (tps_total = 0 AND dpt_total = 0)",
     """UPDATE area_summary SET suara_sah = 0, suara_tidak_sah = 0, pengguna = 0,
-              tps_reported = 0, dpt_reported = 0, updated_at = now()
+              tps_reported = 0, dpt_reported = 0, votes = NULL, updated_at = now()
        WHERE (suara_sah, suara_tidak_sah, pengguna, tps_reported, dpt_reported)
-             <> (0, 0, 0, 0, 0)""",
+             <> (0, 0, 0, 0, 0) OR votes IS NOT NULL""",
 )
 
 

@@ -182,19 +182,18 @@ async def count_result(
     for area in ancestors_of(tps):
         # Hot rows (kabupaten, provinsi) may live on another shard: readers must sum them.
         shard = hot_shard if area.count(".") <= 1 else 0
-        for line, n in votes.items():
-            await conn.execute(
-                """INSERT INTO area_totals AS a (election, contest, area_code, candidate, shard,
-                                                 votes)
-                   VALUES ($1, 'PPWP', $2, $3, $4, $5)
-                   ON CONFLICT (election, contest, area_code, candidate, shard)
-                   DO UPDATE SET votes = a.votes + EXCLUDED.votes""",
-                ELECTION,
-                area,
-                line,
-                shard,
-                n,
-            )
+        # Votes are a vector by line number on the area's summary row (migration 0012).
+        vector = [votes.get(f"c{n}") for n in range(1, max(int(k[1:]) for k in votes) + 1)]
+        await conn.execute(
+            """INSERT INTO area_summary AS a (election, contest, area_code, shard, votes)
+               VALUES ($1, 'PPWP', $2, $3, $4)
+               ON CONFLICT (election, contest, area_code, shard)
+               DO UPDATE SET votes = deskpemilu_add_votes(a.votes, EXCLUDED.votes)""",
+            ELECTION,
+            area,
+            shard,
+            vector,
+        )
         await conn.execute(
             """INSERT INTO area_summary AS a (election, contest, area_code, shard, suara_sah,
                                               suara_tidak_sah, pengguna, tps_reported,
