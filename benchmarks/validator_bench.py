@@ -7,7 +7,7 @@ committed transaction until the consumer group's committed offsets cover every i
 commit is a transaction holding the verdicts, so that is "all verdicts on the output topics").
 
     .venv/bin/python -m benchmarks.validator_bench                   # 200,000 forms
-    .venv/bin/python -m benchmarks.validator_bench --forms 50000 --batch 2000
+    .venv/bin/python -m benchmarks.validator_bench --forms 50000 --batch 5000
 """
 
 from __future__ import annotations
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--forms", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--batch", type=int, default=5000, help="VALIDATOR_MAX_BATCH")
+    parser.add_argument("--batch", type=int, default=20_000, help="VALIDATOR_MAX_BATCH")
     parser.add_argument("--keep", action="store_true", help="keep the topics and database")
     args = parser.parse_args(argv)
     figures = asyncio.run(

@@ -15,7 +15,9 @@ class ValidatorSettings(CommonSettings):
     ops_port: int = Field(default=8002, validation_alias="VALIDATOR_PORT")
     # Names this instance in the group's member list (default: host name and process id).
     instance_id: str = Field(default="", validation_alias="VALIDATOR_INSTANCE_ID")
-    max_batch: int = Field(default=5000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
+    # Records judged per batch (one transaction per partition per batch): large batches share
+    # each transaction's round trips among more forms; a slow stream still makes small ones.
+    max_batch: int = Field(default=20_000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
     # How often the roster version row is polled; a form naming an unknown election also
     # triggers a check, at most once a second.
     roster_poll_seconds: float = Field(
