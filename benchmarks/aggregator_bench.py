@@ -2,7 +2,10 @@
 
 Times services.aggregator.repository.apply_batch directly against a scratch PostgreSQL database
 (decoding the Kafka record bytes, deciding, writing, storing offsets, committing): Kafka itself is
-left out, so the figure is what the database side of one aggregator instance sustains.
+left out, so the figure is what the database side of one aggregator instance sustains. Mode
+`direct` decodes and applies one batch after the other; `pipelined` decodes each batch while the
+previous one's transaction runs, through the consumer's own BatchApplier and decode cadence (what
+the aggregator process does); `process` times real aggregator processes draining a topic.
 
     .venv/bin/python -m benchmarks.aggregator_bench --roster banyuasin
     .venv/bin/python -m benchmarks.aggregator_bench --roster national --forms 200000
@@ -26,10 +29,10 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.aggregator.aggregation import Incoming
-from services.aggregator.consumer import to_incoming
+from services.aggregator.consumer import DECODE_YIELD_EVERY, BatchApplier, to_incoming, tune_gc
 from services.aggregator.repository import apply_batch
 from shared.codec import encode
-from shared.db import connect, migrate
+from shared.db import connect, create_pool, migrate
 from shared.events import Channel, OperatorRef, Role, SubmissionReceived, SubmissionValidated
 from shared.form import LP, CHasil, Contest, DataPemilih, SuaraPartai
 from shared.kafka import ensure_topics, make_producer
@@ -249,14 +252,26 @@ async def _prepare(conn: asyncpg.Connection, work: Workload) -> list[tuple[str, 
     return [(r["code"], r["dpt"]) for r in rows]
 
 
-async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], batch: int) -> str:
-    """Decode and apply_batch in process, batch after batch; Kafka is not involved."""
-    topics = Topics("bench.")
+def _records(values: list[tuple[int, bytes]], topics: Topics) -> list[_Record]:
     offsets: dict[int, int] = {}
     records = []
     for partition, value in values:
         offsets[partition] = offsets.get(partition, 0) + 1
         records.append(_Record(topics.validated, partition, offsets[partition] - 1, None, value))
+    return records
+
+
+def _cpu_figure(records: int, client_s: float, server_s: float) -> str:
+    return (
+        f"CPU per form: aggregator {client_s / records * 1e6:.0f} us, "
+        f"PostgreSQL backend {server_s / records * 1e6:.0f} us"
+    )
+
+
+async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], batch: int) -> str:
+    """Decode and apply_batch in process, batch after batch; Kafka is not involved."""
+    topics = Topics("bench.")
+    records = _records(values, topics)
     decode_s = apply_s = 0.0
     backend = _cpu_seconds(await conn.fetchval("SELECT pg_backend_pid()"))
     client = time.process_time()
@@ -264,20 +279,47 @@ async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], bat
     for start in range(0, len(records), batch):
         chunk = records[start : start + batch]
         t0 = time.perf_counter()
-        events: list[Incoming] = [to_incoming(r, topics) for r in chunk]  # type: ignore[arg-type]
+        events: list[Incoming] = [to_incoming(r, topics) for r in chunk]
         t1 = time.perf_counter()
         next_offsets = {(r.topic, r.partition): r.offset + 1 for r in chunk}
         await apply_batch(conn, group="bench", events=events, next_offsets=next_offsets)
         decode_s += t1 - t0
         apply_s += time.perf_counter() - t1
     elapsed = time.perf_counter() - started
-    client_us = (time.process_time() - client) / len(records) * 1e6
-    server_us = (backend() - backend.start) / len(records) * 1e6
     return (
         f"{len(records) / elapsed:,.0f} forms/s ({elapsed:.1f} s: decode {decode_s:.1f} s, "
-        f"decide+write+commit {apply_s:.1f} s); CPU per form: aggregator {client_us:.0f} us, "
-        f"PostgreSQL backend {server_us:.0f} us"
+        f"decide+write+commit {apply_s:.1f} s); "
+        + _cpu_figure(len(records), time.process_time() - client, backend() - backend.start)
     )
+
+
+async def _pipelined(url: str, values: list[tuple[int, bytes]], batch: int) -> str:
+    """Decode each batch while the previous batch's transaction runs, as the consumer does."""
+    topics = Topics("bench.")
+    records = _records(values, topics)
+    pool = await create_pool(url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            backend = _cpu_seconds(await conn.fetchval("SELECT pg_backend_pid()"))
+        applier = BatchApplier(pool, "bench", asyncio.Event())
+        client = time.process_time()
+        started = time.perf_counter()
+        for start in range(0, len(records), batch):
+            chunk = records[start : start + batch]
+            events: list[Incoming] = []
+            for n, record in enumerate(chunk, start=1):
+                if n % DECODE_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                events.append(to_incoming(record, topics))
+            next_offsets = {(r.topic, r.partition): r.offset + 1 for r in chunk}
+            await applier.submit(events, next_offsets)
+        await applier.drain()
+        elapsed = time.perf_counter() - started
+        return f"{len(records) / elapsed:,.0f} forms/s ({elapsed:.1f} s); " + _cpu_figure(
+            len(records), time.process_time() - client, backend() - backend.start
+        )
+    finally:
+        await pool.close()
 
 
 class _cpu_seconds:
@@ -388,6 +430,8 @@ async def run(
                         values = list(validated_records(tps, work.contests, work.forms))
                     if mode == "direct":
                         figure = await _direct(conn, values, batch)
+                    elif mode == "pipelined":
+                        figure = await _pipelined(url, values, batch)
                     else:
                         figure = await _process(
                             url, bootstrap, values, batch, partitions, instances
@@ -418,10 +462,11 @@ def main() -> None:
     parser.add_argument("--forms", type=int, default=12_820, help="distinct TPS x contest forms")
     parser.add_argument("--contests", choices=["all", "PPWP"], default="all")
     parser.add_argument("--batch", type=int, action="append", help="batch sizes (repeatable)")
-    parser.add_argument("--mode", choices=["direct", "process"], action="append")
+    parser.add_argument("--mode", choices=["direct", "pipelined", "process"], action="append")
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--instances", type=int, default=1, help="aggregator processes")
     args = parser.parse_args()
+    tune_gc()  # this process stands in for the aggregator's
     work = Workload(
         roster=args.roster,
         tree=synthetic_tree(*NATIONAL) if args.roster == "national" else None,
@@ -434,7 +479,7 @@ def main() -> None:
             args.bootstrap,
             work,
             args.batch or [1000, 2000, 5000],
-            args.mode or ["direct"],
+            args.mode or ["direct", "pipelined"],
             args.partitions,
             args.instances,
         )

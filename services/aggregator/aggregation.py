@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,10 @@ AreaKey = tuple[str, str, str]  # election, contest, area_code
 LineKey = tuple[str, str, str, str]  # election, contest, area_code, candidate line ('c1', 'p3')
 # Vote deltas of one area by line number (3 for 'c3' or 'p3'); a line absent here did not move.
 LineDeltas = dict[int, int]
+
+# _HOT: classes made once or more per form are not frozen: a frozen dataclass sets each field
+# through object.__setattr__, about 1 us per object, several per form. Never mutate them;
+# unsafe_hash keeps them hashable by value as frozen ones were.
 
 # Senders whose later form replaces the counted one whoever sent that.
 REVISERS = frozenset({Role.CAMAT, Role.ADMIN})
@@ -60,7 +65,7 @@ class SubmissionStatus(StrEnum):
     REJECTED = "rejected"  # broke an error rule (validator)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class Numbers:
     """The figures of one form that feed the totals."""
 
@@ -93,6 +98,9 @@ def line_prefix(contest: str) -> str:
     return "p" if contest in PARTY_LIST_CONTESTS else "c"
 
 
+_by_party_number = operator.itemgetter("nomor_partai")
+
+
 def numbers_of(form: Mapping[str, Any]) -> Numbers:
     """The counted figures of a form in its JSON shape (CHasil.model_dump(mode="json"))."""
     parties = form.get("suara_partai")
@@ -112,14 +120,13 @@ def numbers_of(form: Mapping[str, Any]) -> Numbers:
 
 def canonical_form_json(form: Mapping[str, Any]) -> str:
     """The form's JSON with sorted keys and parties by number: equal forms give equal text."""
-    data = dict(form)
-    parties = data.get("suara_partai")
+    parties = form.get("suara_partai")
     if parties is not None:
-        data["suara_partai"] = sorted(parties, key=lambda party: party["nomor_partai"])
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+        form = {**form, "suara_partai": sorted(parties, key=_by_party_number)}
+    return orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class Version:
     """One submitted form of a TPS and contest, as far as counting it goes."""
 
@@ -131,7 +138,7 @@ class Version:
     received_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class Submission:
     """A submitted form as the aggregator counts and stores it."""
 
@@ -195,7 +202,7 @@ def areas_above(tps: str) -> tuple[str, ...]:
     return ancestors_of(tps)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class TpsResult:
     """The current result of one contest at one TPS (a tps_results row)."""
 
@@ -215,7 +222,7 @@ class StoredSubmission:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class Position:
     """Where an event was read: the submissions row keeps partition and offset."""
 
@@ -224,7 +231,7 @@ class Position:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class FormIn:
     """A validated form."""
 
@@ -275,7 +282,7 @@ class SubmissionRow:
     position: Position | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class HistoryRow:
     """A tps_result_versions row."""
 
