@@ -50,6 +50,7 @@ class GarbageCollector:
 
     def __init__(self) -> None:
         self._last = time.monotonic()
+        self.in_batch = False  # never collect on the timer while a batch's forms are alive
 
     def between_batches(self) -> None:
         """Collect if GC_INTERVAL_S has passed since the last collection."""
@@ -69,8 +70,9 @@ class GarbageCollector:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), GC_INTERVAL_S)
-                # Batches collect between themselves; this only covers a quiet stream.
-                if time.monotonic() - self._last >= 2 * GC_INTERVAL_S:
+                # Batches collect between themselves; this only covers a quiet stream (a
+                # collection in the middle of a slow batch took seconds on a loaded machine).
+                if not self.in_batch and time.monotonic() - self._last >= 2 * GC_INTERVAL_S:
                     self._collect()
         finally:
             gc.enable()
@@ -108,8 +110,18 @@ class BatchJudge:
 
     async def handle(self, records: Records) -> None:
         """Judge a batch while the previous one commits, then start this one's transactions."""
-        if self._collector is not None:
-            self._collector.between_batches()  # the previous batch's forms are freed by now
+        collector = self._collector
+        if collector is None:
+            await self._handle(records)
+            return
+        collector.between_batches()  # the previous batch's forms are freed by now
+        collector.in_batch = True
+        try:
+            await self._handle(records)
+        finally:
+            collector.in_batch = False
+
+    async def _handle(self, records: Records) -> None:
         async with self._txns.lock:
             self._txns.raise_failure()
             decoded, elections = await self._decode(records)
@@ -155,16 +167,18 @@ class BatchJudge:
         outcomes: Counter[Outcome] = Counter()
         codes: Counter[tuple[str, str]] = Counter()
         publishes: list[Publish] = []
+        topic_of = self._topic_of
         for tp, events in decoded.items():
             outputs: list[Output] = []
+            topic, partition = tp.topic, tp.partition
             for i, (record, event) in enumerate(events, 1):
                 if i % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
-                source = Source(record.topic, record.partition, record.offset, record.key)
-                verdict = judge(event, record.value, source, rosters, stamp)
-                outputs.append((self._topic_of[verdict.outcome], verdict.key, verdict.value))
-                outcomes[verdict.outcome] += 1
-                for violation in verdict.violations:
+                source = Source(topic, partition, record.offset, record.key)
+                outcome, key, value, violations = judge(event, record.value, source, rosters, stamp)
+                outputs.append((topic_of[outcome], key, value))
+                outcomes[outcome] += 1
+                for violation in violations:
                     codes[violation.code, violation.severity.value] += 1
             publishes.append((tp, outputs, events[-1][0].offset + 1))
             await asyncio.sleep(0)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -47,9 +48,11 @@ class Outcome(StrEnum):
     REVIEW_REJECTED = "review_rejected"  # submissions.dlq: a review decision refused
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The record to publish for one input record, and why."""
+
+    # NamedTuples rather than frozen dataclasses: one of each per record, built in a third of
+    # the time (a frozen dataclass sets every field through object.__setattr__).
 
     outcome: Outcome
     key: bytes | None
@@ -100,8 +103,7 @@ def election_of(event: Decoded) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """Where a record was read, for its dead letter."""
 
     topic: str
@@ -147,7 +149,7 @@ def _judge_submission(
     listed = _VIOLATIONS.dump_json(tuple(violations)) if violations else b"[]"
     # The envelope is assembled around the serialised submission: the same bytes as
     # SubmissionValidated(...).model_dump_json() (a unit test holds them equal), built faster.
-    if has_errors(violations):
+    if violations and has_errors(violations):
         value = b"".join(
             (
                 b'{"type":"submission.rejected","submission":',
