@@ -195,6 +195,14 @@ async def fill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -
     return time.perf_counter() - started
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -277,6 +285,7 @@ async def run(
                 first_at, first_count, cpu_first = time.perf_counter(), done, cpu_seconds(pid)
         finished = time.perf_counter()
         cpu_end = cpu_seconds(pid)
+        peak_mb = peak_rss_mb(pid)
         metrics_text = scrape(validator.url)
         assert first_at is not None
         steady = (forms - first_count) / max(finished - first_at, 1e-9)
@@ -310,6 +319,7 @@ async def run(
             "dead_letter": metric_sum(
                 metrics_text, 'deskpemilu_validator_forms_total{outcome="dead_letter"}'
             ),
+            "peak_rss_mb": peak_mb,
             "load_avg_1m": os.getloadavg()[0],
         }
         return figures
