@@ -99,6 +99,8 @@ def line_prefix(contest: str) -> str:
 
 
 _by_party_number = operator.itemgetter("nomor_partai")
+# Line name -> number ('p12' -> 12), looked up instead of parsed for every line of every desa.
+_LINE_NUMBERS = {f"{kind}{n}": n for kind in "cp" for n in range(1000)}
 
 
 def numbers_of(form: Mapping[str, Any]) -> Numbers:
@@ -419,9 +421,11 @@ class _Batch:
         place = (election, contest, areas_above(tps))
         lines = self.lines.get(place)
         if lines is None:
-            lines = self.lines[place] = {}
-        for line, votes in new.votes.items():
-            lines[line] = lines.get(line, 0) + votes
+            # The desa's first form of the batch: a copy made in C (at national scale, most).
+            lines = self.lines[place] = dict(new.votes)
+        else:
+            for line, votes in new.votes.items():
+                lines[line] = lines.get(line, 0) + votes
         summary = self.summaries.get(place)
         if summary is None:
             summary = self.summaries[place] = SummaryDelta()
@@ -641,20 +645,31 @@ class _Batch:
 
     def finish(self) -> BatchOutcome:
         # Deltas were summed per desa; each desa's sum now goes to it and every area above it,
-        # so a kabupaten row costs one addition per desa instead of one per form.
+        # so a kabupaten row costs one addition per desa instead of one per form. An area that
+        # only this desa moved shares the desa's dict (desa and kecamatan rows, mostly, at
+        # national scale), so the repository formats that vector once; an area a second desa
+        # adds to gets its own copy first.
         votes: dict[AreaKey, LineDeltas] = {}
+        owned: set[AreaKey] = set()
         for (election, contest, areas), lines in self.lines.items():
-            deltas = [(int(line[1:]), delta) for line, delta in lines.items() if delta]
+            deltas = {
+                _LINE_NUMBERS.get(line) or int(line[1:]): delta
+                for line, delta in lines.items()
+                if delta
+            }
             if not deltas:
                 continue
             for area in areas:
                 area_key = (election, contest, area)
                 acc = votes.get(area_key)
                 if acc is None:
-                    votes[area_key] = dict(deltas)
-                else:
-                    for number, delta in deltas:
-                        acc[number] = acc.get(number, 0) + delta
+                    votes[area_key] = deltas
+                    continue
+                if area_key not in owned:
+                    acc = votes[area_key] = dict(acc)
+                    owned.add(area_key)
+                for number, delta in deltas.items():
+                    acc[number] = acc.get(number, 0) + delta
         summaries: dict[AreaKey, SummaryDelta] = {}
         for (election, contest, areas), desa_delta in self.summaries.items():
             for area in areas:
@@ -664,7 +679,7 @@ class _Batch:
                 summary.add(desa_delta)
         out = self.out
         for area_key, acc in votes.items():
-            if not all(acc.values()):
+            if area_key in owned and not all(acc.values()):
                 acc = {n: d for n, d in acc.items() if d}
             if acc:
                 out.votes[area_key] = acc

@@ -46,7 +46,7 @@ CONFLICTS_REFRESH_S = 2.0
 NextOffsets = dict[tuple[str, int], int]  # (topic, partition) -> offset after the batch
 # Decoding hands the event loop back this often, so the batch transaction in flight moves on
 # (PostgreSQL works on its statements on the other CPU while this one decodes).
-DECODE_YIELD_EVERY = 250
+DECODE_YIELD_EVERY = 25
 
 
 def tune_gc() -> None:

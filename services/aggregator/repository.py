@@ -564,16 +564,17 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
         )
     if out.summaries or out.votes:
         zero = SummaryDelta()
-        await conn.execute(
-            _UPSERT_SUMMARY,
-            _rows(
+        # Areas moved by one desa only share that desa's deltas: format each dict once.
+        vectors = {id(lines): _vector(lines) for lines in out.votes.values()}
+        area_rows: list[tuple[Any, ...]] = []
+        for k in sorted(out.summaries.keys() | out.votes.keys()):
+            s = out.summaries.get(k, zero)
+            lines = out.votes.get(k)
+            v = None if lines is None else vectors[id(lines)]
+            area_rows.append(
                 (*k, s.suara_sah, s.suara_tidak_sah, s.pengguna, s.tps_reported, s.dpt_reported, v)
-                for k, s, v in (
-                    (k, out.summaries.get(k, zero), _vector(out.votes.get(k)))
-                    for k in sorted(out.summaries.keys() | out.votes.keys())
-                )
-            ),
-        )
+            )
+        await conn.execute(_UPSERT_SUMMARY, _rows(area_rows))
     if out.anomalies:
         await conn.execute(
             _INSERT_ANOMALIES,
@@ -581,10 +582,8 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
         )
 
 
-def _vector(lines: LineDeltas | None) -> str | None:
+def _vector(lines: LineDeltas) -> str:
     """A bigint[] literal with each delta at its line number, NULL where a line did not move."""
-    if not lines:
-        return None
     slots: list[str] = ["NULL"] * max(lines)
     for number, delta in lines.items():
         slots[number - 1] = str(delta)
