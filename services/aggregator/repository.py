@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -358,9 +358,29 @@ def _n(value: int | None) -> str:
 COPY_CHUNK_ROWS = 100
 
 
-async def _copy_source(lines: Iterable[str]) -> AsyncIterator[bytes]:
-    """COPY text-format lines in chunks (asyncpg takes bytes for a file name, and reads a
-    file object through a thread pool)."""
+def _chunks(lines: Iterable[str]) -> list[bytes]:
+    """COPY text-format lines joined into chunks of COPY_CHUNK_ROWS rows."""
+    chunks: list[bytes] = []
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == COPY_CHUNK_ROWS:
+            chunks.append("".join(chunk).encode())
+            chunk = []
+    if chunk:
+        chunks.append("".join(chunk).encode())
+    return chunks
+
+
+async def _copy_source(
+    lines: Iterable[str], then: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
+    """COPY text-format lines in chunks, formatted as they are sent; then `then()`.
+
+    asyncpg takes bytes for a file name and reads file objects through a thread pool, hence
+    an async iterator. `then` runs after the last chunk went out, while PostgreSQL still parses
+    what the socket holds: Python work for later statements done in that shadow.
+    """
     chunk: list[str] = []
     for line in lines:
         chunk.append(line)
@@ -369,6 +389,13 @@ async def _copy_source(lines: Iterable[str]) -> AsyncIterator[bytes]:
             chunk = []
     if chunk:
         yield "".join(chunk).encode()
+    if then is not None:
+        then()
+
+
+async def _send(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 _SUBMISSION_COLUMNS = (
@@ -496,9 +523,30 @@ def _history_line(h: HistoryRow) -> str:
     )
 
 
+@dataclass(slots=True)
+class _Payloads:
+    """What the statements after the submissions COPY send, formatted while it runs."""
+
+    new_results: list[tuple[Key, TpsResult]]
+    results: list[bytes] | None = None
+    history: list[bytes] | None = None
+    areas: str | None = None
+
+    def prepare(self, out: BatchOutcome) -> None:
+        if self.results is not None:
+            return
+        self.results = _chunks(_result_line(k, r) for k, r in self.new_results)
+        self.history = _chunks(map(_history_line, out.history))
+        self.areas = _area_rows(out) if out.summaries or out.votes else None
+
+
 async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
     # Statement order is fixed and rows are sorted by primary key, so two instances sharing the
     # hot kabupaten and provinsi rows lock them in the same order and cannot deadlock.
+    results = sorted(out.results.items())
+    # A TPS key belongs to one validated partition, whose offset row this transaction holds
+    # locked: a key without a stored result cannot appear meanwhile.
+    payloads = _Payloads([(k, r) for k, r in results if k not in state.results])
     if out.status_updates:
         updates = sorted(out.status_updates.items(), key=lambda item: item[0].int)
         await conn.execute(_UPDATE_STATUS, _rows((sid, status.value) for sid, status in updates))
@@ -515,33 +563,27 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
                 async with conn.transaction():
                     await conn.copy_to_table(
                         "submissions",
-                        source=_copy_source(map(_submission_line, fresh)),
+                        source=_copy_source(
+                            map(_submission_line, fresh), lambda: payloads.prepare(out)
+                        ),
                         columns=_SUBMISSION_COLUMNS,
                     )
             except asyncpg.UniqueViolationError:
                 again = rows
         if again:
             await conn.execute(_INSERT_SUBMISSIONS, _rows(map(_submission_row, again)))
-    if out.results:
-        results = sorted(out.results.items())
-        # A TPS key belongs to one validated partition, whose offset row this transaction
-        # holds locked: a key without a stored result cannot appear meanwhile.
-        new = [(k, r) for k, r in results if k not in state.results]
-        changed = [(k, r) for k, r in results if k in state.results]
-        if new:
-            await conn.copy_to_table(
-                "tps_results",
-                source=_copy_source(_result_line(k, r) for k, r in new),
-                columns=_RESULT_COLUMNS,
-            )
-        if changed:
-            await conn.execute(_UPSERT_RESULTS, _rows(_result_row(k, r) for k, r in changed))
-    if out.history:
+    payloads.prepare(out)
+    if payloads.results:
+        await conn.copy_to_table(
+            "tps_results", source=_send(payloads.results), columns=_RESULT_COLUMNS
+        )
+    changed = [(k, r) for k, r in results if k in state.results]
+    if changed:
+        await conn.execute(_UPSERT_RESULTS, _rows(_result_row(k, r) for k, r in changed))
+    if payloads.history:
         # COPY keeps the order of the rows, so the identity ids follow the decisions.
         await conn.copy_to_table(
-            "tps_result_versions",
-            source=_copy_source(map(_history_line, out.history)),
-            columns=_HISTORY_COLUMNS,
+            "tps_result_versions", source=_send(payloads.history), columns=_HISTORY_COLUMNS
         )
     if out.reviews:
         await conn.execute(
@@ -562,24 +604,29 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
                 for r in out.reviews
             ),
         )
-    if out.summaries or out.votes:
-        zero = SummaryDelta()
-        # Areas moved by one desa only share that desa's deltas: format each dict once.
-        vectors = {id(lines): _vector(lines) for lines in out.votes.values()}
-        area_rows: list[tuple[Any, ...]] = []
-        for k in sorted(out.summaries.keys() | out.votes.keys()):
-            s = out.summaries.get(k, zero)
-            lines = out.votes.get(k)
-            v = None if lines is None else vectors[id(lines)]
-            area_rows.append(
-                (*k, s.suara_sah, s.suara_tidak_sah, s.pengguna, s.tps_reported, s.dpt_reported, v)
-            )
-        await conn.execute(_UPSERT_SUMMARY, _rows(area_rows))
+    if payloads.areas is not None:
+        await conn.execute(_UPSERT_SUMMARY, payloads.areas)
     if out.anomalies:
         await conn.execute(
             _INSERT_ANOMALIES,
             _rows((*a.key, a.code, a.severity, a.detail, a.submission_id) for a in out.anomalies),
         )
+
+
+def _area_rows(out: BatchOutcome) -> str:
+    """area_summary rows of a batch: sums and progress, and the vote vector."""
+    zero = SummaryDelta()
+    # Areas moved by one desa only share that desa's deltas: format each dict once.
+    vectors = {id(lines): _vector(lines) for lines in out.votes.values()}
+    rows: list[tuple[Any, ...]] = []
+    for k in sorted(out.summaries.keys() | out.votes.keys()):
+        s = out.summaries.get(k, zero)
+        lines = out.votes.get(k)
+        v = None if lines is None else vectors[id(lines)]
+        rows.append(
+            (*k, s.suara_sah, s.suara_tidak_sah, s.pengguna, s.tps_reported, s.dpt_reported, v)
+        )
+    return _rows(rows)
 
 
 def _vector(lines: LineDeltas) -> str:
