@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--forms", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--batch", type=int, default=20_000, help="VALIDATOR_MAX_BATCH")
+    parser.add_argument("--batch", type=int, default=10_000, help="VALIDATOR_MAX_BATCH")
     parser.add_argument("--keep", action="store_true", help="keep the topics and database")
     args = parser.parse_args(argv)
     figures = asyncio.run(
