@@ -1076,10 +1076,7 @@ def form_is_clean(form: CHasil, roster: ElectionRoster | None) -> bool:
     return top <= BOX_MAX  # BOX_RANGE
 
 
-def check_form(form: CHasil, roster: ElectionRoster | None) -> list[Violation]:
-    """Every violation of the form against its election's roster (None: election unknown)."""
-    if form_is_clean(form, roster):
-        return []
+def _every_rule(form: CHasil, roster: ElectionRoster | None) -> list[Violation]:
     ctx = form_context(form, roster)
     out: list[Violation] = []
     for rule in FORM_RULES:
@@ -1087,15 +1084,19 @@ def check_form(form: CHasil, roster: ElectionRoster | None) -> list[Violation]:
     return out
 
 
+def check_form(form: CHasil, roster: ElectionRoster | None) -> list[Violation]:
+    """Every violation of the form against its election's roster (None: election unknown)."""
+    if form_is_clean(form, roster):
+        return []
+    return _every_rule(form, roster)
+
+
 def validate_submission(sub: SubmissionReceived, roster: ElectionRoster | None) -> list[Violation]:
     """Every violation of a submission: the operator's right to send it, then the form."""
     operator, form = sub.operator, sub.form
-    if (
-        operator.role is not Role.VIEWER
-        and _covers(operator.scope, operator.role, form.tps)
-        and form_is_clean(form, roster)
-    ):
-        return []  # the usual case, without building two empty lists
+    if operator.role is not Role.VIEWER and _covers(operator.scope, operator.role, form.tps):
+        # In scope (check_scope has nothing to say): the usual case, without building two lists.
+        return [] if form_is_clean(form, roster) else _every_rule(form, roster)
     return check_scope(operator, form.tps) + check_form(form, roster)
 
 
