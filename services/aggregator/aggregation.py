@@ -323,6 +323,17 @@ class AnomalyRow:
     severity: str
     detail: Mapping[str, Any]
     submission_id: UUID | None
+    resolved_at: datetime | None = None  # set when a verify decision later in the batch saw it
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A verify decision resolving the open anomalies earlier batches stored for its TPS."""
+
+    key: Key
+    at: datetime  # the decision's decided_at
+    by: str  # the reviewer's id
 
 
 @dataclass(slots=True)
@@ -364,6 +375,9 @@ class BatchOutcome:
     history: list[HistoryRow] = field(default_factory=list)
     reviews: list[ReviewDecided] = field(default_factory=list)
     anomalies: list[AnomalyRow] = field(default_factory=list)
+    # Per key, the batch's first applied verify: it resolves the anomalies stored before the
+    # batch (the batch's own rows it saw are resolved in `anomalies` already).
+    resolutions: dict[Key, Resolution] = field(default_factory=dict)
     votes: dict[AreaKey, LineDeltas] = field(default_factory=dict)  # nonzero line deltas
     summaries: dict[AreaKey, SummaryDelta] = field(default_factory=dict)
     decisions: Counter[str] = field(default_factory=Counter)
@@ -406,6 +420,8 @@ class _Batch:
         self.rows: dict[UUID, SubmissionRow] = {}
         self.versions: dict[UUID, tuple[Key, Version]] = {}
         self.reviews_applied: set[UUID] = set()
+        # Indexes in out.anomalies of this batch's rows no verify has resolved yet, per key.
+        self.open_anomalies: dict[Key, list[int]] = {}
         # Deltas per (election, contest, the areas of one desa), rolled up in finish().
         self.lines: dict[tuple[str, str, tuple[str, ...]], dict[str, int]] = {}
         self.summaries: dict[tuple[str, str, tuple[str, ...]], SummaryDelta] = {}
@@ -456,6 +472,20 @@ class _Batch:
             summary.suara_sah -= old.suara_sah
             summary.suara_tidak_sah -= old.suara_tidak_sah
             summary.pengguna -= old.voters
+
+    def raise_anomaly(self, row: AnomalyRow) -> None:
+        self.open_anomalies.setdefault(row.key, []).append(len(self.out.anomalies))
+        self.out.anomalies.append(row)
+
+    def resolve_anomalies(self, key: Key, at: datetime, by: str) -> None:
+        """Resolve the key's anomalies raised before this point of the log, here or earlier."""
+        anomalies = self.out.anomalies
+        for index in self.open_anomalies.pop(key, ()):
+            anomalies[index] = replace(anomalies[index], resolved_at=at, resolved_by=by)
+        # Rows stored by earlier batches: the first verify of the batch resolves them all, so
+        # a later one would find none open.
+        if key not in self.out.resolutions:
+            self.out.resolutions[key] = Resolution(key, at, by)
 
     def close_conflicts(self, result: TpsResult, keep: UUID | None = None) -> None:
         for submission_id in result.open_conflicts:
@@ -508,7 +538,7 @@ class _Batch:
         self.out.submissions.append(row)
         self.versions[sub.submission_id] = (key, new)
         for warning in event.warnings:
-            self.out.anomalies.append(
+            self.raise_anomaly(
                 AnomalyRow(
                     key=key,
                     code=warning.code,
@@ -609,7 +639,7 @@ class _Batch:
             problem = "REVIEW_VERSION_UNKNOWN"
         if problem is not None:
             pesan, message = REVIEW_PROBLEMS[problem]
-            self.out.anomalies.append(
+            self.raise_anomaly(
                 AnomalyRow(
                     key=key,
                     code=problem,
@@ -630,6 +660,12 @@ class _Batch:
         self.reviews_applied.add(review.decision_id)
         self.out.reviews.append(review)
         self.close_conflicts(current, keep=target.submission_id if target else None)
+        if review.action == "verify":
+            # The camat checked the TPS: whatever was flagged before this decision in the log
+            # is settled; a later form's warnings stay open. accept_version resolves none: the
+            # aggregator raises no anomaly for a conflict (the conflicting submissions are
+            # superseded above), and a form's own warnings are not what it decides.
+            self.resolve_anomalies(key, review.decided_at, review.reviewer.id)
         if target is None or target.submission_id == current.counted.submission_id:
             self.put(replace(current, status=ResultStatus.VERIFIED, open_conflicts=()))
             self.history(

@@ -160,10 +160,19 @@ ON CONFLICT (election, contest, area_code, shard) DO UPDATE
                           THEN a.updated_at ELSE now() END
 """
 _INSERT_ANOMALIES = """
-INSERT INTO anomalies (election, contest, tps, code, severity, detail, submission_id)
-SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, (r->>6)::uuid
+INSERT INTO anomalies (election, contest, tps, code, severity, detail, submission_id,
+                       resolved_at, resolved_by)
+SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, (r->>6)::uuid, (r->>7)::timestamptz, r->>8
 FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT ON CONSTRAINT anomalies_once DO NOTHING
+"""
+# A verify decision resolves its TPS's open anomalies stored by earlier batches. It runs before
+# the batch's own anomalies go in: those the decision saw come resolved already, and those of
+# later forms stay open, so the rows follow the log order whatever the batching (a rebuild).
+_RESOLVE_ANOMALIES = """
+UPDATE anomalies a SET resolved_at = (r->>3)::timestamptz, resolved_by = r->>4
+FROM jsonb_array_elements($1::text::jsonb) r
+WHERE a.election = r->>0 AND a.contest = r->>1 AND a.tps = r->>2 AND a.resolved_at IS NULL
 """
 _NOTIFY = "SELECT pg_notify($1, $2)"
 _DISPUTED = "SELECT count(*) FROM tps_results WHERE status = 'disputed'"
@@ -606,10 +615,26 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
         )
     if payloads.areas is not None:
         await conn.execute(_UPSERT_SUMMARY, payloads.areas)
+    if out.resolutions:
+        await conn.execute(
+            _RESOLVE_ANOMALIES,
+            _rows((*key, r.at, r.by) for key, r in sorted(out.resolutions.items())),
+        )
     if out.anomalies:
         await conn.execute(
             _INSERT_ANOMALIES,
-            _rows((*a.key, a.code, a.severity, a.detail, a.submission_id) for a in out.anomalies),
+            _rows(
+                (
+                    *a.key,
+                    a.code,
+                    a.severity,
+                    a.detail,
+                    a.submission_id,
+                    a.resolved_at,
+                    a.resolved_by,
+                )
+                for a in out.anomalies
+            ),
         )
 
 

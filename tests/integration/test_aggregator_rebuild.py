@@ -59,8 +59,9 @@ class Feed:
         self.submissions = 0
         self.reviews = 0
 
-    def _form(self, tps: str, broken: bool = False) -> CHasil:
-        votes = {no: self.rng.randint(0, 40) for no in (1, 2, 3)}
+    def _form(self, tps: str, broken: bool = False, partial: bool = False) -> CHasil:
+        # partial: paslon 3 left out, a CANDIDATE_MISSING warning (an anomaly to resolve).
+        votes = {no: self.rng.randint(0, 40) for no in ((1, 2) if partial else (1, 2, 3))}
         return CHasil(
             election=ELECTION,
             contest=Contest.PPWP,
@@ -91,7 +92,8 @@ class Feed:
             roll = self.rng.random()
             history = self.sent.get(tps)
             if not history or roll < 0.4:
-                event: Any = self._received(operator(tps), self._form(tps))
+                partial = self.rng.random() < 0.3
+                event: Any = self._received(operator(tps), self._form(tps, partial=partial))
             elif roll < 0.5:
                 event = self._received(operator(tps), self._form(tps, broken=True))
             elif roll < 0.65:
@@ -105,6 +107,7 @@ class Feed:
             else:
                 self.n += 1
                 self.reviews += 1
+                verify = self.rng.random() < 0.4
                 event = ReviewDecided(
                     decision_id=UUID(int=self.n),
                     decided_at=T0 + timedelta(hours=1, seconds=self.n % 100_000),
@@ -112,8 +115,8 @@ class Feed:
                     election=ELECTION,
                     contest=Contest.PPWP,
                     tps=tps,
-                    action="accept_version",
-                    submission_id=self.rng.choice(history).submission_id,
+                    action="verify" if verify else "accept_version",
+                    submission_id=None if verify else self.rng.choice(history).submission_id,
                 )
             out.append((tps, encode(event)))
         return out
@@ -146,8 +149,8 @@ QUERIES = {
     "history": "SELECT election, contest, tps, array_agg(ARRAY[coalesce(version::text, '-'), "
     "submission_id::text, decision, operator_id] ORDER BY id) FROM tps_result_versions "
     "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-    "anomalies": "SELECT election, contest, tps, code, submission_id FROM anomalies "
-    "ORDER BY 1, 2, 3, 4, 5",
+    "anomalies": "SELECT election, contest, tps, code, submission_id, resolved_at, resolved_by "
+    "FROM anomalies ORDER BY 1, 2, 3, 4, 5",
     "reviews": "SELECT decision_id, action, submission_id FROM review_decisions ORDER BY 1",
 }
 
@@ -213,6 +216,9 @@ async def test_rebuild_reproduces_every_projection(
         statuses = {row[1] for row in live["submissions"]}
         assert {"accepted", "rejected", "revision", "conflict", "superseded"} <= statuses
         assert live["reviews"], "some review decisions applied"
+        resolved_by = [row[6] for row in live["anomalies"]]
+        assert None in resolved_by, "some anomalies open"
+        assert set(resolved_by) - {None}, "some anomalies resolved by a verify decision"
 
         with pytest.raises(RebuildRefused):
             await rebuild(settings)

@@ -240,6 +240,56 @@ async def test_review_accepts_a_stored_conflicting_version(db: asyncpg.Connectio
     await assert_projections_consistent(db)
 
 
+async def test_verify_resolves_the_anomalies_before_it_in_the_log(db: asyncpg.Connection) -> None:
+    log = Log()
+    turnout = Violation(
+        code="ANOMALY_HIGH_TURNOUT", severity=Severity.WARNING, pesan="p", message="m"
+    )
+    dpt = Violation(code="DPT_MISMATCH", severity=Severity.WARNING, pesan="p", message="m")
+    await apply(
+        db,
+        [
+            log.form(1, OP1, chasil(TPS[0], {1: 10}), turnout),
+            log.form(2, OP1, chasil(TPS[1], {1: 10}), turnout),  # another TPS: stays open
+        ],
+        log,
+    )
+    # One batch: the verify settles form 1's warning (stored) and form 3's (same batch, before
+    # it); form 4 comes after the decision in the log and its warning stays open.
+    await apply(
+        db,
+        [
+            log.form(3, OP1, chasil(TPS[0], {1: 11}), dpt),
+            log.review(1, TPS[0], "verify"),
+            log.form(4, OP1, chasil(TPS[0], {1: 12}), turnout),
+        ],
+        log,
+    )
+    decided = T0 + timedelta(hours=2, seconds=1)
+    rows = await db.fetch(
+        "SELECT tps, code, submission_id, resolved_at, resolved_by FROM anomalies "
+        "ORDER BY submission_id"
+    )
+    assert [tuple(r) for r in rows] == [
+        (TPS[0], "ANOMALY_HIGH_TURNOUT", UUID(int=1), decided, "camat1"),
+        (TPS[1], "ANOMALY_HIGH_TURNOUT", UUID(int=2), None, None),
+        (TPS[0], "DPT_MISMATCH", UUID(int=3), decided, "camat1"),
+        (TPS[0], "ANOMALY_HIGH_TURNOUT", UUID(int=4), None, None),
+    ]
+    # A later verify resolves form 4's; the ones resolved before keep their decision.
+    await apply(db, [log.review(2, TPS[0], "verify")], log)
+    resolved = dict(
+        await db.fetch("SELECT submission_id, resolved_at FROM anomalies WHERE tps = $1", TPS[0])
+    )
+    assert resolved == {
+        UUID(int=1): decided,
+        UUID(int=3): decided,
+        UUID(int=4): decided + timedelta(seconds=1),
+    }
+    open_ = await db.fetch("SELECT submission_id FROM anomalies WHERE resolved_at IS NULL")
+    assert [r["submission_id"] for r in open_] == [UUID(int=2)]
+
+
 async def test_a_rejected_submission_validated_later_counts(db: asyncpg.Connection) -> None:
     log = Log()
     await apply(db, [log.rejected(1, OP1, chasil(TPS[0], {1: 10}))], log)

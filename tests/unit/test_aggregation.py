@@ -23,6 +23,7 @@ from services.aggregator.aggregation import (
     Key,
     Numbers,
     RejectedIn,
+    Resolution,
     ResultStatus,
     ReviewIn,
     StoredSubmission,
@@ -60,6 +61,8 @@ OP1 = OperatorRef(id="op1", role=Role.OPERATOR, scope=("16.07.01",))
 OP2 = OperatorRef(id="op2", role=Role.OPERATOR, scope=("16.07",))
 CAMAT = OperatorRef(id="camat1", role=Role.CAMAT, scope=("16.07.01",))
 ADMIN = OperatorRef(id="admin", role=Role.ADMIN)
+WARNING = Violation(code="ANOMALY_HIGH_TURNOUT", severity=Severity.WARNING, pesan="a", message="b")
+DPT_WARNING = Violation(code="DPT_MISMATCH", severity=Severity.WARNING, pesan="c", message="d")
 
 
 def uid(n: int) -> UUID:
@@ -168,7 +171,10 @@ class Store:
     summaries: dict[tuple[str, str, str], SummaryDelta] = field(default_factory=dict)
     decisions: Counter[str] = field(default_factory=Counter)
     history: list[tuple[Key, str, UUID]] = field(default_factory=list)
-    anomalies: set[tuple[Key, str, UUID | None]] = field(default_factory=set)
+    # anomalies_once (key, code, submission id) -> (resolved_at, resolved_by)
+    anomalies: dict[tuple[Key, str, UUID | None], tuple[datetime | None, str | None]] = field(
+        default_factory=dict
+    )
 
     def state(self, events: Sequence[Incoming]) -> BatchState:
         """The BatchState repository._load_state would read for these events."""
@@ -219,7 +225,15 @@ class Store:
             total.dpt_reported += delta.dpt_reported
         self.decisions.update(out.decisions)
         self.history.extend((h.key, h.decision.value, h.submission_id) for h in out.history)
-        self.anomalies.update((a.key, a.code, a.submission_id) for a in out.anomalies)
+        # As repository._write: resolve the stored open rows first, then insert (DO NOTHING).
+        for key, resolution in out.resolutions.items():
+            for once, resolved in self.anomalies.items():
+                if once[0] == key and resolved[0] is None:
+                    self.anomalies[once] = (resolution.at, resolution.by)
+        for a in out.anomalies:
+            self.anomalies.setdefault(
+                (a.key, a.code, a.submission_id), (a.resolved_at, a.resolved_by)
+            )
         return out
 
     def status(self, n: int) -> str:
@@ -584,6 +598,73 @@ def test_party_list_lines_and_contests_are_separate() -> None:
     assert out.decisions == Counter({Decision.NEW: 2})
 
 
+def test_verify_resolves_the_anomalies_raised_before_it_and_not_later_ones() -> None:
+    store = Store()
+    key = (ELECTION, "PPWP", TPS_A)
+    store.apply(
+        [
+            FormIn(submission_of(received(1, OP1, form())), (WARNING,)),
+            review(1, "verify", reviewer=OP1),  # cannot apply: REVIEW_ROLE, open
+            FormIn(submission_of(received(2, OP1, form(tps=TPS_B))), (WARNING,)),
+        ]
+    )
+    out = store.apply(
+        [
+            FormIn(submission_of(received(3, OP1, form(votes={1: 1}))), (DPT_WARNING,)),
+            review(2, "verify"),
+            FormIn(submission_of(received(4, OP1, form(votes={1: 2}))), (WARNING,)),
+            review(3, "verify"),  # a second verify in the batch resolves what came since
+            FormIn(submission_of(received(5, OP1, form(votes={1: 3}))), (DPT_WARNING,)),
+        ]
+    )
+    decided = T0 + timedelta(hours=1, minutes=2)
+    assert out.resolutions == {key: Resolution(key, decided, "camat1")}
+    assert [(a.submission_id, a.resolved_at, a.resolved_by) for a in out.anomalies] == [
+        (uid(3), decided, "camat1"),
+        (uid(4), decided + timedelta(minutes=1), "camat1"),
+        (uid(5), None, None),
+    ]
+    assert store.anomalies == {
+        (key, "ANOMALY_HIGH_TURNOUT", uid(1)): (decided, "camat1"),
+        (key, "REVIEW_ROLE", None): (decided, "camat1"),
+        ((ELECTION, "PPWP", TPS_B), "ANOMALY_HIGH_TURNOUT", uid(2)): (None, None),
+        (key, "DPT_MISMATCH", uid(3)): (decided, "camat1"),
+        (key, "ANOMALY_HIGH_TURNOUT", uid(4)): (decided + timedelta(minutes=1), "camat1"),
+        (key, "DPT_MISMATCH", uid(5)): (None, None),
+    }
+
+
+def test_only_an_applied_verify_resolves_anomalies() -> None:
+    store = Store()
+    store.apply(
+        [
+            FormIn(submission_of(received(1, OP1, form(votes={1: 10}))), (WARNING,)),
+            FormIn(submission_of(received(2, OP2, form(votes={1: 99}))), (DPT_WARNING,)),
+        ]
+    )
+    for decision in (
+        review(1, "verify", reviewer=OP1),  # an operator cannot decide
+        review(2, "verify", contest=Contest.DPR),  # another contest of the TPS
+        review(3, "accept_version", 2),  # settles the conflict: no conflict anomaly exists
+    ):
+        out = store.apply([decision])
+        assert out.resolutions == {}
+        assert all(a.resolved_at is None for a in out.anomalies)
+    assert store.results[(ELECTION, "PPWP", TPS_A)].status is ResultStatus.VERIFIED
+    assert {resolved for resolved in store.anomalies.values()} == {(None, None)}
+    again = store.apply([review(2, "verify", contest=Contest.DPR)])
+    assert again.decisions == Counter({Decision.REVIEW_IGNORED: 1})
+    store.apply([review(4, "verify")])
+    store.apply([review(4, "verify")])  # a repeat: resolves nothing again
+    resolved = {once[1]: by for once, (_, by) in store.anomalies.items()}
+    assert resolved == {
+        "ANOMALY_HIGH_TURNOUT": "camat1",
+        "DPT_MISMATCH": "camat1",
+        "REVIEW_ROLE": "camat1",
+        "REVIEW_NO_RESULT": None,  # the DPR contest of the TPS is another key
+    }
+
+
 # ---- random streams: deltas always equal a recomputation from the final results ------------
 
 OPERATORS = (OP1, OP2, CAMAT, ADMIN)
@@ -621,7 +702,8 @@ def streams(draw: st.DrawFn) -> list[Incoming]:
                 events.append(RejectedIn(submission_of(sub), ()))
             else:
                 forms.append(sub)
-                events.append(FormIn(submission_of(sub)))
+                warnings = draw(st.sampled_from([(), (), (WARNING,), (WARNING, DPT_WARNING)]))
+                events.append(FormIn(submission_of(sub), warnings))
     return events
 
 
