@@ -587,6 +587,21 @@ def test_the_fast_route_never_passes_a_corrupted_form(name: str, data: st.DataOb
         assert expected == []
 
 
+# form_is_clean restates every rule's condition. A rule added to FORM_RULES must be added there
+# too (and to CORRUPTIONS above): this list makes that a conscious step, not a silent skip.
+FAST_ROUTE_COVERS = {
+    "_election_known", "_tps_known", "_contest_known", "_candidates_known", "_parties_known",
+    "_candidates_present", "_tps_cap", "_box_range", "_lp_sum", "_pemilih_total", "_sah_sum",
+    "_party_sum", "_jumlah_suara", "_pengguna_vs_suara", "_surat_digunakan", "_surat_balance",
+    "_pengguna_dpt_above_dpt", "_votes_above_dpt", "_surat_reserve", "_dpt_mismatch",
+    "_disabilitas_above_pengguna", "_high_turnout", "_unanimous",
+}  # fmt: skip
+
+
+def test_the_fast_route_restates_exactly_the_rules_of_form_rules() -> None:
+    assert {rule.__name__ for rule in FORM_RULES} == FAST_ROUTE_COVERS
+
+
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_the_fast_route_agrees_with_the_rules_on_consistent_forms(data: st.DataObject) -> None:
