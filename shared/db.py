@@ -24,6 +24,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         decoder=orjson.loads,
         schema="pg_catalog",
     )
+    # json likewise (submissions.form since migration 0014).
+    await conn.set_type_codec(
+        "json",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -95,7 +95,8 @@ FROM submissions WHERE submission_id = ANY($1::uuid[])
 # rather than one array parameter per column: asyncpg encodes text arrays element by element
 # in Python, which cost more CPU than all the aggregation math. The parameter is text, so the
 # connection's jsonb codec stays out of it. r->>n is column n of a row; jsonb columns arrive
-# as nested JSON (r->n), parsed once with the parameter.
+# as nested JSON (r->n), parsed once with the parameter; the json column submissions.form as a
+# string, so it keeps the canonical text the COPY stores.
 _UPDATE_STATUS = """
 UPDATE submissions s SET status = r->>1, updated_at = now()
 FROM jsonb_array_elements($1::text::jsonb) r
@@ -107,7 +108,7 @@ INSERT INTO submissions AS s (submission_id, election, contest, tps, operator_id
                               idempotency_key, received_at, status, form, violations,
                               kafka_partition, kafka_offset)
 SELECT (r->>0)::uuid, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::timestamptz, r->>8,
-       r->9, r->10, (r->>11)::int, (r->>12)::bigint
+       (r->>9)::json, r->10, (r->>11)::int, (r->>12)::bigint
 FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (submission_id) DO UPDATE
     SET status = EXCLUDED.status, form = EXCLUDED.form, violations = EXCLUDED.violations,
@@ -466,7 +467,7 @@ def _submission_row(r: SubmissionRow) -> tuple[Any, ...]:
         sub.idempotency_key,
         version.received_at,
         r.status.value,
-        orjson.Fragment(sub.form_json),
+        sub.form_json,
         orjson.Fragment(_violations_json.dump_json(r.violations)),
         r.position.partition if r.position else None,
         r.position.offset if r.position else None,
