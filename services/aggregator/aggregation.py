@@ -153,6 +153,13 @@ class Version:
     operator_id: str
     channel: str
     received_at: datetime
+    # Formatted once: the COPY lines of submissions, tps_results and the history each use them.
+    id_text: str = field(init=False, compare=False, repr=False)
+    at_text: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.id_text = str(self.submission_id)
+        self.at_text = self.received_at.isoformat()
 
 
 @dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
@@ -312,6 +319,8 @@ class HistoryRow:
     votes: Mapping[str, int] | None
     note: str
     at: datetime
+    id_text: str = field(default="", compare=False, repr=False)  # str(submission_id)
+    at_text: str = field(default="", compare=False, repr=False)  # at.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +524,8 @@ class _Batch:
                 votes=counted.numbers.votes if votes else None,
                 note=note,
                 at=at or counted.received_at,
+                id_text=counted.id_text,
+                at_text=counted.at_text if at is None else at.isoformat(),
             )
         )
 

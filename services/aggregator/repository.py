@@ -474,18 +474,41 @@ def _submission_row(r: SubmissionRow) -> tuple[Any, ...]:
     )
 
 
-def _submission_line(r: SubmissionRow) -> str:
+class _Texts:
+    """COPY text of values several lines of a batch repeat: each key and vote dict once."""
+
+    __slots__ = ("keys", "votes")
+
+    def __init__(self) -> None:
+        self.keys: dict[Key, str] = {}
+        self.votes: dict[int, str] = {}  # id() of a votes mapping the batch outcome holds
+
+    def key(self, key: Key) -> str:
+        text = self.keys.get(key)
+        if text is None:
+            election, contest, tps = key
+            text = self.keys[key] = f"{_c(election)}\t{_c(contest)}\t{_c(tps)}"
+        return text
+
+    def of_votes(self, votes: Mapping[str, int]) -> str:
+        # A new result's history row holds the very dict of its tps_results row.
+        text = self.votes.get(id(votes))
+        if text is None:
+            text = self.votes[id(votes)] = _c(orjson.dumps(votes).decode())
+        return text
+
+
+def _submission_line(r: SubmissionRow, texts: _Texts) -> str:
     sub = r.submission
     version = sub.version
-    election, contest, tps = sub.key
     position = r.position
     violations = (
         _violations_json.dump_json(r.violations).decode() if r.violations else _NO_VIOLATIONS
     )
     return (
-        f"{sub.submission_id}\t{_c(election)}\t{_c(contest)}\t{_c(tps)}"
+        f"{version.id_text}\t{texts.key(sub.key)}"
         f"\t{_c(version.operator_id)}\t{_c(version.channel)}\t{_c(sub.idempotency_key)}"
-        f"\t{version.received_at.isoformat()}\t{r.status.value}\t{_c(sub.form_json)}"
+        f"\t{version.at_text}\t{r.status.value}\t{_c(sub.form_json)}"
         f"\t{_c(violations)}\t{_n(position.partition if position else None)}"
         f"\t{_n(position.offset if position else None)}\n"
     )
@@ -510,26 +533,24 @@ def _result_row(key: Key, r: TpsResult) -> tuple[Any, ...]:
     )
 
 
-def _result_line(key: Key, r: TpsResult) -> str:
+def _result_line(key: Key, r: TpsResult, texts: _Texts) -> str:
     counted = r.counted
     n = counted.numbers
-    election, contest, tps = key
     return (
-        f"{_c(election)}\t{_c(contest)}\t{_c(tps)}\t{counted.submission_id}"
-        f"\t{_c(orjson.dumps(n.votes).decode())}\t{n.suara_sah}\t{n.suara_tidak_sah}"
+        f"{texts.key(key)}\t{counted.id_text}"
+        f"\t{texts.of_votes(n.votes)}\t{n.suara_sah}\t{n.suara_tidak_sah}"
         f"\t{_n(n.pengguna)}\t{_n(n.dpt)}\t{r.status.value}\t{r.version}"
         f"\t{_c(counted.operator_id)}\t{_c(counted.channel)}"
-        f"\t{counted.received_at.isoformat()}\t{_c(counted.digest)}\n"
+        f"\t{counted.at_text}\t{_c(counted.digest)}\n"
     )
 
 
-def _history_line(h: HistoryRow) -> str:
-    election, contest, tps = h.key
-    votes = None if h.votes is None else orjson.dumps(h.votes).decode()
+def _history_line(h: HistoryRow, texts: _Texts) -> str:
+    votes = "\\N" if h.votes is None else texts.of_votes(h.votes)
     return (
-        f"{_c(election)}\t{_c(contest)}\t{_c(tps)}\t{_n(h.version)}\t{h.submission_id}"
-        f"\t{h.decision.value}\t{_c(h.operator_id)}\t{_c(h.channel)}\t{_c(votes)}"
-        f"\t{_c(h.note)}\t{h.at.isoformat()}\n"
+        f"{texts.key(h.key)}\t{_n(h.version)}\t{h.id_text or h.submission_id}"
+        f"\t{h.decision.value}\t{_c(h.operator_id)}\t{_c(h.channel)}\t{votes}"
+        f"\t{_c(h.note)}\t{h.at_text or h.at.isoformat()}\n"
     )
 
 
@@ -538,6 +559,7 @@ class _Payloads:
     """What the statements after the submissions COPY send, formatted while it runs."""
 
     new_results: list[tuple[Key, TpsResult]]
+    texts: _Texts
     results: list[bytes] | None = None
     history: list[bytes] | None = None
     areas: str | None = None
@@ -545,8 +567,9 @@ class _Payloads:
     def prepare(self, out: BatchOutcome) -> None:
         if self.results is not None:
             return
-        self.results = _chunks(_result_line(k, r) for k, r in self.new_results)
-        self.history = _chunks(map(_history_line, out.history))
+        texts = self.texts
+        self.results = _chunks(_result_line(k, r, texts) for k, r in self.new_results)
+        self.history = _chunks(_history_line(h, texts) for h in out.history)
         self.areas = _area_rows(out) if out.summaries or out.votes else None
 
 
@@ -556,7 +579,8 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
     results = sorted(out.results.items())
     # A TPS key belongs to one validated partition, whose offset row this transaction holds
     # locked: a key without a stored result cannot appear meanwhile.
-    payloads = _Payloads([(k, r) for k, r in results if k not in state.results])
+    texts = _Texts()
+    payloads = _Payloads([(k, r) for k, r in results if k not in state.results], texts)
     if out.status_updates:
         updates = sorted(out.status_updates.items(), key=lambda item: item[0].int)
         await conn.execute(_UPDATE_STATUS, _rows((sid, status.value) for sid, status in updates))
@@ -574,7 +598,8 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
                     await conn.copy_to_table(
                         "submissions",
                         source=_copy_source(
-                            map(_submission_line, fresh), lambda: payloads.prepare(out)
+                            (_submission_line(r, texts) for r in fresh),
+                            lambda: payloads.prepare(out),
                         ),
                         columns=_SUBMISSION_COLUMNS,
                     )
