@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import orjson
 import uvicorn
@@ -31,7 +32,23 @@ def add_ops_routes(app: FastAPI, health: HealthCheck) -> None:
         return Response(body, media_type=content_type)
 
 
-async def serve_ops(service: str, host: str, port: int, health: HealthCheck) -> uvicorn.Server:
+@dataclass
+class OpsServer:
+    """The background ops server of a consumer process."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask uvicorn to exit and wait for it, so it is not cancelled with the loop."""
+        # A cancelled uvicorn logs a CancelledError traceback from its lifespan at every
+        # shutdown: noise for whoever reads the logs at 22:00 on election night.
+        self.server.should_exit = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.task), timeout_s)
+
+
+async def serve_ops(service: str, host: str, port: int, health: HealthCheck) -> OpsServer:
     """Start the ops server in the background of the running loop; returns it for shutdown."""
     app = FastAPI(title=f"deskpemilu {service} ops", docs_url=None, redoc_url=None)
     add_ops_routes(app, health)
@@ -45,7 +62,7 @@ async def serve_ops(service: str, host: str, port: int, health: HealthCheck) -> 
         if task.done():
             task.result()  # surfaces a bind error instead of waiting forever
         await asyncio.sleep(0.02)
-    return server
+    return OpsServer(server, task)
 
 
 def run_http_service(app: FastAPI, host: str, port: int) -> None:

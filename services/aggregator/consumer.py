@@ -236,4 +236,4 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         await producer.stop()
         await pool.close()
         await lock_conn.close()
-        ops.should_exit = True
+        await ops.stop()

@@ -27,7 +27,6 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 SERVICE = "validator"
 CLOSE_TIMEOUT_S = 10.0
-OPS_SHUTDOWN_S = 0.3
 GC_INTERVAL_S = 2.0
 # Judging runs on the event loop that also sends the previous batch's verdicts: it yields every
 # this many records so produce requests and their answers are not held up for a whole batch.
@@ -251,7 +250,4 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         await asyncio.wait_for(consumer.stop(), CLOSE_TIMEOUT_S)
         await asyncio.wait_for(txns.close(), CLOSE_TIMEOUT_S)
         await cache.close()
-        ops.should_exit = True
-        # uvicorn notices should_exit on its 0.1 s tick: give it time to shut down cleanly
-        # instead of being cancelled with the loop (which logs a CancelledError traceback).
-        await asyncio.sleep(OPS_SHUTDOWN_S)
+        await ops.stop()
