@@ -814,29 +814,29 @@ async def test_sms_signature_checked_and_twiml_read_back(intake: Harness) -> Non
     assert len(await intake.records()) == 1
 
 
-async def test_verdicts_are_sent_back_to_whatsapp_senders(intake: Harness) -> None:
-    form = CHasil.model_validate(FORM)
+def texted_and_rejected(channel: Channel, idempotency_key: str) -> SubmissionRejected:
+    """A form texted in by the operator's phone, rejected for a wrong sum."""
     submission = SubmissionReceived(
         submission_id=uuid.uuid4(),
         received_at=utcnow(),
-        channel=Channel.WHATSAPP,
+        channel=channel,
         operator=OPERATOR,
-        idempotency_key="whatsapp:wamid.X",
-        form=form,
+        idempotency_key=idempotency_key,
+        form=CHasil.model_validate(FORM),
         reply_to=OPERATOR_PHONE,
     )
-    rejected = SubmissionRejected(
-        submission=submission,
-        violations=(
-            Violation(
-                code="SUM_SAH",
-                severity=Severity.ERROR,
-                pesan="Jumlah suara paslon (450) tidak sama dengan suara sah (460).",
-                message="Candidate votes do not add up.",
-            ),
-        ),
-        rejected_at=utcnow(),
+    sum_sah = Violation(
+        code="SUM_SAH",
+        severity=Severity.ERROR,
+        pesan="Jumlah suara paslon (450) tidak sama dengan suara sah (460).",
+        message="Candidate votes do not add up.",
     )
+    return SubmissionRejected(submission=submission, violations=(sum_sah,), rejected_at=utcnow())
+
+
+async def test_verdicts_are_sent_back_to_whatsapp_senders(intake: Harness) -> None:
+    rejected = texted_and_rejected(Channel.WHATSAPP, "whatsapp:wamid.X")
+    submission = rejected.submission
     accepted = SubmissionValidated(
         submission=submission.model_copy(update={"submission_id": uuid.uuid4()}),
         validated_at=utcnow(),
@@ -865,27 +865,7 @@ async def test_verdicts_are_sent_back_to_whatsapp_senders(intake: Harness) -> No
 async def test_verdicts_are_sent_back_to_sms_senders_through_the_gateway_api(
     intake: Harness,
 ) -> None:
-    submission = SubmissionReceived(
-        submission_id=uuid.uuid4(),
-        received_at=utcnow(),
-        channel=Channel.SMS,
-        operator=OPERATOR,
-        idempotency_key="sms:SMverdict",
-        form=CHasil.model_validate(FORM),
-        reply_to=OPERATOR_PHONE,
-    )
-    rejected = SubmissionRejected(
-        submission=submission,
-        violations=(
-            Violation(
-                code="SUM_SAH",
-                severity=Severity.ERROR,
-                pesan="Jumlah suara paslon (450) tidak sama dengan suara sah (460).",
-                message="Candidate votes do not add up.",
-            ),
-        ),
-        rejected_at=utcnow(),
-    )
+    rejected = texted_and_rejected(Channel.SMS, "sms:SMverdict")
     producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
     await producer.start()
     try:
