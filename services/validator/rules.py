@@ -536,17 +536,7 @@ def _max_box(form: CHasil) -> int:
     top = max(form.suara_sah, form.suara_tidak_sah, form.jumlah_suara or 0)
     pemilih, surat, disabilitas = form.pemilih, form.surat_suara, form.disabilitas
     if pemilih is not None:
-        a, b, c, d, e = (
-            pemilih.dpt,
-            pemilih.pengguna_dpt,
-            pemilih.pengguna_dptb,
-            pemilih.pengguna_dpk,
-            pemilih.pengguna_total,
-        )
-        top = max(
-            top, a.l, a.p, a.jumlah, b.l, b.p, b.jumlah, c.l, c.p, c.jumlah,
-            d.l, d.p, d.jumlah, e.l, e.p, e.jumlah,
-        )  # fmt: skip
+        top = max(top, *(max(row.l, row.p, row.jumlah) for _, _, _, row in _lp_rows(form)))
     if surat is not None:
         top = max(top, surat.diterima, surat.digunakan, surat.rusak, surat.sisa)
     if disabilitas is not None:
