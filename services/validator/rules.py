@@ -568,31 +568,7 @@ def _lp_rows(form: CHasil) -> Iterator[tuple[str, str, str, LP]]:
         yield "disabilitas", *_DISABILITAS_ROW, form.disabilitas
 
 
-def _rows_add_up(form: CHasil) -> bool:
-    """Fast route for LP_SUM: every L + P equals its L+P."""
-    pemilih, disabilitas = form.pemilih, form.disabilitas
-    if pemilih is not None:
-        a, b, c, d, e = (
-            pemilih.dpt,
-            pemilih.pengguna_dpt,
-            pemilih.pengguna_dptb,
-            pemilih.pengguna_dpk,
-            pemilih.pengguna_total,
-        )
-        if not (
-            a.l + a.p == a.jumlah
-            and b.l + b.p == b.jumlah
-            and c.l + c.p == c.jumlah
-            and d.l + d.p == d.jumlah
-            and e.l + e.p == e.jumlah
-        ):
-            return False
-    return disabilitas is None or disabilitas.l + disabilitas.p == disabilitas.jumlah
-
-
 def _lp_sum(form: CHasil, ctx: FormContext) -> Iterable[Violation]:
-    if _rows_add_up(form):
-        return _OK
     return [
         _violation(
             "LP_SUM",
