@@ -639,8 +639,6 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
                 for r in out.reviews
             ),
         )
-    if payloads.areas is not None:
-        await conn.execute(_UPSERT_SUMMARY, payloads.areas)
     if out.resolutions:
         await conn.execute(
             _RESOLVE_ANOMALIES,
@@ -662,6 +660,11 @@ async def _write(conn: Conn, out: BatchOutcome, state: BatchState) -> None:
                 for a in out.anomalies
             ),
         )
+    if payloads.areas is not None:
+        # Last: the area rows are the only rows concurrent transactions (another lane or
+        # instance) share, and each holds their locks until it commits. Written last, a
+        # transaction keeps the others waiting only for this statement and its commit.
+        await conn.execute(_UPSERT_SUMMARY, payloads.areas)
 
 
 def _area_rows(out: BatchOutcome) -> str:
