@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from services.aggregator import metrics
 from services.aggregator.aggregation import (
+    Decision,
     FormIn,
     Incoming,
     Position,
@@ -43,6 +44,8 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"
 CONFLICTS_REFRESH_S = 2.0
+# Decisions that may open or settle a dispute.
+DISPUTE_DECISIONS = (Decision.CONFLICT, Decision.REVISION, Decision.REVIEW)
 NextOffsets = dict[tuple[str, int], int]  # (topic, partition) -> offset after the batch
 # Decoding hands the event loop back this often, so the batch transaction in flight moves on
 # (PostgreSQL works on its statements on the other CPU while this one decodes).
@@ -121,46 +124,92 @@ async def decode_batch(
     return events, next_offsets
 
 
-class BatchApplier:
-    """Applies decoded batches one after another while the next batch is being decoded."""
+def split_lanes(
+    events: Sequence[Incoming], next_offsets: NextOffsets, lanes: int
+) -> list[tuple[list[Incoming], NextOffsets]]:
+    """A batch cut into `lanes` parts by partition number (partition % lanes), order kept.
 
-    def __init__(self, pool: asyncpg.Pool, group: str, stop: asyncio.Event) -> None:
+    A TPS's events all come through one partition number (the validated and the rejected topic
+    are keyed alike), so the parts touch disjoint TPS rows and offset rows and can be applied
+    by concurrent transactions. A part may be empty; its offsets are then empty too.
+    """
+    parts: list[tuple[list[Incoming], NextOffsets]] = [([], {}) for _ in range(lanes)]
+    for (topic, partition), offset in next_offsets.items():
+        parts[partition % lanes][1][(topic, partition)] = offset
+    for event in events:
+        position = event.position
+        if position is None:
+            raise ValueError("an event without a Kafka position cannot be given a lane")
+        parts[position.partition % lanes][0].append(event)
+    return parts
+
+
+class BatchApplier:
+    """Applies decoded batches in lanes, each lane's batches one after another.
+
+    Lane n takes the partitions whose number % lanes == n, on its own connection: while one
+    lane's PostgreSQL backend parses a COPY, this process decodes the next batch or formats
+    another lane's rows, so the two CPUs work at once. The parts share only the hot area rows
+    (kabupaten, provinsi), which every transaction locks in primary-key order: a lane waits
+    for the other's commit there and cannot deadlock. Each part stores its own partitions'
+    offsets, so a crash between two lanes' commits loses and repeats nothing.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, group: str, stop: asyncio.Event, lanes: int = 1) -> None:
+        if lanes < 1:
+            raise ValueError("lanes must be at least 1")
         self.pool = pool
         self.group = group
         self.stop = stop
-        self.in_flight: asyncio.Task[None] | None = None
+        self.in_flight: list[asyncio.Task[None] | None] = [None] * lanes
         self.conflicts_refreshed = 0.0
 
-    async def submit(
-        self, events: list[Incoming], next_offsets: dict[tuple[str, int], int]
-    ) -> None:
-        """Wait for the previous batch's commit (raising its error), then start this one."""
-        await self.drain()
-        self.in_flight = asyncio.create_task(self._apply(events, next_offsets))
-        # A failed batch stops the loop at once; drain() then raises its error.
-        self.in_flight.add_done_callback(self._stop_on_failure)
+    async def submit(self, events: list[Incoming], next_offsets: NextOffsets) -> None:
+        """Per lane: wait for its previous part to commit (raising its error), then start this."""
+        lanes = len(self.in_flight)
+        parts = [(events, next_offsets)] if lanes == 1 else split_lanes(events, next_offsets, lanes)
+        for lane, (part, offsets) in enumerate(parts):
+            if not offsets:
+                continue
+            await self._drain_lane(lane)
+            task = asyncio.create_task(self._apply(part, offsets))
+            # A failed batch stops the loop at once; drain() then raises its error.
+            task.add_done_callback(self._stop_on_failure)
+            self.in_flight[lane] = task
 
     def _stop_on_failure(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.stop.set()
 
-    async def drain(self) -> None:
-        """Wait for the batch in flight, if any; its exception propagates."""
-        if self.in_flight is not None:
-            task, self.in_flight = self.in_flight, None
+    async def _drain_lane(self, lane: int) -> None:
+        task, self.in_flight[lane] = self.in_flight[lane], None
+        if task is not None:
             await task
 
-    async def _apply(
-        self, events: list[Incoming], next_offsets: dict[tuple[str, int], int]
-    ) -> None:
+    async def drain(self) -> None:
+        """Wait for every lane's part in flight to end; then the first exception propagates."""
+        tasks = [task for task in self.in_flight if task is not None]
+        self.in_flight = [None] * len(self.in_flight)
+        # Every lane ends (commits or fails) before the caller may close the pool.
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _apply(self, events: list[Incoming], next_offsets: NextOffsets) -> None:
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
             applied = await apply_batch(
                 conn, group=self.group, events=events, next_offsets=next_offsets
             )
-            if time.monotonic() - self.conflicts_refreshed > CONFLICTS_REFRESH_S:
-                metrics.CONFLICTS_OPEN.set(await disputed_count(conn))
+            # Counted again after every batch that may open or settle a dispute (the gauge
+            # must not stay stale when the desk goes quiet), else at most every few seconds.
+            decisions = applied.outcome.decisions
+            if (
+                any(decisions.get(d) for d in DISPUTE_DECISIONS)
+                or time.monotonic() - self.conflicts_refreshed > CONFLICTS_REFRESH_S
+            ):
                 self.conflicts_refreshed = time.monotonic()
+                metrics.CONFLICTS_OPEN.set(await disputed_count(conn))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         metrics.SKIPPED.inc(applied.skipped)
@@ -178,7 +227,8 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     lock_conn = await connect(settings.database_url)
     # Shared with other aggregator instances; `deskpemilu rebuild` takes it exclusively.
     await hold_aggregator_lock(lock_conn)
-    pool = await create_pool(settings.database_url, min_size=1, max_size=4)
+    # One connection per lane, and one for health checks and the seek on assignment.
+    pool = await create_pool(settings.database_url, min_size=1, max_size=settings.lanes + 2)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.group_id,
@@ -190,7 +240,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
     )
     producer = make_producer(settings.kafka_bootstrap_servers)
-    applier = BatchApplier(pool, settings.group_id, stop)
+    applier = BatchApplier(pool, settings.group_id, stop, lanes=settings.lanes)
 
     async def health() -> dict[str, bool]:
         async with pool.acquire() as conn:

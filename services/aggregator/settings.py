@@ -21,6 +21,8 @@ class AggregatorSettings(CommonSettings):
     ops_port: int = Field(default=8003, validation_alias="AGGREGATOR_PORT")
     # Bigger batches merge more deltas into the same area rows (measured: 5000 beats 2000).
     max_batch: int = Field(default=5000, ge=1, validation_alias="AGGREGATOR_MAX_BATCH")
+    # Concurrent batch transactions, each on the partitions whose number % lanes is its own.
+    lanes: int = Field(default=2, ge=1, le=16, validation_alias="AGGREGATOR_LANES")
     max_partition_fetch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=65536, validation_alias="AGGREGATOR_MAX_PARTITION_FETCH_BYTES"
     )
