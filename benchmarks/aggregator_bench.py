@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import tempfile
@@ -293,15 +294,18 @@ async def _direct(conn: asyncpg.Connection, values: list[tuple[int, bytes]], bat
     )
 
 
-async def _pipelined(url: str, values: list[tuple[int, bytes]], batch: int) -> str:
-    """Decode each batch while the previous batch's transaction runs, as the consumer does."""
+async def _pipelined(url: str, values: list[tuple[int, bytes]], batch: int, lanes: int) -> str:
+    """Decode each batch while the previous batch's transactions run, as the consumer does."""
     topics = Topics("bench.")
     records = _records(values, topics)
-    pool = await create_pool(url, min_size=1, max_size=1)
+    pool = await create_pool(url, min_size=lanes, max_size=lanes)
     try:
-        async with pool.acquire() as conn:
-            backend = _cpu_seconds(await conn.fetchval("SELECT pg_backend_pid()"))
-        applier = BatchApplier(pool, "bench", asyncio.Event())
+        backends = []
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(lanes):
+                conn = await stack.enter_async_context(pool.acquire())
+                backends.append(_cpu_seconds(await conn.fetchval("SELECT pg_backend_pid()")))
+        applier = BatchApplier(pool, "bench", asyncio.Event(), lanes=lanes)
         client = time.process_time()
         started = time.perf_counter()
         for start in range(0, len(records), batch):
@@ -311,12 +315,15 @@ async def _pipelined(url: str, values: list[tuple[int, bytes]], batch: int) -> s
                 if n % DECODE_YIELD_EVERY == 0:
                     await asyncio.sleep(0)
                 events.append(to_incoming(record, topics))
-            next_offsets = {(r.topic, r.partition): r.offset + 1 for r in chunk}
+            next_offsets: dict[tuple[str, int], int] = {}
+            for r in chunk:
+                next_offsets[(r.topic, r.partition)] = r.offset + 1
             await applier.submit(events, next_offsets)
         await applier.drain()
         elapsed = time.perf_counter() - started
+        server_s = sum(b() - b.start for b in backends)
         return f"{len(records) / elapsed:,.0f} forms/s ({elapsed:.1f} s); " + _cpu_figure(
-            len(records), time.process_time() - client, backend() - backend.start
+            len(records), time.process_time() - client, server_s
         )
     finally:
         await pool.close()
@@ -341,11 +348,12 @@ async def _process(
     batch: int,
     partitions: int,
     instances: int,
+    lanes: int,
 ) -> str:
     """Fill a fresh prefixed validated topic, then time real aggregator processes draining it."""
     from tests.procs import ServiceProcess, stack_env
 
-    env = stack_env(bootstrap, url, AGGREGATOR_MAX_BATCH=str(batch))
+    env = stack_env(bootstrap, url, AGGREGATOR_MAX_BATCH=str(batch), AGGREGATOR_LANES=str(lanes))
     topics = Topics(env["TOPIC_PREFIX"])
     await ensure_topics(
         bootstrap, partitions=partitions, replication_factor=1, topics=topics.specs()
@@ -411,6 +419,7 @@ async def run(
     modes: Sequence[str],
     partitions: int,
     instances: int,
+    lanes: int,
 ) -> None:
     """A scratch database per run: load the roster, apply the forms, print forms per second."""
     admin = await asyncpg.connect(database_url)
@@ -431,15 +440,17 @@ async def run(
                     if mode == "direct":
                         figure = await _direct(conn, values, batch)
                     elif mode == "pipelined":
-                        figure = await _pipelined(url, values, batch)
+                        figure = await _pipelined(url, values, batch, lanes)
                     else:
                         figure = await _process(
-                            url, bootstrap, values, batch, partitions, instances
+                            url, bootstrap, values, batch, partitions, instances, lanes
                         )
                     counted = await conn.fetchval("SELECT count(*) FROM tps_results")
                     assert counted == len(values), (counted, len(values))
                     contests = "+".join(c.value for c in work.contests)
                     label = f"process x{instances}" if mode == "process" else mode
+                    if mode != "direct":
+                        label += f" lanes={lanes}"
                     print(
                         f"{label:10} roster={work.roster} tps={len(tps)} contests={contests} "
                         f"forms={len(values)} batch={batch}: {figure} "
@@ -465,6 +476,9 @@ def main() -> None:
     parser.add_argument("--mode", choices=["direct", "pipelined", "process"], action="append")
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--instances", type=int, default=1, help="aggregator processes")
+    parser.add_argument(
+        "--lanes", type=int, default=2, help="concurrent batch transactions per process"
+    )
     args = parser.parse_args()
     tune_gc()  # this process stands in for the aggregator's
     work = Workload(
@@ -482,6 +496,7 @@ def main() -> None:
             args.mode or ["direct", "pipelined"],
             args.partitions,
             args.instances,
+            args.lanes,
         )
     )
 
