@@ -21,6 +21,7 @@ import random
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -196,26 +197,38 @@ def validated_records(
     contests: Sequence[Contest],
     count: int,
     *,
+    waves: int = 1,
     election: str = "pemilu-2024",
     partitions: int = 12,
     seed: int = 11,
 ) -> Iterator[tuple[int, bytes]]:
-    """(partition, SubmissionValidated bytes) for `count` distinct TPS x contest pairs, shuffled."""
+    """(partition, SubmissionValidated bytes) for `count` distinct TPS x contest pairs, shuffled.
+
+    With waves > 1 the operator sends every pair again, wave after wave, with new figures: the
+    first wave is counted as new results, each later one as revisions (totals move by the
+    difference), so a small roster yields a run long enough to time.
+    """
     rng = random.Random(seed)
     operator = OperatorRef(id="bench-op", role=Role.OPERATOR)
     pairs = [(code, dpt, contest) for code, dpt in tps for contest in contests]
     rng.shuffle(pairs)
-    for n, (code, dpt, contest) in enumerate(pairs[:count]):
-        sub = SubmissionReceived(
-            submission_id=uuid.UUID(int=rng.getrandbits(128)),
-            received_at=T0 + timedelta(milliseconds=n),
-            channel=Channel.API,
-            operator=operator,
-            idempotency_key=f"bench-{n}",
-            form=bench_form(rng, election, contest, code, dpt),
-        )
-        event = SubmissionValidated(submission=sub, validated_at=sub.received_at)
-        yield hash(code) % partitions, encode(event)
+    pairs = pairs[:count]
+    n = 0
+    for wave in range(waves):
+        if wave:
+            rng.shuffle(pairs)
+        for code, dpt, contest in pairs:
+            sub = SubmissionReceived(
+                submission_id=uuid.UUID(int=rng.getrandbits(128)),
+                received_at=T0 + timedelta(milliseconds=n),
+                channel=Channel.API,
+                operator=operator,
+                idempotency_key=f"bench-{n}",
+                form=bench_form(rng, election, contest, code, dpt),
+            )
+            event = SubmissionValidated(submission=sub, validated_at=sub.received_at)
+            yield zlib.crc32(code.encode()) % partitions, encode(event)
+            n += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +250,7 @@ class Workload:
     tree: SyntheticRoster | None
     contests: tuple[Contest, ...]
     forms: int
+    waves: int = 1
 
 
 async def _prepare(conn: asyncpg.Connection, work: Workload) -> list[tuple[str, int]]:
@@ -436,7 +450,9 @@ async def run(
                     tps = await _prepare(conn, work)
                     roster_s = time.perf_counter() - started
                     if not values:
-                        values = list(validated_records(tps, work.contests, work.forms))
+                        values = list(
+                            validated_records(tps, work.contests, work.forms, waves=work.waves)
+                        )
                     if mode == "direct":
                         figure = await _direct(conn, values, batch)
                     elif mode == "pipelined":
@@ -446,14 +462,16 @@ async def run(
                             url, bootstrap, values, batch, partitions, instances, lanes
                         )
                     counted = await conn.fetchval("SELECT count(*) FROM tps_results")
-                    assert counted == len(values), (counted, len(values))
+                    assert counted * work.waves == len(values), (counted, len(values))
+                    stored = await conn.fetchval("SELECT count(*) FROM submissions")
+                    assert stored == len(values), (stored, len(values))
                     contests = "+".join(c.value for c in work.contests)
                     label = f"process x{instances}" if mode == "process" else mode
                     if mode != "direct":
                         label += f" lanes={lanes}"
                     print(
                         f"{label:10} roster={work.roster} tps={len(tps)} contests={contests} "
-                        f"forms={len(values)} batch={batch}: {figure} "
+                        f"forms={len(values)} waves={work.waves} batch={batch}: {figure} "
                         f"[roster load {roster_s:.1f} s]",
                         flush=True,
                     )
@@ -471,6 +489,9 @@ def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--roster", choices=["banyuasin", "national"], default="banyuasin")
     parser.add_argument("--forms", type=int, default=12_820, help="distinct TPS x contest forms")
+    parser.add_argument(
+        "--waves", type=int, default=1, help="sends per pair: the first new, the rest revisions"
+    )
     parser.add_argument("--contests", choices=["all", "PPWP"], default="all")
     parser.add_argument("--batch", type=int, action="append", help="batch sizes (repeatable)")
     parser.add_argument("--mode", choices=["direct", "pipelined", "process"], action="append")
@@ -486,6 +507,7 @@ def main() -> None:
         tree=synthetic_tree(*NATIONAL) if args.roster == "national" else None,
         contests=PEMILU_CONTESTS if args.contests == "all" else (Contest.PPWP,),
         forms=args.forms,
+        waves=args.waves,
     )
     asyncio.run(
         run(
