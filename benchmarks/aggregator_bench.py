@@ -4,11 +4,14 @@ Times services.aggregator.repository.apply_batch directly against a scratch Post
 (decoding the Kafka record bytes, deciding, writing, storing offsets, committing): Kafka itself is
 left out, so the figure is what the database side of one aggregator instance sustains. Mode
 `direct` decodes and applies one batch after the other; `pipelined` decodes each batch while the
-previous one's transaction runs, through the consumer's own BatchApplier and decode cadence (what
-the aggregator process does); `process` times real aggregator processes draining a topic.
+previous one's transactions run, through the consumer's own BatchApplier (`--lanes` concurrent
+transactions) and decode cadence (what the aggregator process does); `process` times real
+aggregator processes draining a topic.
 
     .venv/bin/python -m benchmarks.aggregator_bench --roster banyuasin
     .venv/bin/python -m benchmarks.aggregator_bench --roster national --forms 200000
+    .venv/bin/python -m benchmarks.aggregator_bench --roster banyuasin --roster national \
+        --forms 60000 --waves 5 --batch 5000 --mode direct --mode pipelined --mode process
 """
 
 from __future__ import annotations
@@ -487,8 +490,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--roster", choices=["banyuasin", "national"], default="banyuasin")
-    parser.add_argument("--forms", type=int, default=12_820, help="distinct TPS x contest forms")
+    parser.add_argument(
+        "--roster", choices=["banyuasin", "national"], action="append", help="(repeatable)"
+    )
+    parser.add_argument(
+        "--forms", type=int, default=12_820, help="distinct TPS x contest forms (at most)"
+    )
     parser.add_argument(
         "--waves", type=int, default=1, help="sends per pair: the first new, the rest revisions"
     )
@@ -502,25 +509,26 @@ def main() -> None:
     )
     args = parser.parse_args()
     tune_gc()  # this process stands in for the aggregator's
-    work = Workload(
-        roster=args.roster,
-        tree=synthetic_tree(*NATIONAL) if args.roster == "national" else None,
-        contests=PEMILU_CONTESTS if args.contests == "all" else (Contest.PPWP,),
-        forms=args.forms,
-        waves=args.waves,
-    )
-    asyncio.run(
-        run(
-            args.database_url,
-            args.bootstrap,
-            work,
-            args.batch or [1000, 2000, 5000],
-            args.mode or ["direct", "pipelined"],
-            args.partitions,
-            args.instances,
-            args.lanes,
+    for roster in args.roster or ["banyuasin"]:
+        work = Workload(
+            roster=roster,
+            tree=synthetic_tree(*NATIONAL) if roster == "national" else None,
+            contests=PEMILU_CONTESTS if args.contests == "all" else (Contest.PPWP,),
+            forms=args.forms,
+            waves=args.waves,
         )
-    )
+        asyncio.run(
+            run(
+                args.database_url,
+                args.bootstrap,
+                work,
+                args.batch or [1000, 2000, 5000],
+                args.mode or ["direct", "pipelined"],
+                args.partitions,
+                args.instances,
+                args.lanes,
+            )
+        )
 
 
 if __name__ == "__main__":
