@@ -149,9 +149,10 @@ class BatchApplier:
 
     Lane n takes the partitions whose number % lanes == n, on its own connection: while one
     lane's PostgreSQL backend parses a COPY, this process decodes the next batch or formats
-    another lane's rows, so the two CPUs work at once. The parts share only the hot area rows
-    (kabupaten, provinsi), which every transaction locks in primary-key order: a lane waits
-    for the other's commit there and cannot deadlock. Each part stores its own partitions'
+    another lane's rows, so the two CPUs work at once. The parts share only area rows (always
+    the kabupaten and provinsi ones, on a small roster most desa ones too), which every
+    transaction writes last, in primary-key order: a lane waits for the other only from that
+    statement to the other's commit, and cannot deadlock. Each part stores its own partitions'
     offsets, so a crash between two lanes' commits loses and repeats nothing.
     """
 
