@@ -332,6 +332,7 @@ async def test_totals_are_exact_after_many_sigkills(
         AGGREGATOR_INSTANCE_ID="crash-test-1",
         AGGREGATOR_SESSION_TIMEOUT_MS="6000",
         AGGREGATOR_MAX_BATCH="50",  # many small transactions: most kills land mid-wave
+        AGGREGATOR_LANES="2",  # two concurrent transactions per batch: a kill may land between
     )
     topics = Topics(env["TOPIC_PREFIX"])
     group = env["TOPIC_PREFIX"] + "aggregator"
