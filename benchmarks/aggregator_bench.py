@@ -332,9 +332,7 @@ async def _pipelined(url: str, values: list[tuple[int, bytes]], batch: int, lane
                 if n % DECODE_YIELD_EVERY == 0:
                     await asyncio.sleep(0)
                 events.append(to_incoming(record, topics))
-            next_offsets: dict[tuple[str, int], int] = {}
-            for r in chunk:
-                next_offsets[(r.topic, r.partition)] = r.offset + 1
+            next_offsets = {(r.topic, r.partition): r.offset + 1 for r in chunk}
             await applier.submit(events, next_offsets)
         await applier.drain()
         elapsed = time.perf_counter() - started
