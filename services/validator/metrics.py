@@ -22,7 +22,7 @@ TRANSACTION_SECONDS = Histogram(
 )
 STALE_RECORDS = Counter(
     "deskpemilu_validator_stale_records_total",
-    "Records skipped because a rebalance moved the partition's position past them",
+    "Records skipped because a rebalance took their partition away or moved its position past them",
 )
 ROSTER_VERSION = Gauge("deskpemilu_validator_roster_version", "Roster version in memory")
 ROSTER_RELOADS = Counter("deskpemilu_validator_roster_reloads_total", "Roster loads done")

@@ -71,6 +71,11 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         self._group_id = group_id
         self._timeout_ms = transaction_timeout_ms
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        # The partitions this instance may judge: set once an assignment's previous owners are
+        # fenced and its positions are set, emptied when the partitions are revoked (a
+        # producer outlives its revocation, so a partition that comes back is not fenced again).
+        self._owned: set[TopicPartition] = set()
+        self._rebalancing = False  # from a revocation until the next take-over is done
         # Next input offset to judge per owned partition (set from the committed offset on
         # assignment, moved on when a batch is submitted); None: nothing committed yet.
         self._next: dict[TopicPartition, int | None] = {}
@@ -84,9 +89,15 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         self.lock = asyncio.Lock()
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Wait for the batch in hand to commit; the producers stay until the next assignment."""
+        """Wait for the batch in hand to commit, then judge nothing of these partitions until
+        they are assigned again; the producers stay until the next assignment."""
         async with self.lock:
             await self._wait_inflight()
+            # A batch the loop fetched before the rebalance may be handed over before the next
+            # assignment: judged now, its transaction could still be open when that assignment
+            # reads the committed offsets, and its records would be judged a second time.
+            self._owned -= revoked
+            self._rebalancing = True
             log.info("partitions revoked", extra={"partitions": sorted(map(str, revoked))})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -100,6 +111,10 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
                 raise
 
     async def _take_over(self, assigned: set[TopicPartition]) -> None:
+        # Nothing should be in flight after a revocation; if something is, its offsets must be
+        # committed before they are read below.
+        await self._wait_inflight()
+        self._owned.clear()
         gone = [tp for tp in self._producers if tp not in assigned]
         await asyncio.gather(*(self._producers.pop(tp).stop() for tp in gone))
         for tp in gone:
@@ -116,6 +131,8 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             if offset is not None:
                 # The position fetched before the fence may predate the old owner's last commit.
                 self._consumer.seek(tp, offset)
+        self._owned = set(owned)
+        self._rebalancing = False
         log.info(
             "partitions assigned",
             extra={
@@ -140,7 +157,7 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def owns(self, tp: TopicPartition) -> bool:
         """True once the partition is assigned here and its previous owner fenced."""
-        return tp in self._producers
+        return tp in self._owned
 
     def producer(self, tp: TopicPartition) -> AIOKafkaProducer:
         """The transactional producer of an owned partition."""
@@ -153,12 +170,14 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def fresh(self, tp: TopicPartition, records: Records) -> Records:
         """The records of one partition still to judge (a batch fetched before a rebalance may
-        hold records the committed offset has passed, or belong to a partition now elsewhere)."""
+        hold records the committed offset has passed, or belong to a partition not owned now:
+        revoked, or moved elsewhere; when the partition is assigned again, the consumer fetches
+        it anew from the committed offset)."""
         self.raise_failure()
-        if tp not in self._producers:
-            if tp in self._consumer.assignment():
+        if tp not in self._owned:
+            if not self._rebalancing and tp in self._consumer.assignment():
                 # Skipping would move the position past records nobody judged: crash instead.
-                raise RuntimeError(f"{tp} is assigned but has no transactional producer")
+                raise RuntimeError(f"{tp} is assigned but was never taken over")
             metrics.STALE_RECORDS.inc(len(records))
             return ()
         start = self._next.get(tp)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -14,7 +17,7 @@ from aiokafka.errors import ProducerFenced
 
 from services.validator.consumer import BatchJudge, output_topics
 from services.validator.roster_cache import RosterCache
-from services.validator.transactions import PartitionTransactions
+from services.validator.transactions import Output, PartitionTransactions
 from shared.consumer import run_batches
 from shared.events import SubmissionRejected, SubmissionValidated
 from shared.form import Contest
@@ -157,7 +160,14 @@ async def test_sigkill_one_of_two_validators_mid_stream_judges_every_form_once(
     missing = {str(s.submission_id) for s in subs} - judged.keys()
     repeated = {sid: n for sid, n in judged.items() if n > 1}
     assert not missing, f"{len(missing)} forms never judged"
-    assert not repeated, f"{len(repeated)} forms judged more than once"
+    if repeated:
+        where = await _where_judged(kafka_bootstrap, topics, set(repeated))
+        logs = "\n".join(
+            f"--- {proc.log_path.name}\n{_rebalance_lines(proc.log_path)}"
+            for proc in (first, second, restarted)
+            if proc is not None
+        )
+        raise AssertionError(f"{len(repeated)} forms judged more than once:\n{where}\n{logs}")
     assert len(outputs[topics.rejected]) == FORMS // REJECTED_EVERY
     aborted = total(everything) - total(outputs)
     print(
@@ -165,6 +175,48 @@ async def test_sigkill_one_of_two_validators_mid_stream_judges_every_form_once(
         f"all verdicts committed {took:.1f}s after the kill; "
         f"{aborted} verdicts of aborted transactions hidden from read_committed"
     )
+
+
+async def _where_judged(bootstrap: str, topics: Topics, ids: set[str]) -> str:
+    """For a failure message: each committed verdict of the given forms, with its position and
+    stamp, and how often the form is on the received topic (two verdicts with different stamps
+    came from two batches; a form received twice is the input's duplicate, not the validator's).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    seen: dict[str, list[str]] = {sid: [] for sid in ids}
+    try:
+        names = [topics.received, topics.validated, topics.rejected]
+        parts = [TopicPartition(n, p) for n in names for p in range(PARTITIONS)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        while any(await consumer.position(tp) < ends[tp] for tp in parts):
+            batch = await consumer.getmany(timeout_ms=500)
+            if not batch:
+                break
+            for tp, records in batch.items():
+                for r in records:
+                    event = json.loads(r.value)
+                    sid = str(event.get("submission", event).get("submission_id"))
+                    if sid in seen:
+                        stamp = event.get("validated_at") or event.get("rejected_at") or "input"
+                        topic = tp.topic.rsplit(".", 2)[-2]
+                        seen[sid].append(f"{topic}/{tp.partition}@{r.offset} {stamp}")
+    finally:
+        await consumer.stop()
+    return "\n".join(f"{sid}: {', '.join(places)}" for sid, places in sorted(seen.items()))
+
+
+def _rebalance_lines(path: Path) -> str:
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    keep = ("partitions", "transaction", "Fenced", "fenced", "rror", "Revoking", "Setting")
+    return "\n".join(line for line in lines if any(k in line for k in keep))[-6000:]
 
 
 async def _member(
@@ -363,6 +415,128 @@ async def test_a_batch_fetched_before_a_rebalance_is_judged_once(
         await consumer.stop()
         await txns.close()
         await cache.close()
+    judged = Counter(
+        str(SubmissionValidated.model_validate_json(v).submission.submission_id)
+        for _, v in outputs[topics.validated]
+    )
+    assert judged == Counter(str(s.submission_id) for s in subs)
+
+
+class _HeldRebalance(_CountingTransactions):
+    """Holds the next assignment until the test lets it go, and commits slowly: the window in
+    which a batch fetched before the rebalance is judged after the revocation, and its
+    transaction is still open when the new assignment reads the committed offsets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.revoked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await super().on_partitions_revoked(revoked)
+        if self.assignments:
+            self.revoked.set()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self.assignments:
+            await self.release.wait()
+        await super().on_partitions_assigned(assigned)
+
+    async def _publish(self, tp: TopicPartition, outputs: Iterable[Output], offset: int) -> None:
+        await asyncio.sleep(0.5)  # a loaded machine
+        await super()._publish(tp, outputs, offset)
+
+
+async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    new_topic: TopicFactory,
+    group_id: str,
+) -> None:
+    # The loop fetched a batch, then the group started to rebalance: the batch waits for the
+    # revocation and is handed to the validator before the partition comes back. Judging it
+    # then would leave its transaction open while the new assignment reads the committed
+    # offset, which does not count it yet: the same records would be judged again.
+    env = stack_env(kafka_bootstrap, scratch_database)
+    topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=1)
+    tp = TopicPartition(topics.received, 0)
+    subs = [
+        submission(consistent_form(pemilu, code, Contest.PPWP)) for code in sorted(pemilu.tps)[:15]
+    ]
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        for sub in subs:
+            key, value = key_value(sub)
+            await producer.send_and_wait(topics.received, key=key, value=value, partition=0)
+    finally:
+        await producer.stop()
+
+    cache = RosterCache(scratch_database, poll_seconds=60)
+    await cache.load()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    txns = _HeldRebalance(
+        consumer,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group_id,
+        transaction_timeout_ms=60_000,
+    )
+    await consumer.start()
+    consumer.subscribe([topics.received], listener=txns)
+    judge = BatchJudge(cache, txns, output_topics(topics))
+    other_topic = await new_topic("other", partitions=1)
+    other = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group_id)
+    stop = asyncio.Event()
+    loop: asyncio.Task[None] | None = None
+    joining: asyncio.Task[None] | None = None
+    try:
+        await _assigned(txns, tp)
+        first = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
+        await judge.handle(first)
+        second = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
+        assert [r.offset for r in second] == [5, 6, 7, 8, 9]
+        await other.start()
+        other.subscribe([other_topic])
+
+        async def poll_other() -> None:
+            while not stop.is_set():
+                await other.getmany(timeout_ms=100)
+
+        joining = asyncio.create_task(poll_other())
+        await asyncio.wait_for(txns.revoked.wait(), 30)
+        await judge.handle(second)  # revoked, not yet assigned again
+        txns.release.set()
+        loop = asyncio.create_task(
+            run_batches(consumer, judge.handle, stop, service="test", commit=False)
+        )
+        outputs = await read_outputs(
+            kafka_bootstrap, topics, lambda out: total(out) >= len(subs), partitions=1
+        )
+        await asyncio.sleep(1.5)
+        outputs = await read_outputs(
+            kafka_bootstrap, topics, lambda out: total(out) > len(subs), partitions=1, timeout_s=3
+        )
+    finally:
+        stop.set()
+        txns.release.set()
+        if loop is not None:
+            await loop
+        if joining is not None:
+            await joining
+        await txns.drain()
+        await other.stop()
+        await consumer.stop()
+        await txns.close()
+        await cache.close()
+    assert txns.assignments >= 2, "no rebalance happened"
     judged = Counter(
         str(SubmissionValidated.model_validate_json(v).submission.submission_id)
         for _, v in outputs[topics.validated]
