@@ -196,10 +196,14 @@ async def _where_judged(bootstrap: str, topics: Topics, ids: set[str]) -> str:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
-        while any(await consumer.position(tp) < ends[tp] for tp in parts):
+        unread = set(parts)
+        while unread:
             batch = await consumer.getmany(timeout_ms=500)
             if not batch:
                 break
+            for tp in list(unread):
+                if await consumer.position(tp) >= ends[tp]:
+                    unread.discard(tp)
             for tp, records in batch.items():
                 for r in records:
                     event = json.loads(r.value)
@@ -333,95 +337,6 @@ class _CountingTransactions(PartitionTransactions):
         self.assignments += 1
 
 
-async def test_a_batch_fetched_before_a_rebalance_is_judged_once(
-    kafka_bootstrap: str,
-    scratch_database: str,
-    pemilu: ElectionRoster,
-    topic_cleanup: list[Topics],
-    new_topic: TopicFactory,
-    group_id: str,
-) -> None:
-    # The consumer seeks back to the committed offset on every assignment, so records it had
-    # already fetched come again, while the batch judged from them may still be committing.
-    env = stack_env(kafka_bootstrap, scratch_database)
-    topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=1)
-    tp = TopicPartition(topics.received, 0)
-    subs = [
-        submission(consistent_form(pemilu, code, Contest.PPWP)) for code in sorted(pemilu.tps)[:15]
-    ]
-    producer = make_producer(kafka_bootstrap)
-    await producer.start()
-    try:
-        for sub in subs:
-            key, value = key_value(sub)
-            await producer.send_and_wait(topics.received, key=key, value=value, partition=0)
-    finally:
-        await producer.stop()
-
-    cache = RosterCache(scratch_database, poll_seconds=60)
-    await cache.load()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka_bootstrap,
-        group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
-    txns = _CountingTransactions(
-        consumer,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=group_id,
-        transaction_timeout_ms=60_000,
-    )
-    await consumer.start()
-    consumer.subscribe([topics.received], listener=txns)
-    judge = BatchJudge(cache, txns, output_topics(topics))
-    # A member of the same group on another topic: it forces a rebalance, and the range
-    # assignor leaves our partition where it is.
-    other_topic = await new_topic("other", partitions=1)
-    other = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group_id)
-    stop = asyncio.Event()
-    loop: asyncio.Task[None] | None = None
-    try:
-        await _assigned(txns, tp)
-        first = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
-        await judge.handle(first)  # its transaction is now in flight
-        second = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
-        assert [r.offset for r in second] == [5, 6, 7, 8, 9]
-        await other.start()
-        other.subscribe([other_topic])
-        for _ in range(300):
-            if txns.assignments >= 2:
-                break
-            await other.getmany(timeout_ms=100)
-        assert txns.assignments >= 2, "no rebalance happened"
-        await judge.handle(second)  # fetched before the rebalance, judged after it
-        loop = asyncio.create_task(
-            run_batches(consumer, judge.handle, stop, service="test", commit=False)
-        )
-        outputs = await read_outputs(
-            kafka_bootstrap, topics, lambda out: total(out) >= len(subs), partitions=1
-        )
-        await asyncio.sleep(1.5)
-        outputs = await read_outputs(
-            kafka_bootstrap, topics, lambda out: total(out) > len(subs), partitions=1, timeout_s=3
-        )
-    finally:
-        stop.set()
-        if loop is not None:
-            await loop
-        await txns.drain()
-        await other.stop()
-        await consumer.stop()
-        await txns.close()
-        await cache.close()
-    judged = Counter(
-        str(SubmissionValidated.model_validate_json(v).submission.submission_id)
-        for _, v in outputs[topics.validated]
-    )
-    assert judged == Counter(str(s.submission_id) for s in subs)
-
-
 class _HeldRebalance(_CountingTransactions):
     """Holds the next assignment until the test lets it go, and commits slowly: the window in
     which a batch fetched before the rebalance is judged after the revocation, and its
@@ -447,18 +362,20 @@ class _HeldRebalance(_CountingTransactions):
         await super()._publish(tp, outputs, offset)
 
 
-async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
+async def _judge_across_a_rebalance(
     kafka_bootstrap: str,
     scratch_database: str,
     pemilu: ElectionRoster,
     topic_cleanup: list[Topics],
     new_topic: TopicFactory,
     group_id: str,
+    *,
+    during: bool,
 ) -> None:
-    # The loop fetched a batch, then the group started to rebalance: the batch waits for the
-    # revocation and is handed to the validator before the partition comes back. Judging it
-    # then would leave its transaction open while the new assignment reads the committed
-    # offset, which does not count it yet: the same records would be judged again.
+    """15 forms on one partition; the validator judges the first 5 and fetches the next 5, then
+    a second member joins the group (on another topic: the range assignor leaves the partition
+    where it is). The fetched batch is judged after the rebalance, or (during) between the
+    revocation and the next assignment. Every form must be judged exactly once."""
     env = stack_env(kafka_bootstrap, scratch_database)
     topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=1)
     tp = TopicPartition(topics.received, 0)
@@ -483,7 +400,8 @@ async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    txns = _HeldRebalance(
+    kind = _HeldRebalance if during else _CountingTransactions
+    txns = kind(
         consumer,
         bootstrap_servers=kafka_bootstrap,
         group_id=group_id,
@@ -497,23 +415,31 @@ async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
     stop = asyncio.Event()
     loop: asyncio.Task[None] | None = None
     joining: asyncio.Task[None] | None = None
+
+    async def poll_other() -> None:
+        while not stop.is_set():
+            await other.getmany(timeout_ms=100)
+
     try:
         await _assigned(txns, tp)
         first = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
-        await judge.handle(first)
+        await judge.handle(first)  # its transaction is now in flight
         second = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
         assert [r.offset for r in second] == [5, 6, 7, 8, 9]
         await other.start()
         other.subscribe([other_topic])
-
-        async def poll_other() -> None:
-            while not stop.is_set():
-                await other.getmany(timeout_ms=100)
-
         joining = asyncio.create_task(poll_other())
-        await asyncio.wait_for(txns.revoked.wait(), 30)
-        await judge.handle(second)  # revoked, not yet assigned again
-        txns.release.set()
+        if isinstance(txns, _HeldRebalance):
+            await asyncio.wait_for(txns.revoked.wait(), 30)
+            await judge.handle(second)  # revoked, not yet assigned again
+            txns.release.set()
+        else:
+            for _ in range(300):
+                if txns.assignments >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert txns.assignments >= 2, "no rebalance happened"
+            await judge.handle(second)  # fetched before the rebalance, judged after it
         loop = asyncio.create_task(
             run_batches(consumer, judge.handle, stop, service="test", commit=False)
         )
@@ -526,7 +452,8 @@ async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
         )
     finally:
         stop.set()
-        txns.release.set()
+        if isinstance(txns, _HeldRebalance):
+            txns.release.set()
         if loop is not None:
             await loop
         if joining is not None:
@@ -542,3 +469,35 @@ async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
         for _, v in outputs[topics.validated]
     )
     assert judged == Counter(str(s.submission_id) for s in subs)
+
+
+async def test_a_batch_fetched_before_a_rebalance_is_judged_once(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    new_topic: TopicFactory,
+    group_id: str,
+) -> None:
+    # The consumer seeks back to the committed offset on every assignment, so records it had
+    # already fetched come again, while the batch judged from them may still be committing.
+    await _judge_across_a_rebalance(
+        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, during=False
+    )
+
+
+async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    new_topic: TopicFactory,
+    group_id: str,
+) -> None:
+    # The loop fetched a batch, then the group started to rebalance: the batch waits for the
+    # revocation and is handed to the validator before the partition comes back. Judging it
+    # then would leave its transaction open while the new assignment reads the committed
+    # offset, which does not count it yet: the same records would be judged again.
+    await _judge_across_a_rebalance(
+        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, during=True
+    )
