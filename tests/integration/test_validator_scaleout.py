@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -362,6 +362,21 @@ class _HeldRebalance(_CountingTransactions):
         await super()._publish(tp, outputs, offset)
 
 
+class _LaggingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
+    """Reports the committed offsets the test sets, as the broker does until the transaction
+    coordinator has written the markers of a transaction commit_transaction() returned from."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stale: dict[TopicPartition, int] = {}
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        if partition in self.stale:
+            return self.stale[partition]
+        offset: int | None = await super().committed(partition)
+        return offset
+
+
 async def _judge_across_a_rebalance(
     kafka_bootstrap: str,
     scratch_database: str,
@@ -370,12 +385,14 @@ async def _judge_across_a_rebalance(
     new_topic: TopicFactory,
     group_id: str,
     *,
-    during: bool,
+    when: Literal["after", "during", "stale"],
 ) -> None:
     """15 forms on one partition; the validator judges the first 5 and fetches the next 5, then
     a second member joins the group (on another topic: the range assignor leaves the partition
-    where it is). The fetched batch is judged after the rebalance, or (during) between the
-    revocation and the next assignment. Every form must be judged exactly once."""
+    where it is). The fetched batch is judged after the rebalance; or during it, between the
+    revocation and the next assignment; or (stale) before it, and the broker still reports the
+    offset committed before that batch when the partition is assigned again. Every form must be
+    judged exactly once."""
     env = stack_env(kafka_bootstrap, scratch_database)
     topics = await make_topics(kafka_bootstrap, env, topic_cleanup, partitions=1)
     tp = TopicPartition(topics.received, 0)
@@ -393,14 +410,14 @@ async def _judge_across_a_rebalance(
 
     cache = RosterCache(scratch_database, poll_seconds=60)
     await cache.load()
-    consumer = AIOKafkaConsumer(
+    consumer = _LaggingConsumer(
         bootstrap_servers=kafka_bootstrap,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    kind = _HeldRebalance if during else _CountingTransactions
+    kind = _HeldRebalance if when == "during" else _CountingTransactions
     txns = kind(
         consumer,
         bootstrap_servers=kafka_bootstrap,
@@ -426,6 +443,10 @@ async def _judge_across_a_rebalance(
         await judge.handle(first)  # its transaction is now in flight
         second = (await consumer.getmany(tp, timeout_ms=10_000, max_records=5))[tp]
         assert [r.offset for r in second] == [5, 6, 7, 8, 9]
+        if when == "stale":
+            await judge.handle(second)
+            await txns.drain()
+            consumer.stale = {tp: 5}
         await other.start()
         other.subscribe([other_topic])
         joining = asyncio.create_task(poll_other())
@@ -439,7 +460,8 @@ async def _judge_across_a_rebalance(
                     break
                 await asyncio.sleep(0.1)
             assert txns.assignments >= 2, "no rebalance happened"
-            await judge.handle(second)  # fetched before the rebalance, judged after it
+            if when == "after":
+                await judge.handle(second)  # fetched before the rebalance, judged after it
         loop = asyncio.create_task(
             run_batches(consumer, judge.handle, stop, service="test", commit=False)
         )
@@ -482,7 +504,7 @@ async def test_a_batch_fetched_before_a_rebalance_is_judged_once(
     # The consumer seeks back to the committed offset on every assignment, so records it had
     # already fetched come again, while the batch judged from them may still be committing.
     await _judge_across_a_rebalance(
-        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, during=False
+        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when="after"
     )
 
 
@@ -499,5 +521,21 @@ async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
     # then would leave its transaction open while the new assignment reads the committed
     # offset, which does not count it yet: the same records would be judged again.
     await _judge_across_a_rebalance(
-        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, during=True
+        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when="during"
+    )
+
+
+async def test_a_kept_partition_resumes_after_its_own_last_commit(
+    kafka_bootstrap: str,
+    scratch_database: str,
+    pemilu: ElectionRoster,
+    topic_cleanup: list[Topics],
+    new_topic: TopicFactory,
+    group_id: str,
+) -> None:
+    # commit_transaction() returns before the coordinator has written the markers that make
+    # the transaction's offsets visible: an assignment that read the committed offset then
+    # would go back to the one before, and judge the last batch again.
+    await _judge_across_a_rebalance(
+        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when="stale"
     )
