@@ -121,8 +121,9 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         # A partition kept from the last assignment resumes where this instance's own last
         # transaction left it, not from the committed offset the broker reports: that one
         # moves only once the transaction coordinator has written its markers, after
-        # commit_transaction() returned (a read right after a commit was stale 10 times in 300
-        # here; OffsetFetch's require_stable, KIP-447, is newer than aiokafka's request).
+        # commit_transaction() returned (benchmarks/commit_visibility_probe.py: a read right
+        # after a commit was stale 10 to 60 times in 300 here; OffsetFetch's require_stable,
+        # KIP-447, is newer than aiokafka's request).
         resume: dict[TopicPartition, int | None] = {
             tp: offset for tp, offset in self._next.items() if offset is not None
         }
