@@ -112,7 +112,9 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _take_over(self, assigned: set[TopicPartition]) -> None:
         # Nothing should be in flight after a revocation; if something is, it must end first.
+        # A failed transaction leaves a next offset past the committed one: resume nothing.
         await self._wait_inflight()
+        self.raise_failure()
         self._owned.clear()
         gone = [tp for tp in self._producers if tp not in assigned]
         await asyncio.gather(*(self._producers.pop(tp).stop() for tp in gone))
