@@ -24,6 +24,10 @@ STALE_RECORDS = Counter(
     "deskpemilu_validator_stale_records_total",
     "Records skipped because a rebalance took their partition away or moved its position past them",
 )
+PARTITIONS_OWNED = Gauge(
+    "deskpemilu_validator_partitions_owned",
+    "Input partitions this instance judges now (0 from a revocation until the next take-over)",
+)
 ROSTER_VERSION = Gauge("deskpemilu_validator_roster_version", "Roster version in memory")
 ROSTER_RELOADS = Counter("deskpemilu_validator_roster_reloads_total", "Roster loads done")
 ROSTER_ERRORS = Counter(

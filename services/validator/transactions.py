@@ -98,6 +98,7 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             # reads the committed offsets, and its records would be judged a second time.
             self._owned -= revoked
             self._rebalancing = True
+            metrics.PARTITIONS_OWNED.set(len(self._owned))
             log.info("partitions revoked", extra={"partitions": sorted(map(str, revoked))})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -145,6 +146,7 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
                 self._consumer.seek(tp, offset)
         self._owned = set(assigned)
         self._rebalancing = False
+        metrics.PARTITIONS_OWNED.set(len(self._owned))
         log.info(
             "partitions assigned",
             extra={
