@@ -75,6 +75,19 @@ async def _wait_until_judged(
     raise AssertionError(f"{process.name} judged nothing:\n{process.log_tail()}")
 
 
+async def _wait_until_owned(
+    processes: list[ServiceProcess], partitions: int, timeout_s: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    owned: list[float] = []
+    while time.monotonic() < deadline:
+        owned = [metric_of(p, "deskpemilu_validator_partitions_owned") for p in processes]
+        if all(n == partitions for n in owned):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"partitions owned {owned}, not {partitions} each")
+
+
 async def test_sigkill_one_of_two_validators_mid_stream_judges_every_form_once(
     kafka_bootstrap: str,
     scratch_database: str,
@@ -104,6 +117,9 @@ async def test_sigkill_one_of_two_validators_mid_stream_judges_every_form_once(
     second.start()
     restarted: ServiceProcess | None = None
     try:
+        # Both in the group before the stream starts: the first alone can judge all of it
+        # before the second has joined.
+        await _wait_until_owned([first, second], PARTITIONS // 2)
         stream = asyncio.create_task(_stream(kafka_bootstrap, topics.received, records))
         await _wait_until_judged(second)
         # Well into the stream, with a batch of its likely in flight.
@@ -493,49 +509,31 @@ async def _judge_across_a_rebalance(
     assert judged == Counter(str(s.submission_id) for s in subs)
 
 
-async def test_a_batch_fetched_before_a_rebalance_is_judged_once(
+@pytest.mark.parametrize(
+    "when",
+    [
+        # The consumer seeks back to the committed offset on every assignment, so records it
+        # had already fetched come again, while the batch judged from them may still commit.
+        "after",
+        # The batch waits for the revocation and is handed over before the partition comes
+        # back: judged then, its transaction could still be open when the new assignment reads
+        # the committed offset, which would not count it yet.
+        "during",
+        # commit_transaction() returns before the coordinator has written the markers that make
+        # the offsets visible: an assignment reading the committed offset then would go back
+        # to the one before.
+        "stale",
+    ],
+)
+async def test_a_batch_around_a_rebalance_is_judged_once(
     kafka_bootstrap: str,
     scratch_database: str,
     pemilu: ElectionRoster,
     topic_cleanup: list[Topics],
     new_topic: TopicFactory,
     group_id: str,
+    when: Literal["after", "during", "stale"],
 ) -> None:
-    # The consumer seeks back to the committed offset on every assignment, so records it had
-    # already fetched come again, while the batch judged from them may still be committing.
     await _judge_across_a_rebalance(
-        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when="after"
-    )
-
-
-async def test_a_batch_judged_between_revocation_and_assignment_is_judged_once(
-    kafka_bootstrap: str,
-    scratch_database: str,
-    pemilu: ElectionRoster,
-    topic_cleanup: list[Topics],
-    new_topic: TopicFactory,
-    group_id: str,
-) -> None:
-    # The loop fetched a batch, then the group started to rebalance: the batch waits for the
-    # revocation and is handed to the validator before the partition comes back. Judging it
-    # then would leave its transaction open while the new assignment reads the committed
-    # offset, which does not count it yet: the same records would be judged again.
-    await _judge_across_a_rebalance(
-        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when="during"
-    )
-
-
-async def test_a_kept_partition_resumes_after_its_own_last_commit(
-    kafka_bootstrap: str,
-    scratch_database: str,
-    pemilu: ElectionRoster,
-    topic_cleanup: list[Topics],
-    new_topic: TopicFactory,
-    group_id: str,
-) -> None:
-    # commit_transaction() returns before the coordinator has written the markers that make
-    # the transaction's offsets visible: an assignment that read the committed offset then
-    # would go back to the one before, and judge the last batch again.
-    await _judge_across_a_rebalance(
-        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when="stale"
+        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when=when
     )
