@@ -393,14 +393,29 @@ class _LaggingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         return offset
 
 
-async def _judge_across_a_rebalance(
+@pytest.mark.parametrize(
+    "when",
+    [
+        # The consumer seeks back to the committed offset on every assignment, so records it
+        # had already fetched come again, while the batch judged from them may still commit.
+        "after",
+        # The batch waits for the revocation and is handed over before the partition comes
+        # back: judged then, its transaction could still be open when the new assignment reads
+        # the committed offset, which would not count it yet.
+        "during",
+        # commit_transaction() returns before the coordinator has written the markers that make
+        # the offsets visible: an assignment reading the committed offset then would go back
+        # to the one before.
+        "stale",
+    ],
+)
+async def test_a_batch_around_a_rebalance_is_judged_once(
     kafka_bootstrap: str,
     scratch_database: str,
     pemilu: ElectionRoster,
     topic_cleanup: list[Topics],
     new_topic: TopicFactory,
     group_id: str,
-    *,
     when: Literal["after", "during", "stale"],
 ) -> None:
     """15 forms on one partition; the validator judges the first 5 and fetches the next 5, then
@@ -507,33 +522,3 @@ async def _judge_across_a_rebalance(
         for _, v in outputs[topics.validated]
     )
     assert judged == Counter(str(s.submission_id) for s in subs)
-
-
-@pytest.mark.parametrize(
-    "when",
-    [
-        # The consumer seeks back to the committed offset on every assignment, so records it
-        # had already fetched come again, while the batch judged from them may still commit.
-        "after",
-        # The batch waits for the revocation and is handed over before the partition comes
-        # back: judged then, its transaction could still be open when the new assignment reads
-        # the committed offset, which would not count it yet.
-        "during",
-        # commit_transaction() returns before the coordinator has written the markers that make
-        # the offsets visible: an assignment reading the committed offset then would go back
-        # to the one before.
-        "stale",
-    ],
-)
-async def test_a_batch_around_a_rebalance_is_judged_once(
-    kafka_bootstrap: str,
-    scratch_database: str,
-    pemilu: ElectionRoster,
-    topic_cleanup: list[Topics],
-    new_topic: TopicFactory,
-    group_id: str,
-    when: Literal["after", "during", "stale"],
-) -> None:
-    await _judge_across_a_rebalance(
-        kafka_bootstrap, scratch_database, pemilu, topic_cleanup, new_topic, group_id, when=when
-    )
