@@ -186,8 +186,8 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
     def fresh(self, tp: TopicPartition, records: Records) -> Records:
         """The records of one partition still to judge (a batch fetched before a rebalance may
         hold records the committed offset has passed, or belong to a partition not owned now:
-        revoked, or moved elsewhere; when the partition is assigned again, the consumer fetches
-        it anew from the committed offset)."""
+        revoked, or moved elsewhere; when the partition is assigned again, the take-over seeks
+        to where it resumes, so they are fetched again)."""
         self.raise_failure()
         if tp not in self._owned:
             if not self._rebalancing and tp in self._consumer.assignment():
