@@ -10,6 +10,9 @@ import jwt
 
 from shared.errors import BilingualError
 from shared.events import OperatorRef, Role, utcnow
+from shared.policy import covers
+
+__all__ = ["ALGORITHM", "ISSUER", "Claims", "TokenError", "covers", "issue_token", "verify_token"]
 
 ALGORITHM = "HS256"
 ISSUER = "deskpemilu"
@@ -77,10 +80,3 @@ def verify_token(secret: str, token: str) -> Claims:
         )
     except (ValueError, TypeError) as exc:
         raise TokenError("TOKEN_INVALID", "Token tidak sah.", "The token is not valid.") from exc
-
-
-def covers(scope: tuple[str, ...], role: Role, area_code: str) -> bool:
-    """True when an operator's area scope includes the area (admin with no scope: everywhere)."""
-    if role is Role.ADMIN and not scope:
-        return True
-    return any(area_code == s or area_code.startswith(s + ".") for s in scope)

@@ -16,19 +16,19 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from services.api.cache import ResponseCache, etag_matches
-from services.api.errors import ApiError, forbidden, not_found, unauthorized
+from services.api.errors import ApiError, not_found, refusal_error, unauthorized
 from services.api.live import ChangeFeed
 from services.api.publisher import ReviewPublisher
 from services.api.repository import fetch_revoked_jtis, fetch_roster_rows, fetch_roster_version
 from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot, build_snapshot
 from services.api.settings import ApiSettings
 from shared.auth import Claims, TokenError, verify_token
-from shared.events import OperatorRef, Role, utcnow
+from shared.events import OperatorRef, utcnow
+from shared.policy import review_role_refusal
 
 log = logging.getLogger(__name__)
 
 # Every dependency is async: FastAPI runs sync ones in a thread pool, which costs more than they do.
-REVIEW_ROLES = frozenset({Role.CAMAT, Role.ADMIN})
 _VERIFIED_TOKENS_MAX = 4096
 _UNKNOWN_ELECTION_RECHECK_S = 1.0
 
@@ -139,12 +139,10 @@ async def current_viewer(claims: Annotated[Claims, Depends(current_claims)]) -> 
 
 
 async def current_reviewer(claims: Annotated[Claims, Depends(current_claims)]) -> OperatorRef:
-    """Only a camat (in their area) or an admin may review; the area is checked by the route."""
-    if claims.operator.role not in REVIEW_ROLES:
-        raise forbidden(
-            "Hanya camat atau admin yang boleh memutuskan.",
-            "Only a camat or an admin may decide.",
-        )
+    """Only a camat or an admin may review (shared.policy); the route checks the area."""
+    refused = review_role_refusal(claims.operator)
+    if refused is not None:
+        raise refusal_error(refused)
     return claims.operator
 
 

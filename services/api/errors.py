@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from shared.policy import Refusal
+
 
 class ApiError(Exception):
     """An error answered as {code, pesan, message} with its HTTP status."""
@@ -37,9 +39,9 @@ def unauthorized(code: str, pesan: str, message: str) -> ApiError:
     return ApiError(401, code, pesan, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def forbidden(pesan: str, message: str) -> ApiError:
-    """403: the token is fine but its role or area scope does not allow this."""
-    return ApiError(403, "FORBIDDEN", pesan, message)
+def refusal_error(refused: Refusal) -> ApiError:
+    """403 of a shared.policy refusal, with its code (the validator refuses with the same)."""
+    return ApiError(403, refused.code, refused.pesan, refused.message)
 
 
 def not_found(what_id: str, what_en: str) -> ApiError:

@@ -13,9 +13,10 @@ from services.intake.directory import Directory
 from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import IntakeError
 from services.intake.settings import IntakeSettings
-from services.intake.submissions import Intake
+from services.intake.submissions import Intake, refusal_error
 from shared.auth import Claims, TokenError, verify_token
-from shared.events import OperatorRef, Role, utcnow
+from shared.events import OperatorRef, utcnow
+from shared.policy import submit_role_refusal
 
 _bearer = HTTPBearer(auto_error=False, description="Operator token: `deskpemilu operators token`")
 
@@ -122,13 +123,9 @@ def authenticate(state: State, authorization: str | None) -> OperatorRef:
 def may_submit(state: State, operator: OperatorRef) -> OperatorRef:
     """Refuse viewers (403) and operators over their rate (429)."""
     limiter: RateLimiter = state.limiter
-    if operator.role is Role.VIEWER:
-        raise IntakeError(
-            403,
-            "ROLE_VIEWER",
-            "Akun viewer hanya boleh membaca, tidak boleh mengirim hasil.",
-            "A viewer account may read but not submit results.",
-        )
+    refused = submit_role_refusal(operator)
+    if refused is not None:
+        raise refusal_error(refused)
     wait_s = limiter.acquire(operator.id)
     if wait_s is not None:
         raise IntakeError(
