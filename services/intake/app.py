@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.intake import metrics, routes_api, routes_webhooks
@@ -16,13 +13,13 @@ from services.intake.deps import TokenVerifier
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.fastpath import FastSubmit
 from services.intake.idempotency import IdempotencyCache
-from services.intake.messages import INVALID_MESSAGE, INVALID_PESAN, translate_errors
 from services.intake.notifier import Replier, VerdictNotifier
 from services.intake.publisher import Publisher
 from services.intake.ratelimit import RateLimiter
-from services.intake.schemas import IntakeError, JsonResponse
+from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
+from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
 
 DESCRIPTION = """
@@ -62,42 +59,6 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             metrics.REQUESTS.labels(template, str(status)).inc()
-
-
-def _field(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    return loc[1:] if loc and loc[0] == "body" else loc
-
-
-async def _intake_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, IntakeError)
-    return JsonResponse(exc.body(), status_code=exc.status, headers=exc.headers())
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = [{**e, "loc": _field(tuple(e.get("loc", ())))} for e in exc.errors()]
-    error = IntakeError(
-        422, "INVALID_REQUEST", INVALID_PESAN, INVALID_MESSAGE, details=translate_errors(errors)
-    )
-    return JsonResponse(error.body(), status_code=422)
-
-
-_HTTP_TEXTS = {
-    404: ("NOT_FOUND", "Alamat tidak ditemukan.", "Not found."),
-    405: ("METHOD_NOT_ALLOWED", "Metode HTTP tidak diizinkan.", "Method not allowed."),
-}
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code, pesan, message = _HTTP_TEXTS.get(
-        exc.status_code, (f"HTTP_{exc.status_code}", str(exc.detail), str(exc.detail))
-    )
-    return JsonResponse(
-        {"code": code, "pesan": pesan, "message": message, "details": []},
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -156,9 +117,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.tokens = TokenVerifier(settings.token_secret.get_secret_value())
     app.state.replier = replier
     app.state.notifier = notifier
-    app.add_exception_handler(IntakeError, _intake_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    install_error_handlers(app)
     app.add_middleware(FastSubmit, state=app.state)
     app.add_middleware(RequestMetrics)
     app.include_router(routes_api.router)
