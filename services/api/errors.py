@@ -26,11 +26,6 @@ class ApiError(BilingualError):
         super().__init__(code, pesan, message, status=status, headers=headers)
 
 
-def unauthorized(code: str, pesan: str, message: str) -> ApiError:
-    """401 with the Bearer challenge."""
-    return ApiError(401, code, pesan, message, headers={"WWW-Authenticate": "Bearer"})
-
-
 def refusal_error(refused: Refusal) -> ApiError:
     """403 of a shared.policy refusal, with its code (the validator refuses with the same)."""
     return ApiError(403, refused.code, refused.pesan, refused.message)

@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.intake import metrics, routes_api, routes_webhooks
-from services.intake.deps import TokenVerifier
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.fastpath import FastSubmit
 from services.intake.idempotency import IdempotencyCache
@@ -21,6 +20,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
 from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
+from shared.tokens import TokenVerifier
 
 DESCRIPTION = """
 Operators send TPS results (Formulir C.Hasil) here: the mobile app as JSON (one form, a batch,
@@ -64,7 +64,8 @@ class RequestMetrics:
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """Build the app; settings are read here so tests can pass overrides."""
     settings = settings or IntakeSettings()
-    directory = Directory()
+    tokens = TokenVerifier(settings.token_secret.get_secret_value())
+    directory = Directory(tokens)
     refresher = DirectoryRefresher(
         directory, settings.database_url, interval_s=settings.directory_refresh_s
     )
@@ -114,7 +115,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.publisher = publisher
     app.state.intake = intake
     app.state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
-    app.state.tokens = TokenVerifier(settings.token_secret.get_secret_value())
+    app.state.tokens = tokens
     app.state.replier = replier
     app.state.notifier = notifier
     install_error_handlers(app)
