@@ -27,13 +27,13 @@ from services.api import (
 )
 from services.api.cache import ResponseCache
 from services.api.deps import ApiState, viewer_context
-from services.api.errors import install_error_handlers
 from services.api.live import ChangeFeed
 from services.api.publisher import ReviewPublisher
 from services.api.repository import fetch_roster_rows
 from services.api.roster_cache import build_snapshot
 from services.api.settings import ApiSettings
 from shared.db import create_pool
+from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -14,6 +13,7 @@ import asyncpg
 from services.intake import repository
 from services.intake.repository import OperatorRow
 from shared.db import create_pool
+from shared.tokens import TokenVerifier
 
 if TYPE_CHECKING:
     from services.intake.repository import Conn
@@ -32,13 +32,13 @@ def normalise_phone(value: str) -> str:
 class Directory:
     """What the request path needs from PostgreSQL, read from memory only."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: TokenVerifier) -> None:
+        self.tokens = tokens  # its revocation list is refreshed with the directory
         self.loaded = False
         self.roster_version: int | None = None
         self.refreshed_at = 0.0  # time.monotonic() of the last successful refresh
         self._by_id: dict[str, OperatorRow] = {}
         self._by_phone: dict[str, OperatorRow] = {}
-        self._revoked: frozenset[uuid.UUID] = frozenset()
         self._election_of_contest: dict[str, str] = {}
 
     def operator(self, operator_id: str) -> OperatorRow | None:
@@ -49,10 +49,6 @@ class Directory:
         """The active operator registered with this WhatsApp/SMS number."""
         row = self._by_phone.get(normalise_phone(phone))
         return row if row is not None and row.active else None
-
-    def is_revoked(self, jti: uuid.UUID) -> bool:
-        """True when the token id was revoked (as of the last refresh)."""
-        return jti in self._revoked
 
     def election_for(self, contest: str) -> str | None:
         """The newest loaded election holding this contest (texts do not name the election)."""
@@ -79,7 +75,7 @@ class Directory:
                 "operator directory loaded",
                 extra={"operators": len(operators), "roster_version": version},
             )
-        self._revoked = frozenset(await repository.fetch_revoked_jtis(conn))
+        await self.tokens.refresh_revoked(conn)
         self.loaded = True
         self.refreshed_at = time.monotonic()
 

@@ -1,4 +1,4 @@
-"""The intake's only SQL: operator directory, revoked tokens, elections, submission status."""
+"""The intake's only SQL: operator directory, elections, submission status."""
 
 from __future__ import annotations
 
@@ -70,14 +70,6 @@ async def fetch_election_contests(conn: Conn) -> list[ElectionContest]:
         "JOIN elections e ON e.id = c.election ORDER BY e.date DESC, e.id"
     )
     return [ElectionContest(r["election"], r["contest"], r["date"]) for r in rows]
-
-
-async def fetch_revoked_jtis(conn: Conn) -> set[uuid.UUID]:
-    """Ids of revoked tokens that have not expired yet (expired ones fail on their own)."""
-    rows = await conn.fetch(
-        "SELECT jti FROM operator_tokens WHERE revoked_at IS NOT NULL AND expires_at > now()"
-    )
-    return {r["jti"] for r in rows}
 
 
 @dataclass(frozen=True, slots=True)

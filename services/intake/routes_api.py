@@ -39,9 +39,9 @@ from services.intake.schemas import (
 )
 from services.intake.sheet import COLUMNS_HELP, SheetError, read_table, rows_to_forms
 from services.intake.submissions import Intake
-from shared.auth import covers
 from shared.events import Channel, OperatorRef
 from shared.form import CHasil, Contest, ElectionId
+from shared.policy import may_see_submission
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 
@@ -361,7 +361,7 @@ async def submission_status(
                     "The submission status cannot be read right now; retry shortly.",
                     retry_after=intake.retry_after_s,
                 ) from exc
-    if row is not None and _may_see(operator, row.operator_id, row.tps):
+    if row is not None and may_see_submission(operator, row.operator_id, row.tps):
         status = SubmissionStatus.model_validate(
             {
                 "submission_id": row.submission_id,
@@ -376,7 +376,11 @@ async def submission_status(
         )
         return Response(status.model_dump_json(), media_type="application/json")
     recent = intake.cache.recent(submission_id)
-    if row is None and recent is not None and _may_see(operator, recent.operator_id, recent.tps):
+    if (
+        row is None
+        and recent is not None
+        and may_see_submission(operator, recent.operator_id, recent.tps)
+    ):
         status = SubmissionStatus(
             submission_id=recent.submission_id,
             status="received",
@@ -392,11 +396,4 @@ async def submission_status(
         "SUBMISSION_NOT_FOUND",
         f"Kiriman {submission_id} tidak ditemukan.",
         f"Submission {submission_id} not found.",
-    )
-
-
-def _may_see(operator: OperatorRef, sender_id: str, tps: str) -> bool:
-    # Operators see their own submissions; camat and admin those inside their area.
-    return sender_id == operator.id or (
-        operator.role.value in ("camat", "admin") and covers(operator.scope, operator.role, tps)
     )
