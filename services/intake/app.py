@@ -14,7 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.intake import metrics, routes_api, routes_webhooks
 from services.intake.deps import TokenVerifier
 from services.intake.directory import Directory, DirectoryRefresher
-from services.intake.fastpath import FastSubmit
 from services.intake.idempotency import IdempotencyCache
 from services.intake.messages import INVALID_MESSAGE, INVALID_PESAN, translate_errors
 from services.intake.notifier import Replier, VerdictNotifier
@@ -23,6 +22,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import IntakeError, JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
+from shared.hotpath import install_hot_paths
 from shared.ops import add_ops_routes
 
 DESCRIPTION = """
@@ -60,7 +60,7 @@ class RequestMetrics:
             await self.app(scope, receive, send_with_status)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path_format", None) or "unmatched"
             metrics.REQUESTS.labels(template, str(status)).inc()
 
 
@@ -85,6 +85,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 _HTTP_TEXTS = {
     404: ("NOT_FOUND", "Alamat tidak ditemukan.", "Not found."),
     405: ("METHOD_NOT_ALLOWED", "Metode HTTP tidak diizinkan.", "Method not allowed."),
+    413: ("BODY_TOO_LARGE", "Isi permintaan terlalu besar.", "Request body too large."),
 }
 
 
@@ -159,9 +160,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_middleware(FastSubmit, state=app.state)
+    install_hot_paths(app)
     app.add_middleware(RequestMetrics)
     app.include_router(routes_api.router)
+    app.include_router(routes_api.upload_router)
     app.include_router(routes_webhooks.router)
 
     async def health() -> dict[str, bool]:
