@@ -25,8 +25,9 @@ from services.api.schemas import AcceptIn, ErrorPublic, ReviewQueuedPublic, Veri
 from shared.auth import covers
 from shared.events import OperatorRef, ReviewDecided, Role, utcnow
 from shared.form import Contest
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1/review", tags=["review"])
+router = APIRouter(prefix="/v1/review", tags=["review"], route_class=HotRoute)
 
 # Fixed namespace: (reviewer, Idempotency-Key) always gives the same decision id, so a retried
 # click after a timeout is applied once by the aggregator.
