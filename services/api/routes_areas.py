@@ -14,9 +14,10 @@ from services.api.deps import (
 )
 from services.api.errors import not_found
 from services.api.schemas import AreaNodePublic, ElectionListPublic, ElectionPublic, WhoAmIPublic
+from shared.hotpath import HotRoute
 from shared.policy import may_review
 
-router = APIRouter(prefix="/v1", tags=["areas"])
+router = APIRouter(prefix="/v1", tags=["areas"], route_class=HotRoute)
 
 
 @router.get("/whoami", response_model=WhoAmIPublic)

@@ -24,9 +24,10 @@ from services.api.routes_tps import tps_code_or_422
 from services.api.schemas import AcceptIn, ErrorPublic, ReviewQueuedPublic, VerifyIn
 from shared.events import OperatorRef, ReviewDecided, utcnow
 from shared.form import Contest
+from shared.hotpath import HotRoute
 from shared.policy import review_refusal
 
-router = APIRouter(prefix="/v1/review", tags=["review"])
+router = APIRouter(prefix="/v1/review", tags=["review"], route_class=HotRoute)
 
 # Fixed namespace: (reviewer, Idempotency-Key) always gives the same decision id, so a retried
 # click after a timeout is applied once by the aggregator.

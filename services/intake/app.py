@@ -10,7 +10,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.intake import metrics, routes_api, routes_webhooks
 from services.intake.directory import Directory, DirectoryRefresher
-from services.intake.fastpath import FastSubmit
 from services.intake.idempotency import IdempotencyCache
 from services.intake.notifier import Replier, VerdictNotifier
 from services.intake.publisher import Publisher
@@ -18,6 +17,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
+from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
 from shared.tokens import TokenVerifier
@@ -57,7 +57,7 @@ class RequestMetrics:
             await self.app(scope, receive, send_with_status)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path_format", None) or "unmatched"
             metrics.REQUESTS.labels(template, str(status)).inc()
 
 
@@ -119,9 +119,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.replier = replier
     app.state.notifier = notifier
     install_error_handlers(app)
-    app.add_middleware(FastSubmit, state=app.state)
+    install_hot_paths(app)
     app.add_middleware(RequestMetrics)
     app.include_router(routes_api.router)
+    app.include_router(routes_api.upload_router)
     app.include_router(routes_webhooks.router)
 
     async def health() -> dict[str, bool]:

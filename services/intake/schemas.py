@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from fastapi import Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BilingualError, ErrorDetail
@@ -234,10 +234,11 @@ class SubmissionStatus(BaseModel):
     violations: list[Violation] = Field(default_factory=list)
 
 
-class JsonResponse(Response):
-    """JSON rendered by orjson (FastAPI's ORJSONResponse is deprecated and warns)."""
+class JsonResponse(JSONResponse):
+    """JSON rendered by orjson (FastAPI's ORJSONResponse is deprecated and warns).
 
-    media_type = "application/json"
+    A JSONResponse, so that the OpenAPI shows each route's response model (not a string).
+    """
 
     def render(self, content: Any) -> bytes:
         """Serialise with orjson: datetimes and UUIDs natively."""
