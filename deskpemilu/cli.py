@@ -55,8 +55,9 @@ async def _prepare_database_and_topics(load_default_rosters: bool) -> None:
         applied = await migrate(conn)
         console.print(f"postgres: {len(applied)} migration(s) applied")
         if load_default_rosters:
-            count = await conn.fetchval("SELECT count(*) FROM elections")
-            if count == 0:
+            from deskpemilu.roster_store import has_rosters
+
+            if not await has_rosters(conn):
                 for folder in sorted(runtime.DEFAULT_ROSTERS.iterdir()):
                     if folder.is_dir():
                         await _load_roster_folder(conn, folder)
@@ -237,9 +238,8 @@ def operators_token(
     ttl_hours: Annotated[float, typer.Option(help="Hours until the token expires.")] = 24.0,
 ) -> None:
     """Issue a bearer token for a registered operator and print it."""
-    from shared.auth import issue_token
+    from deskpemilu import tokens
     from shared.db import connect
-    from shared.events import OperatorRef, Role
     from shared.settings import TokenSettings
 
     settings = TokenSettings()
@@ -247,27 +247,15 @@ def operators_token(
     async def go() -> str:
         conn = await connect(settings.database_url)
         try:
-            row = await conn.fetchrow(
-                "SELECT id, name, role, scope FROM operators WHERE id = $1 AND active",
-                operator_id,
-            )
-            if row is None:
+            operator = await tokens.active_operator(conn, operator_id)
+            if operator is None:
                 console.print(f"[red]operator {operator_id!r} not found or inactive")
                 raise typer.Exit(1)
-            operator = OperatorRef(
-                id=row["id"], role=Role(row["role"]), scope=tuple(row["scope"]), name=row["name"]
-            )
-            token, claims = issue_token(
-                settings.token_secret.get_secret_value(),
-                operator,
-                ttl=timedelta(hours=ttl_hours),
-            )
-            await conn.execute(
-                "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-                claims.jti,
-                operator.id,
-                claims.expires_at,
-            )
+            ttl = timedelta(hours=ttl_hours)
+            secret = settings.token_secret.get_secret_value()
+            token, claims = (await tokens.issue_tokens(conn, secret, [operator], ttl=ttl))[
+                operator.id
+            ]
             console.print(f"token {claims.jti} for {operator.id} expires {claims.expires_at}")
             return token
         finally:
@@ -279,22 +267,26 @@ def operators_token(
 @operators_app.command("revoke")
 def operators_revoke(jti: str) -> None:
     """Revoke a token by its id (services refuse it within their refresh interval)."""
+    import uuid
+
+    from deskpemilu import tokens
     from shared.db import connect
     from shared.settings import CommonSettings
 
-    async def go() -> str:
+    try:
+        token_id = uuid.UUID(jti)
+    except ValueError:
+        console.print(f"[red]{jti!r} is not a token id (a UUID)")
+        raise typer.Exit(1) from None
+
+    async def go() -> bool:
         conn = await connect(CommonSettings().database_url)
         try:
-            result: str = await conn.execute(
-                "UPDATE operator_tokens SET revoked_at = now() "
-                "WHERE jti = $1::uuid AND revoked_at IS NULL",
-                jti,
-            )
-            return result
+            return await tokens.revoke(conn, token_id)
         finally:
             await conn.close()
 
-    if _run(go()) == "UPDATE 0":
+    if not _run(go()):
         console.print(f"[red]no active token {jti}")
         raise typer.Exit(1)
     console.print(f"revoked {jti}")
@@ -429,9 +421,8 @@ def verify(
 
 def _viewer_token() -> str:
     """A short-lived token of the roster's viewer (or admin) for read-only commands."""
-    from shared.auth import issue_token
+    from deskpemilu import tokens
     from shared.db import connect
-    from shared.events import OperatorRef, Role
     from shared.settings import TokenSettings
 
     settings = TokenSettings()
@@ -439,25 +430,11 @@ def _viewer_token() -> str:
     async def go() -> str:
         conn = await connect(settings.database_url)
         try:
-            row = await conn.fetchrow(
-                "SELECT id, name, role, scope FROM operators WHERE active AND role IN "
-                "('viewer', 'admin') ORDER BY role = 'viewer' DESC, id LIMIT 1"
-            )
-            if row is None:
+            operator = await tokens.reader(conn)
+            if operator is None:
                 raise typer.Exit(1)
-            operator = OperatorRef(
-                id=row["id"], role=Role(row["role"]), scope=tuple(row["scope"]), name=row["name"]
-            )
-            token, claims = issue_token(
-                settings.token_secret.get_secret_value(), operator, ttl=timedelta(hours=12)
-            )
-            await conn.execute(
-                "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-                claims.jti,
-                operator.id,
-                claims.expires_at,
-            )
-            return token
+            secret = settings.token_secret.get_secret_value()
+            return await tokens.issue(conn, secret, operator, ttl=timedelta(hours=12))
         finally:
             await conn.close()
 

@@ -10,11 +10,9 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
-from prometheus_client import Counter
 
-CACHE_LOOKUPS = Counter(
-    "deskpemilu_api_cache_lookups_total", "Response cache lookups of the read API", ["outcome"]
-)
+from services.api.metrics import CACHE_LOOKUPS
+
 _HIT = CACHE_LOOKUPS.labels("hit")
 _MISS = CACHE_LOOKUPS.labels("miss")
 _SHARED = CACHE_LOOKUPS.labels("shared")

@@ -11,17 +11,12 @@ from typing import Any
 
 import asyncpg
 import orjson
-from prometheus_client import Counter, Gauge
 from sse_starlette import ServerSentEvent
 
+from services.api.metrics import NOTIFICATIONS, SSE_CLIENTS
 from shared.db import connect
 
 log = logging.getLogger(__name__)
-
-SSE_CLIENTS = Gauge("deskpemilu_api_sse_clients", "Server-Sent Events streams open")
-NOTIFICATIONS = Counter(
-    "deskpemilu_api_notifications_total", "NOTIFY messages received on the results channel"
-)
 
 # Each change names where it happened when the aggregator says so; unknown payloads still count.
 Scope = tuple[str, str]  # (election, contest); ("", "") when the payload did not say
