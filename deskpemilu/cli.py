@@ -11,13 +11,18 @@ import time
 from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import httpx
 import typer
 from rich.console import Console
 
 from deskpemilu import runtime
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from deskpemilu.simulator.channels import ChannelSecrets
 
 app = typer.Typer(no_args_is_help=True, help="Desk Pemilu: TPS results pipeline.")
 roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TPS, contests).")
@@ -30,6 +35,29 @@ T = TypeVar("T")
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def _progress() -> Progress:
+    """The progress bar of the commands that send a simulated day's forms."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _channel_secrets() -> ChannelSecrets:
+    """What the simulator needs to sign WhatsApp and SMS webhooks, from the environment."""
+    from deskpemilu.simulator.channels import ChannelSecrets
+
+    return ChannelSecrets(
+        whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
+        sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
+    )
 
 
 @app.callback()
@@ -315,9 +343,6 @@ def simulate(
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from deskpemilu.simulator.channels import ChannelSecrets
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
@@ -348,17 +373,8 @@ def simulate(
             f"({expected_outcomes(plan)}); ground truth in {truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
-        secrets = ChannelSecrets(
-            whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
-            sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
-        )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        secrets = _channel_secrets()
+        with _progress() as progress:
             task = progress.add_task("forms sent", total=len(plan.sends))
             runner = DayRunner(
                 plan,
@@ -490,7 +506,6 @@ def chaos(
 ) -> None:
     """Fault injection: SIGKILL services, crash Kafka and PostgreSQL during a simulated day."""
     import orjson
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from deskpemilu.chaos import Chaos as ChaosRun
     from deskpemilu.chaos import (
@@ -501,7 +516,6 @@ def chaos(
         count_submissions,
         prepare_day,
     )
-    from deskpemilu.simulator.channels import ChannelSecrets
     from deskpemilu.simulator.truth import write_truth
     from deskpemilu.supervisor import SERVICES
     from shared.settings import TokenSettings
@@ -545,13 +559,7 @@ def chaos(
             duration_s=duration,
             concurrency=concurrency,
         )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with _progress() as progress:
             task = progress.add_task("forms sent", total=len(prepared.plan.sends))
             run: ChaosRun
 
@@ -571,10 +579,7 @@ def chaos(
                 intake_url=f"http://127.0.0.1:{ports['intake']}",
                 api_url=f"http://127.0.0.1:{ports['api']}",
                 database_url=settings.database_url,
-                secrets=ChannelSecrets(
-                    whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
-                    sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
-                ),
+                secrets=_channel_secrets(),
                 on_progress=lambda n: progress.advance(task, n),
             )
         for line in report.details():
