@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from shared.roster_db import roster_version
+
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
@@ -25,13 +27,8 @@ def prefix_range(code: str) -> tuple[str, str]:
 
 # --- roster, tokens -------------------------------------------------------------------------
 
-_ROSTER_VERSION = "SELECT version FROM roster_state"
-
-
-async def fetch_roster_version(conn: Conn) -> int:
-    """The counter every roster write bumps."""
-    version: int = await conn.fetchval(_ROSTER_VERSION)
-    return version
+# The counter every roster write bumps (shared.roster_db's query, under the api's name).
+fetch_roster_version = roster_version
 
 
 _ELECTIONS = """

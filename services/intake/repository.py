@@ -40,12 +40,6 @@ class ElectionContest:
     date: date
 
 
-async def fetch_roster_version(conn: Conn) -> int:
-    """The roster counter bumped by every roster write; unchanged means nothing to reload."""
-    version: int = await conn.fetchval("SELECT version FROM roster_state")
-    return version
-
-
 async def fetch_operators(conn: Conn) -> list[OperatorRow]:
     """Every operator, active or not (an inactive operator's token is refused)."""
     rows = await conn.fetch("SELECT id, name, role, scope, phone, active, demo FROM operators")
