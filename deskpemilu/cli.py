@@ -235,6 +235,12 @@ def roster_national(
 def operators_token(
     operator_id: str,
     ttl_hours: Annotated[float, typer.Option(help="Hours until the token expires.")] = 24.0,
+    link: Annotated[
+        bool, typer.Option("--link", help="Print the operator app's sign-in link and QR code.")
+    ] = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="The intake's address as phones reach it (with --link).")
+    ] = None,
 ) -> None:
     """Issue a bearer token for a registered operator and print it."""
     from shared.auth import issue_token
@@ -273,7 +279,15 @@ def operators_token(
         finally:
             await conn.close()
 
-    typer.echo(_run(go()))
+    token = _run(go())
+    if link:
+        from deskpemilu.app_link import app_link, default_base_url, qr_text
+
+        url = app_link(base_url or default_base_url(), token)
+        typer.echo(qr_text(url))
+        typer.echo(url)
+    else:
+        typer.echo(token)
 
 
 @operators_app.command("revoke")

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import metrics, routes_api, routes_webhooks
+from services.intake import metrics, routes_api, routes_app, routes_webhooks
 from services.intake.deps import TokenVerifier
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.fastpath import FastSubmit
@@ -163,6 +163,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.add_middleware(RequestMetrics)
     app.include_router(routes_api.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_app.router)
 
     async def health() -> dict[str, bool]:
         return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}
