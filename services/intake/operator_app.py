@@ -17,6 +17,9 @@ from shared.events import OperatorRef
 from shared.form import PARTY_LIST_CONTESTS, Contest
 from shared.roster import ContestInfo, ElectionRoster, TpsInfo
 
+# Contests in the order of the ballots (shared.form.Contest): PPWP, DPR, DPD, DPRD ...
+_BALLOT_ORDER = {contest.value: i for i, contest in enumerate(Contest)}
+
 
 class Row(Protocol):
     """A database row (asyncpg.Record) read by column name."""
@@ -75,7 +78,7 @@ def setup_body(
                 "date": election["date"].isoformat(),
                 "contests": [
                     _contest(row, parties[eid], candidates[eid, row["contest"]])
-                    for row in contests[eid]
+                    for row in sorted(contests[eid], key=lambda r: _BALLOT_ORDER[r["contest"]])
                 ],
                 "tps": [
                     {

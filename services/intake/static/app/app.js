@@ -32,6 +32,11 @@
     conflict: "Konflik",
     superseded: "Diganti",
   };
+  const CONTEST_SHORT = {
+    PPWP: "Presiden", DPR: "DPR RI", DPD: "DPD", DPRD_PROV: "DPRD Prov", DPRD_KABKO: "DPRD Kab",
+    PILGUB: "Gubernur", PILBUP: "Bupati", PILWALKOT: "Wali kota",
+  };
+  const short = (c) => CONTEST_SHORT[c] || c;
   // submissions.status (what the aggregator recorded) -> the state shown
   const STATE_OF_STATUS = {
     accepted: "accepted", duplicate: "accepted", revision: "accepted",
@@ -195,6 +200,7 @@
     S.queue = await DeskStore.all("queue");
     if (!S.token || S.tokenProblem || !navigator.onLine) { render(); return; }
     let next = Infinity;
+    let settled = false;
     const due = kick ? Infinity : Date.now();
     kick = false;
     for (const item of S.queue.sort((a, b) => a.created_at - b.created_at)) {
@@ -206,8 +212,11 @@
       if (item.state === "sent") {
         if (item.poll_at <= Date.now()) await pollOne(item);
         if (item.state === "sent") next = Math.min(next, item.poll_at);
+        else settled = true;
       }
     }
+    // A verdict moved the kecamatan's progress: read it again.
+    if (settled && S.election) await loadStatus(S.election);
     render();
     if (next < Infinity) schedule(next - Date.now());
   }
@@ -347,13 +356,13 @@
           type: "button", class: "chip", "data-state": st.state,
           "data-testid": `chip-${c.contest}-${t.code}`,
           onclick: () => openForm(e.id, c.contest, t.code),
-        }, el("b", { text: c.contest }), STATE_TEXT[st.state] || st.state);
+        }, el("b", { text: short(c.contest) }), STATE_TEXT[st.state] || st.state);
       });
       const reasons = [];
       for (const c of e.contests) {
         const st = stateOf(e.id, c.contest, t.code);
         if (st.state === "rejected" || st.state === "invalid" || st.state === "conflict") {
-          for (const text of reasonsOf(st)) reasons.push(el("li", { text: `${c.contest}: ${text}` }));
+          for (const text of reasonsOf(st)) reasons.push(el("li", { text: `${short(c.contest)}: ${text}` }));
         }
       }
       list.push(el("div", { class: "tps", "data-testid": `tps-${t.code}` },
@@ -387,7 +396,7 @@
         const total = p ? p.total : e.tps.length;
         const pct = total ? (100 * reported) / total : 0;
         rows.push(el("div", { class: "small", "data-testid": `progress-${c.contest}` },
-          `${c.contest}: TPS masuk ${fmt.format(reported)} / ${fmt.format(total)}`));
+          `${short(c.contest)}: TPS masuk ${fmt.format(reported)} / ${fmt.format(total)}`));
         const bar = el("div", { class: "bar" }, el("span", { style: `width:${pct.toFixed(1)}%` }));
         rows.push(bar);
       }
@@ -451,7 +460,8 @@
   function input(field, label) {
     return el("input", {
       class: "num", type: "text", inputmode: "numeric", pattern: "[0-9]*", maxlength: "6",
-      "data-field": field, "aria-label": label, id: "f-" + field, placeholder: "0",
+      "data-field": field, "aria-label": label, id: "f-" + field,
+      placeholder: field === "jumlah_suara" ? "" : "0",
     });
   }
 
