@@ -43,6 +43,7 @@ router = APIRouter(tags=["operator app"])
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "No token, bad, expired or revoked token"},
+    422: {"model": ErrorOut, "description": "A parameter is not valid"},
     503: {"model": ErrorOut, "description": "PostgreSQL cannot be read; see Retry-After"},
 }
 

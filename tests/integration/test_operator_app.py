@@ -12,6 +12,7 @@ from shared.db import connect
 from shared.events import OperatorRef, Role
 from tests.integration import test_intake_app as intake_tests
 from tests.integration.test_intake_app import FORM, OPERATOR, TPS, Harness
+from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +126,28 @@ async def test_status_shows_the_verdict_to_the_scope_only(intake: Harness) -> No
     assert other["latest"] == [] and {p["area"] for p in other["progress"]} == {"16.07.02"}
     bad = await intake.client.get("/app/v1/status?election=Not_An_Id", headers=headers)
     assert (bad.status_code, bad.json()["code"]) == (422, "INVALID_REQUEST")
+
+
+def test_cli_prints_the_app_link_with_a_good_token_and_a_qr_code(
+    roster_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deskpemilu.cli import app
+    from shared.auth import verify_token
+
+    monkeypatch.setenv("DATABASE_URL", roster_database)
+    monkeypatch.setenv("DESKPEMILU_TOKEN_SECRET", TEST_TOKEN_SECRET)
+    result = CliRunner().invoke(
+        app,
+        ["operators", "token", OPERATOR.id, "--link", "--base-url", "https://intake.example/"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    link = lines[-1]
+    assert link.startswith("https://intake.example/app/#token=")
+    claims = verify_token(TEST_TOKEN_SECRET, link.split("#token=", 1)[1])
+    assert claims.operator.id == OPERATOR.id
+    # The QR code: rows of block characters of one width, above the link.
+    qr = [line for line in lines if line and set(line) <= set("█▀▄ ")]
+    assert len(qr) > 15 and len({len(line) for line in qr}) == 1
