@@ -9,7 +9,10 @@ PostgreSQL, off the hot path, like the status route does.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -95,10 +98,30 @@ async def _read(
         raise unavailable from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """One setup answer, kept until the roster changes: its JSON, gzipped, and its ETag."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+
+_SETUP_CACHE_MAX = 2048  # distinct (operator, roster version) answers kept
+
+
+def _cached_setup(request: Request) -> dict[tuple[object, ...], _Setup]:
+    state = request.app.state
+    if not hasattr(state, "app_setup_cache"):
+        state.app_setup_cache = {}
+    cache: dict[tuple[object, ...], _Setup] = state.app_setup_cache
+    return cache
+
+
 @router.get(
     "/app/v1/setup",
     summary="The app's roster slice: elections, contests, lines, TPS in scope, checks as data",
-    responses=_ERRORS,
+    responses={**_ERRORS, 304: {"description": "Unchanged since the ETag in If-None-Match"}},
 )
 async def app_setup(request: Request, operator: CurrentOperator) -> Response:
     """Everything the app needs to fill and check forms offline, for the token's scope.
@@ -106,12 +129,30 @@ async def app_setup(request: Request, operator: CurrentOperator) -> Response:
     Per contest: the candidates or parties with their lines, the form's number boxes with the
     validator's labels, and the validator's checks as data (services/validator/relations.py);
     per TPS: the values the checks read (DPT, reserve ballots). `rules` is the validator's
-    whole rule table (codes, severities, Indonesian and English templates).
+    whole rule table (codes, severities, Indonesian and English templates) that the checks'
+    codes refer to. Gzipped when the client accepts it, with an ETag: a phone on a weak signal
+    downloads it again only when the roster changed.
     """
-    rows = await _read(request, lambda conn: repository.fetch_app_roster(conn, operator.scope))
-    directory = request.app.state.directory
-    body = setup_body(operator, rows, directory.roster_version)
-    return Response(orjson.dumps(body), media_type="application/json")
+    version = request.app.state.directory.roster_version
+    key = (operator.id, operator.name, operator.role, operator.scope, version)
+    cache = _cached_setup(request)
+    setup = cache.get(key) if version is not None else None
+    if setup is None:
+        rows = await _read(request, lambda conn: repository.fetch_app_roster(conn, operator.scope))
+        body = orjson.dumps(setup_body(operator, rows, version))
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        setup = _Setup(body, gzip.compress(body, compresslevel=6), etag)
+        if version is not None:
+            if len(cache) >= _SETUP_CACHE_MAX:
+                cache.clear()
+            cache[key] = setup
+    headers = {"ETag": setup.etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == setup.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(setup.gzipped, media_type="application/json", headers=headers)
+    return Response(setup.body, media_type="application/json", headers=headers)
 
 
 @router.get(

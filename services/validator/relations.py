@@ -11,14 +11,15 @@ rule changed in rules.py and not here fails there.
 
 A check is a JSON object:
 
-    {"code", "severity", "field", "pesan", "message",
+    {"code", "field",
      "when": <condition> | null,   # the check applies only when this holds
      "holds": <condition>,         # a violation when it applies and this does not hold
-     "values": {name: <expr>}}     # the fields of the message templates
+     "values": {name: <expr>}}     # the fields of the message templates of RULES[code]
 
 An <expr> is an integer, {"f": path} (a number on the form; 0 when absent), {"c": name} (a
 context value: dpt, dpt_l, dpt_p, reserve of the TPS; cap, reserve_pct of the election),
-{"t": text}, {"sum": [expr, ...]}, {"sub": [a, b]}, {"mul": [k, expr]}, {"abs": expr} or
+{"t": text}, {"sum": [expr, ...]}, {"sub": [a, b]}, {"mul": [k, expr]}, {"abs": expr},
+{"max": [expr, ...]}, {"argmax": [[label, expr], ...]} (the label of the first largest) or
 {"pct": [a, b]} (a * 100 / b as text with one decimal). A <condition> is
 {"op": "eq"|"ne"|"le"|"ge", "a": expr, "b": expr}, {"present": path}, {"absent": path},
 {"all": [condition, ...]} or {"any": [condition, ...]}. Paths are the violation field paths:
@@ -103,13 +104,10 @@ def _check(
     values: dict[str, Expr],
     when: dict[str, Any] | None = None,
 ) -> Check:
-    spec = RULES[code]
+    assert code in RULES, code
     return {
         "code": code,
-        "severity": spec.severity.value,
         "field": field,
-        "pesan": spec.pesan,
-        "message": spec.message,
         "when": when,
         "holds": holds,
         "values": values,
@@ -381,21 +379,21 @@ def checks_for(contest: ContestInfo) -> list[Check]:
     )
     options = len(contest.candidates) if form.suara_calon is not None else len(contest.parties)
     if options >= 2:  # a single paslon (against the empty column) wins everything by design
-        for no, path in lines.items():
-            out.append(
-                _check(
-                    "ANOMALY_UNANIMOUS",
-                    "suara_sah",
-                    _op("ne", _f(path), valid_total),
-                    {
-                        "total": valid_total,
-                        "no": no,
-                        "noun_id": _t(noun_id),
-                        "noun_en": _t(noun_en),
-                    },
-                    when=_op("ge", valid_total, ANOMALY_MIN_VOTES),
-                )
+        line_values = [_f(path) for path in lines.values()]
+        out.append(
+            _check(
+                "ANOMALY_UNANIMOUS",
+                "suara_sah",
+                _op("ne", {"max": line_values}, valid_total),
+                {
+                    "total": valid_total,
+                    "no": {"argmax": [[no, _f(path)] for no, path in lines.items()]},
+                    "noun_id": _t(noun_id),
+                    "noun_en": _t(noun_en),
+                },
+                when=_op("ge", valid_total, ANOMALY_MIN_VOTES),
             )
+        )
     return out
 
 
@@ -452,6 +450,12 @@ def _value(expr: Expr, form: dict[str, Any], ctx: dict[str, int | str]) -> Any:
         return k * _value(e, form, ctx)
     if "abs" in expr:
         return abs(_value(expr["abs"], form, ctx))
+    if "max" in expr:
+        return max(_value(e, form, ctx) for e in expr["max"])
+    if "argmax" in expr:
+        pairs = [(label, _value(e, form, ctx)) for label, e in expr["argmax"]]
+        top = max(v for _, v in pairs)
+        return next(label for label, v in pairs if v == top)
     if "pct" in expr:
         a, b = expr["pct"]
         return f"{_value(a, form, ctx) * 100 / _value(b, form, ctx):.1f}"
@@ -492,13 +496,14 @@ def evaluate(
         if _holds(check["holds"], form, ctx):
             continue
         values = {name: _value(e, form, ctx) for name, e in check["values"].items()}
+        spec = RULES[check["code"]]
         out.append(
             {
                 "code": check["code"],
-                "severity": check["severity"],
+                "severity": spec.severity.value,
                 "field": check["field"],
-                "pesan": check["pesan"].format(**values),
-                "message": check["message"].format(**values),
+                "pesan": spec.pesan.format(**values),
+                "message": spec.message.format(**values),
             }
         )
     return out

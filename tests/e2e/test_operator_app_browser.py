@@ -193,9 +193,14 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 forms = random_forms(setup, random.Random(17), 150)
                 ctx = {t["code"]: t["ctx"] for e in setup["elections"] for t in e["tps"]}
                 in_js = await page.evaluate(
-                    "(cases) => cases.map(([form, checks, ctx]) => "
-                    "DeskChecks.evaluate(checks, form, ctx).map(v => [v.code, v.field, v.pesan]))",
-                    [[form, contest["checks"], ctx[form["tps"]]] for form, contest in forms],
+                    "([rules, cases]) => { const byCode = Object.fromEntries("
+                    "rules.map(r => [r.code, r])); return cases.map(([form, checks, ctx]) => "
+                    "DeskChecks.evaluate(checks, byCode, form, ctx)"
+                    ".map(v => [v.code, v.field, v.pesan])); }",
+                    [
+                        setup["rules"],
+                        [[form, contest["checks"], ctx[form["tps"]]] for form, contest in forms],
+                    ],
                 )
                 flagged = 0
                 for (form, _), js in zip(forms, in_js, strict=True):

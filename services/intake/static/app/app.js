@@ -77,7 +77,7 @@
 
   async function api(path, opts = {}) {
     const headers = { Authorization: `Bearer ${S.token}`, ...(opts.headers || {}) };
-    const res = await fetch(path, { ...opts, headers, cache: "no-store" });
+    const res = await fetch(path, { cache: "no-store", ...opts, headers });
     let body = null;
     try { body = await res.json(); } catch (_) { body = null; }
     return { status: res.status, body, retryAfter: Number(res.headers.get("Retry-After")) || null };
@@ -95,7 +95,8 @@
     S.setup = (await DeskStore.get("kv", "setup")) || null;
     if (!navigator.onLine) return;
     try {
-      const r = await api("/app/v1/setup");
+      // no-cache: the browser revalidates with the ETag, so an unchanged roster costs a 304.
+      const r = await api("/app/v1/setup", { cache: "no-cache" });
       if (r.status === 200) {
         S.setup = r.body;
         await DeskStore.put("kv", r.body, "setup");
@@ -205,6 +206,7 @@
     kick = false;
     for (const item of S.queue.sort((a, b) => a.created_at - b.created_at)) {
       if (S.tokenProblem) break;
+      if (item.operator && S.setup && item.operator !== S.setup.operator.id) continue;
       if (item.state === "queued") {
         if (item.next_at <= due) await sendOne(item);
         if (item.state === "queued") next = Math.min(next, item.next_at);
@@ -276,6 +278,8 @@
   async function enqueue(form, localViolations) {
     const item = {
       key: crypto.randomUUID(), // the Idempotency-Key of every attempt of this form
+      // The submission id is uuid5(operator, key): only this operator's token may send it.
+      operator: S.setup.operator.id,
       election: form.election,
       contest: form.contest,
       tps: form.tps,
@@ -593,7 +597,8 @@
     const contest = contestOf(e, S.open.contest);
     const tps = e.tps.find((t) => t.code === S.open.tps);
     const { form, typed } = buildForm();
-    const found = DeskChecks.evaluate(contest.checks, form, tps.ctx);
+    const rules = Object.fromEntries(S.setup.rules.map((r) => [r.code, r]));
+    const found = DeskChecks.evaluate(contest.checks, rules, form, tps.ctx);
     for (const node of inputs()) node.classList.remove("bad", "warn");
     for (const v of found) {
       for (const node of inputs()) {

@@ -32,6 +32,12 @@
     if ("sub" in expr) return value(expr.sub[0], form, ctx) - value(expr.sub[1], form, ctx);
     if ("mul" in expr) return expr.mul[0] * value(expr.mul[1], form, ctx);
     if ("abs" in expr) return Math.abs(value(expr.abs, form, ctx));
+    if ("max" in expr) return Math.max(...expr.max.map((e) => value(e, form, ctx)));
+    if ("argmax" in expr) {
+      const pairs = expr.argmax.map(([label, e]) => [label, value(e, form, ctx)]);
+      const top = Math.max(...pairs.map(([, v]) => v));
+      return pairs.find(([, v]) => v === top)[0];
+    }
     if ("pct" in expr) {
       return ((value(expr.pct[0], form, ctx) * 100) / value(expr.pct[1], form, ctx)).toFixed(1);
     }
@@ -58,20 +64,22 @@
     return template.replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
   }
 
-  // The violations of a form (the JSON the intake receives) under these checks.
-  function evaluate(checks, form, ctx) {
+  // The violations of a form (the JSON the intake receives) under these checks; rules maps
+  // each code to its severity and message templates (setup.rules).
+  function evaluate(checks, rules, form, ctx) {
     const out = [];
     for (const check of checks) {
       if (check.when !== null && !holds(check.when, form, ctx)) continue;
       if (holds(check.holds, form, ctx)) continue;
       const values = {};
       for (const [name, e] of Object.entries(check.values)) values[name] = value(e, form, ctx);
+      const rule = rules[check.code];
       out.push({
         code: check.code,
-        severity: check.severity,
+        severity: rule.severity,
         field: check.field,
-        pesan: format(check.pesan, values),
-        message: format(check.message, values),
+        pesan: format(rule.pesan, values),
+        message: format(rule.message, values),
       });
     }
     return out;
