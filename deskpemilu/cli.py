@@ -138,6 +138,8 @@ def up(
         "\n[bold]Desk Pemilu is running[/bold]\n"
         f"  dashboard + read API  http://127.0.0.1:{api}/?token={_viewer_token()}\n"
         f"  intake (operators)    http://127.0.0.1:{intake}/v1/submissions  (docs: /docs)\n"
+        f"  operator app          http://127.0.0.1:{intake}/app/  "
+        "(sign-in: deskpemilu operators token <id> --link)\n"
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
         + "\n  logs                  .run/logs/\n  stop                  deskpemilu down"

@@ -146,35 +146,45 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
         assert roster is not None
         good, wrong, party, late = codes
 
+        # The first answer to each form is lost on the way back (the intake got and stored
+        # it): the app must retry with the same key, and Kafka hold the form once.
+        posted: list[str] = []
+        losing = {"on": True}
+
+        async def lose_first_answer(route: Route) -> None:
+            if route.request.method != "POST":
+                await route.continue_()
+                return
+            key = await route.request.header_value("idempotency-key") or ""
+            posted.append(key)
+            response = await route.fetch()
+            if losing["on"] and posted.count(key) == 1:
+                await route.abort("connectionreset")
+            else:
+                await route.fulfill(response=response)
+
+        errors: list[str] = []
+        profile = tmp_path / "chromium-profile"  # kept across a browser restart, as on a phone
+
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                context: BrowserContext = await browser.new_context(
-                    viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+
+            async def launch() -> tuple[BrowserContext, Page]:
+                context = await pw.chromium.launch_persistent_context(
+                    str(profile),
+                    executable_path=CHROMIUM,
+                    args=CHROMIUM_ARGS,
+                    viewport=PHONE,
+                    device_scale_factor=2,
+                    is_mobile=True,
+                    has_touch=True,
                 )
-                page = await context.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-                # The first answer to each form is lost on the way back (the intake got and
-                # stored it): the app must retry with the same key, and Kafka hold it once.
-                posted: list[str] = []
-                losing = {"on": True}
-
-                async def lose_first_answer(route: Route) -> None:
-                    if route.request.method != "POST":
-                        await route.continue_()
-                        return
-                    key = await route.request.header_value("idempotency-key") or ""
-                    posted.append(key)
-                    response = await route.fetch()
-                    if losing["on"] and posted.count(key) == 1:
-                        await route.abort("connectionreset")
-                    else:
-                        await route.fulfill(response=response)
-
                 await context.route("**/v1/submissions", lose_first_answer)
+                page = context.pages[0] if context.pages else await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                return context, page
 
+            context, page = await launch()
+            try:
                 await page.goto(f"{pipeline.intake_url}/app/#token={tokens[OPERATOR]}")
                 await page.wait_for_selector(f"[data-testid='tps-{good}']")
                 assert "token" not in page.url  # taken into storage, out of the address bar
@@ -247,9 +257,16 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 for contest, tps in (("PPWP", good), ("PPWP", wrong), ("DPR", party)):
                     assert await chip_state(page, contest, tps) == "queued"
 
-                # Closing and reopening the app offline: served by the service worker, the
-                # queue read back from IndexedDB.
+                # Reloading the page, then closing the browser and starting it again, still
+                # offline: the app comes from the service worker, the queue from IndexedDB.
                 await page.reload()
+                await page.wait_for_selector(f"[data-testid='tps-{good}']")
+                for contest, tps in (("PPWP", good), ("PPWP", wrong), ("DPR", party)):
+                    assert await chip_state(page, contest, tps) == "queued"
+                await context.close()
+                context, page = await launch()
+                await context.set_offline(True)
+                await page.goto(f"{pipeline.intake_url}/app/")
                 await page.wait_for_selector(f"[data-testid='tps-{good}']")
                 for contest, tps in (("PPWP", good), ("PPWP", wrong), ("DPR", party)):
                     assert await chip_state(page, contest, tps) == "queued"
@@ -345,7 +362,7 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 assert len(await read_topic(kafka_bootstrap, received_topic)) == 4
                 assert errors == []
             finally:
-                await browser.close()
+                await context.close()
     finally:
         pipeline.stop()
 
