@@ -1,12 +1,14 @@
 """The operator app in headless Chromium at phone size, with the network cut and restored.
 
-Three forms are entered offline, the page is reloaded (still offline), the network comes back:
+Three forms are entered offline, the page is reloaded and the browser restarted (still
+offline), the network comes back:
 each form reaches the received topic exactly once (the first answer of each is lost on the way
 back, so the app retries with the same Idempotency-Key), and the verdicts the validator gives
 show in the work list. The app's checks, evaluated by its own JavaScript, say what the
 validator says on the same forms. A 422 is shown and not retried; a revoked token shows a clear
 message and keeps the queue. Needs Debian's chromium (/usr/bin/chromium). Saves
-artifacts/app-worklist.png and artifacts/app-form.png.
+artifacts/app-worklist.png and artifacts/app-form.png (and app-form-dpr.png,
+app-token-revoked.png).
 """
 
 from __future__ import annotations
@@ -253,6 +255,8 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                     },
                 )
                 await page.wait_for_selector("[data-testid=checks-ok]")
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "app-form-dpr.png"), full_page=False)
                 await page.click("#send")
                 for contest, tps in (("PPWP", good), ("PPWP", wrong), ("DPR", party)):
                     assert await chip_state(page, contest, tps) == "queued"
@@ -355,6 +359,7 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 await banner.wait_for(timeout=30_000)
                 assert "Token sudah dicabut" in await banner.inner_text()
                 assert "1 formulir tetap tersimpan" in await banner.inner_text()
+                await page.screenshot(path=str(ARTIFACTS / "app-token-revoked.png"))
                 await page.reload()
                 await banner.wait_for(timeout=30_000)
                 kept = await page.evaluate("DeskStore.all('queue')")
