@@ -317,7 +317,7 @@
     }
     if (!S.token || S.tokenProblem) {
       show("signin");
-      $("signin-note").textContent = S.tokenProblem ? S.tokenProblem.pesan : "";
+      $("signin-note").textContent = ""; // a refused token is explained in the banner
       return;
     }
     if (!S.setup) {
