@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, Route, async_playwright
 
@@ -349,7 +350,9 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                     await conn.execute("UPDATE operator_tokens SET revoked_at = now()")
                 finally:
                     await conn.close()
-                await page.wait_for_timeout(1500)  # the intake's directory refresh (0.5 s)
+                assert await wait_until(
+                    lambda: _refused(pipeline.intake_url, tokens[OPERATOR]), timeout_s=30
+                )  # the intake's directory refresh (every 0.5 s here) has seen the revocation
                 await page.click(f"[data-testid='chip-DPD-{late}']")
                 first = page.locator("#chasil input[data-field^='suara_calon.']").first
                 await first.fill("7")
@@ -376,6 +379,12 @@ def _submission_id(value: bytes) -> str:
     import orjson
 
     return str(orjson.loads(value)["submission_id"])
+
+
+async def _refused(intake_url: str, token: str) -> bool:
+    async with httpx.AsyncClient(base_url=intake_url, timeout=5) as client:
+        answer = await client.get("/app/v1/setup", headers={"Authorization": f"Bearer {token}"})
+    return answer.status_code == 401
 
 
 async def _progress_shows(page: Page, *texts: str) -> bool:
