@@ -682,6 +682,10 @@
     if (!S.setup && S.token) loadSetup().then(render);
   });
   window.addEventListener("offline", render);
+  // Back in front (phones throttle timers of hidden pages): try what is waiting at once.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") { kick = true; pump(); }
+  });
   document.addEventListener("DOMContentLoaded", () => {
     $("chasil").addEventListener("input", onInput);
     $("back").addEventListener("click", () => { formBuilt = null; closeForm(); });
