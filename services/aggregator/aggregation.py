@@ -14,7 +14,13 @@ from uuid import UUID
 
 import orjson
 
-from shared.events import ReviewDecided, Role, SubmissionReceived, Violation
+from shared.events import (
+    ReviewDecided,
+    Role,
+    SubmissionReceived,
+    SubmissionReceivedRawForm,
+    Violation,
+)
 from shared.form import PARTY_LIST_CONTESTS
 from shared.policy import REVIEW_ROLES
 from shared.roster import ancestors_of
@@ -179,43 +185,47 @@ class Submission:
         return self.version.submission_id
 
 
-def submission_from_data(data: Mapping[str, Any]) -> Submission:
-    """A submission from the JSON shape of SubmissionReceived, without pydantic's full check.
+def submission_from_event(sub: SubmissionReceivedRawForm) -> Submission:
+    """The aggregator's view of a decoded submission (shared.events; form kept as JSON).
 
-    The validator wrote these events from validated models; this reads the few fields the
-    aggregator needs, several times faster, and raises UndecodableEvent if one is missing or
-    of the wrong type.
+    Ids, times, operator and channel come validated by the model; the form, validated as a
+    CHasil by the validator, is read in its JSON shape as for the forms stored in PostgreSQL:
+    its canonical text and digest must stay byte-identical to the digests already stored.
     """
+    form = sub.form
     try:
-        form = data["form"]
         # Area vectors are indexed by line number alone; the letter follows from the contest
         # (CHasil enforces it: party-list contests carry suara_partai, the rest suara_calon).
         if (form.get("suara_partai") is not None) != (form["contest"] in PARTY_LIST_CONTESTS):
             raise UndecodableEvent(f"{form['contest']}: vote lines of the other contest kind")
         form_json = canonical_form_json(form)
-        operator = data["operator"]
         version = Version(
-            submission_id=UUID(data["submission_id"]),
+            submission_id=sub.submission_id,
             numbers=numbers_of(form),
             digest=hashlib.sha256(form_json.encode()).hexdigest(),
-            operator_id=str(operator["id"]),
-            channel=str(data["channel"]),
-            received_at=datetime.fromisoformat(data["received_at"]),
+            operator_id=sub.operator.id,
+            channel=sub.channel.value,
+            received_at=sub.received_at,
         )
-        return Submission(
-            key=(str(form["election"]), str(form["contest"]), str(form["tps"])),
-            version=version,
-            operator_role=Role(operator["role"]),
-            idempotency_key=str(data.get("idempotency_key") or ""),
-            form_json=form_json,
-        )
+        key = (str(form["election"]), str(form["contest"]), str(form["tps"]))
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise UndecodableEvent(f"not a submission: {error!r}") from error
+    return Submission(
+        key=key,
+        version=version,
+        operator_role=sub.operator.role,
+        idempotency_key=sub.idempotency_key,
+        form_json=form_json,
+    )
 
 
 def submission_of(sub: SubmissionReceived) -> Submission:
-    """The aggregator's view of a validated model (the same function as the fast path)."""
-    return submission_from_data(sub.model_dump(mode="json"))
+    """The aggregator's view of a submission model (what decoding its JSON gives)."""
+    return submission_from_event(
+        SubmissionReceivedRawForm.model_validate(
+            {**sub.model_dump(exclude={"form"}), "form": sub.form.model_dump(mode="json")}
+        )
+    )
 
 
 def areas_above(tps: str) -> tuple[str, ...]:
