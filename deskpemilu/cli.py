@@ -349,8 +349,9 @@ def simulate(
             tokens = await mint_tokens(conn, settings.token_secret.get_secret_value(), operators)
         finally:
             await conn.close()
-        plan = plan_day(roster, Operators.from_list(operators), seed=seed,
-                        tps_limit=tps_limit or None)  # fmt: skip
+        plan = plan_day(
+            roster, Operators.from_list(operators), seed=seed, tps_limit=tps_limit or None
+        )
         write_truth(truth_path, plan, roster)
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
@@ -362,15 +363,24 @@ def simulate(
             sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
         )
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console,
-        ) as progress:  # fmt: skip
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("forms sent", total=len(plan.sends))
             runner = DayRunner(
-                plan, intake_url=url, tokens=tokens, phones=phones, secrets=secrets,
-                duration_s=180.0 if demo else duration, max_rate=rate or None,
-                concurrency=concurrency, on_progress=lambda n: progress.advance(task, n),
-            )  # fmt: skip
+                plan,
+                intake_url=url,
+                tokens=tokens,
+                phones=phones,
+                secrets=secrets,
+                duration_s=180.0 if demo else duration,
+                max_rate=rate or None,
+                concurrency=concurrency,
+                on_progress=lambda n: progress.advance(task, n),
+            )
             started = time.monotonic()
             stats = await runner.run()
             elapsed = time.monotonic() - started
@@ -445,8 +455,10 @@ def _viewer_token() -> str:
             )
             await conn.execute(
                 "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-                claims.jti, operator.id, claims.expires_at,
-            )  # fmt: skip
+                claims.jti,
+                operator.id,
+                claims.expires_at,
+            )
             return token
         finally:
             await conn.close()
@@ -536,9 +548,12 @@ def chaos(
             )
             raise typer.Exit(2)
         prepared = await prepare_day(
-            settings.database_url, election, seed=seed, tps_limit=tps_limit or None,
+            settings.database_url,
+            election,
+            seed=seed,
+            tps_limit=tps_limit or None,
             token_secret=settings.token_secret.get_secret_value(),
-        )  # fmt: skip
+        )
         write_truth(truth_path, prepared.plan, prepared.roster)
         targets = "services only" if no_broker_restarts else "services, Kafka, PostgreSQL"
         console.print(
@@ -549,13 +564,19 @@ def chaos(
         services = SupervisedServices(runtime.SERVICES_STATE, SERVICES, ports)
         stack = None if no_broker_restarts else ShellStack(runtime.STACK_SCRIPT, os.environ)
         config = ChaosConfig(
-            seed=seed, kill_every_s=kill_every, backing_restarts=not no_broker_restarts,
-            duration_s=duration, concurrency=concurrency,
-        )  # fmt: skip
+            seed=seed,
+            kill_every_s=kill_every,
+            backing_restarts=not no_broker_restarts,
+            duration_s=duration,
+            concurrency=concurrency,
+        )
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console,
-        ) as progress:  # fmt: skip
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("forms sent", total=len(prepared.plan.sends))
             run: ChaosRun
 
@@ -570,15 +591,17 @@ def chaos(
 
             run = ChaosRun(services, stack, config, on_event=on_event)
             report = await run.run(
-                prepared, orjson.loads(truth_path.read_bytes()),
+                prepared,
+                orjson.loads(truth_path.read_bytes()),
                 intake_url=f"http://127.0.0.1:{ports['intake']}",
-                api_url=f"http://127.0.0.1:{ports['api']}", database_url=settings.database_url,
+                api_url=f"http://127.0.0.1:{ports['api']}",
+                database_url=settings.database_url,
                 secrets=ChannelSecrets(
                     whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
                     sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
                 ),
                 on_progress=lambda n: progress.advance(task, n),
-            )  # fmt: skip
+            )
         for line in report.details():
             console.print(f"  {line}")
         typer.echo(report.summary())

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import asyncpg
@@ -160,7 +160,7 @@ async def stream_changes(
     coalesce_s: float,
     expires_at: float,
     revoked: Callable[[], bool] = lambda: False,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Events for one client: hello, then 'changed' at most every coalesce_s, pings in between."""
     # Subscribed inside the generator, so the finally below always runs for a subscriber.
     sub = feed.subscribe()

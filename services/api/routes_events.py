@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
@@ -16,10 +18,12 @@ router = APIRouter(prefix="/v1", tags=["events"])
 async def events(
     state: StateDep,
     claims: StreamClaims,
-    token: str | None = Query(
-        default=None,
-        description="the bearer token, for EventSource which cannot send headers (this route only)",
-    ),
+    token: Annotated[
+        str | None,
+        Query(
+            description="the bearer token, for EventSource, which cannot send headers (this route)",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """'hello' on connect, then 'changed' (coalesced) whenever results change; ': ping' idle."""
     del token  # read by the StreamClaims dependency; declared here for the OpenAPI description
