@@ -178,21 +178,6 @@ async def fetch_tps_under(
     return await conn.fetch(_TPS_UNDER, election, contest, low, high)
 
 
-# Samples for the quick count: reported TPS under an area (only what the estimator needs).
-_RESULTS_UNDER = """
-SELECT votes, suara_sah FROM tps_results
-WHERE election = $1 AND contest = $2 AND tps >= $3 AND tps < $4
-"""
-
-
-async def fetch_results_under(
-    conn: Conn, *, election: str, contest: str, area_code: str
-) -> list[asyncpg.Record]:
-    """Vote lines and valid votes of every reported TPS under an area."""
-    low, high = prefix_range(area_code)
-    return await conn.fetch(_RESULTS_UNDER, election, contest, low, high)
-
-
 # --- one TPS ------------------------------------------------------------------------------------
 
 _TPS_ROSTER = """

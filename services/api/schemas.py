@@ -147,31 +147,6 @@ class AreaResultPublic(PublicModel):
     children: list[ChildResultPublic]
 
 
-class ShareEstimatePublic(PublicModel):
-    """Estimated share of one line with its 95% interval, in percent."""
-
-    key: str
-    name: str
-    share_pct: float
-    std_error_pct: float | None
-    low_pct: float
-    high_pct: float
-
-
-class EstimatePublic(PublicModel):
-    """Quick-count style estimate over the TPS reported so far under an area."""
-
-    election: str
-    contest: str
-    area: AreaPublic
-    sample_size: int
-    population_size: int
-    sampling_fraction: float
-    estimates: list[ShareEstimatePublic]
-    pesan: str
-    message: str
-
-
 class TpsResultPublic(PublicModel):
     """The version of a TPS form counted in the totals."""
 
@@ -270,6 +245,7 @@ class TpsDetailPublic(PublicModel):
     versions: list[VersionPublic]
     decisions: list[DecisionPublic]
     anomalies: list[AnomalyPublic]
+    in_sample: bool = False  # in the election's current quick-count sample
 
 
 class RivalPublic(PublicModel):

@@ -40,6 +40,7 @@ class Directory:
         self._by_phone: dict[str, OperatorRow] = {}
         self._revoked: frozenset[uuid.UUID] = frozenset()
         self._election_of_contest: dict[str, str] = {}
+        self._sample: frozenset[tuple[str, str]] = frozenset()
 
     def operator(self, operator_id: str) -> OperatorRow | None:
         """A registered operator by id."""
@@ -58,12 +59,16 @@ class Directory:
         """The newest loaded election holding this contest (texts do not name the election)."""
         return self._election_of_contest.get(contest)
 
+    def in_sample(self, election: str, tps: str) -> bool:
+        """True when the TPS is in the election's quick-count sample (as of the last refresh)."""
+        return (election, tps) in self._sample
+
     def elections(self) -> set[str]:
         """Every election with at least one contest loaded."""
         return set(self._election_of_contest.values())
 
     async def refresh(self, conn: Conn) -> None:
-        """Reload revoked tokens; operators and elections only when the roster version moved."""
+        """Reload revoked tokens and samples; operators, elections only when the roster moved."""
         version = await repository.fetch_roster_version(conn)
         if version != self.roster_version:
             operators = await repository.fetch_operators(conn)
@@ -80,6 +85,7 @@ class Directory:
                 extra={"operators": len(operators), "roster_version": version},
             )
         self._revoked = frozenset(await repository.fetch_revoked_jtis(conn))
+        self._sample = frozenset(await repository.fetch_sample_tps(conn))
         self.loaded = True
         self.refreshed_at = time.monotonic()
 

@@ -110,13 +110,16 @@ async def test_the_gate_hides_estimates_from_viewers_until_the_release_moment(
 
 
 async def test_an_area_and_bad_input(api: tuple[Api, ContestTruth, list[str]]) -> None:
-    running, _, sample = api
+    running, truth, sample = api
     running.app.state.quickcount_clock = lambda: AFTER
     kec = sample[0].rsplit(".", 2)[0]
     async with running.client(VIEWER) as client:
         one = (await client.get(f"/v1/quickcount/{ELECTION}/PPWP", params={"area": kec})).json()
         wrong_contest = await client.get(f"/v1/quickcount/{ELECTION}/PILBUP")
         wrong_area = await client.get(f"/v1/quickcount/{ELECTION}/PPWP", params={"area": "99"})
+        marked = (await client.get(f"/v1/tps/{ELECTION}/PPWP/{sample[0]}")).json()
+        outside = next(c for c in truth.tps if c not in set(sample))
+        plain = (await client.get(f"/v1/tps/{ELECTION}/PPWP/{outside}")).json()
     async with running.client(None) as anonymous:
         no_token = await anonymous.get(f"/v1/quickcount/{ELECTION}/PPWP")
     assert one["area"] == kec and [s["code"] for s in one["progress"]["strata"]] == [kec]
@@ -124,3 +127,4 @@ async def test_an_area_and_bad_input(api: tuple[Api, ContestTruth, list[str]]) -
     assert wrong_contest.status_code == 404 and wrong_contest.json()["code"] == "NOT_FOUND"
     assert wrong_area.status_code == 404
     assert no_token.status_code == 401
+    assert marked["in_sample"] is True and plain["in_sample"] is False
