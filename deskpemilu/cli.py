@@ -327,6 +327,7 @@ def simulate(
     """Simulate an election day: every TPS reports every contest through every channel."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from deskpemilu.quickcount.repository import current_sample_tps
     from deskpemilu.simulator.channels import ChannelSecrets
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
@@ -347,10 +348,16 @@ def simulate(
                 raise typer.Exit(1)
             operators, phones = await load_operators(conn)
             tokens = await mint_tokens(conn, settings.token_secret.get_secret_value(), operators)
+            # TPS of the quick-count sample report first (deskpemilu quickcount draw).
+            sample = await current_sample_tps(conn, election)
         finally:
             await conn.close()
         plan = plan_day(
-            roster, Operators.from_list(operators), seed=seed, tps_limit=tps_limit or None
+            roster,
+            Operators.from_list(operators),
+            seed=seed,
+            tps_limit=tps_limit or None,
+            sample=sample,
         )
         write_truth(truth_path, plan, roster)
         console.print(
