@@ -66,6 +66,11 @@ async def store_sample(
             records=[(row["id"], code, kecamatan[code]) for code in sample.tps],
             columns=["sample_id", "tps", "kecamatan"],
         )
+        # The api drops its cached answers and dashboards re-read (delivered at commit).
+        await conn.execute(
+            "SELECT pg_notify('deskpemilu_results', $1)",
+            orjson.dumps({"election": sample.election, "quickcount_sample": row["id"]}).decode(),
+        )
     return StoredSample(
         row["id"], sample.election, sample.seed, sample.size, row["drawn_at"], drawn_by, forced,
         results_at_draw,

@@ -201,6 +201,7 @@ def turnout_truth(
     dpk = rng.choice(np.array([0, 0, 0, 0, 1, 2]), size=len(layout.tps)).astype(np.int64)
     # Never above 95% of the DPT (the validator's warning) nor above the ballots received.
     cap = np.floor(layout.dpt * 0.95).astype(np.int64)
+    from_dpt = np.minimum(from_dpt, cap)
     extra = np.minimum(dptb + dpk, np.maximum(cap - from_dpt, 0))
     dpk = np.minimum(dpk, extra)
     dptb = extra - dpk

@@ -101,9 +101,9 @@ async def _quickcount(day: Day) -> dict[str, Any]:
 async def _sample_reported(day: Day) -> dict[str, Any]:
     first = set(day.sample)
     sends = [s for s in day.plan.sends if s.form.tps in first]
-    # Sample TPS report first: in the planned day their reports come before almost all others.
+    # Sample TPS (10% of all) report first: most of the day's earliest reports are theirs.
     early = day.plan.sends[: len(sends)]
-    assert sum(1 for s in early if s.form.tps in first) >= 0.7 * len(early)
+    assert sum(1 for s in early if s.form.tps in first) >= 0.5 * len(early)
     await _send(day, replace(day.plan, sends=sends))
 
     async def everything_in() -> dict[str, Any] | None:
