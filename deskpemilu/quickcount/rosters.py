@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deskpemilu.roster_load import read_roster_folder
+from deskpemilu.roster_files import read_roster_folder
 from deskpemilu.runtime import DEFAULT_ROSTERS
 from shared.errors import BilingualError
 from shared.form import Contest

@@ -14,8 +14,9 @@ from services.api.deps import (
 )
 from services.api.repository import fetch_area_sums, fetch_tps_under
 from services.api.schemas import AreaResultPublic
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["results"])
+router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute)
 
 
 @router.get("/results/{election}/{contest}/{area}", response_model=AreaResultPublic)
@@ -54,7 +55,3 @@ async def area_result(
         )
 
     return await cached_json(request, state, ("result", election, contest, area), load)
-
-
-# Also served in front of FastAPI's router (see app.py): the routes every dashboard re-fetches.
-FAST_GETS = (("/v1/results/{election}/{contest}/{area}", area_result),)

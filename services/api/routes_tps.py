@@ -25,8 +25,9 @@ from services.api.repository import (
 )
 from services.api.schemas import AnomalyListPublic, ConflictListPublic, TpsDetailPublic
 from shared.form import normalise_tps_code
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["tps"])
+router = APIRouter(prefix="/v1", tags=["tps"], route_class=HotRoute)
 
 
 def tps_code_or_422(value: str) -> str:
@@ -137,7 +138,3 @@ async def anomalies(
 
     key = ("anomalies", election, contest, area, status, limit)
     return await cached_json(request, state, key, load)
-
-
-# Also served in front of FastAPI's router (see app.py).
-FAST_GETS = (("/v1/tps/{election}/{contest}/{tps}", tps_detail),)
