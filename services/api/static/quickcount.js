@@ -39,7 +39,7 @@
   // Each line's point and 95% interval as a bar (99% as a thin whisker) on a 0-100% axis.
   function chart(est) {
     const lines = est.lines;
-    const rowH = 34, left = 150, right = 24, width = 640, top = 8;
+    const rowH = 34, left = 210, right = 24, width = 700, top = 8;
     const height = top + lines.length * rowH + 26;
     const x = (v) => left + v * (width - left - right);
     const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "qc-chart", role: "img",
@@ -54,7 +54,7 @@
       const color = COLORS[i % COLORS.length];
       const g = s("g", { "data-key": l.key });
       g.append(s("text", { x: left - 8, y: y + 4, "text-anchor": "end", class: "qc-name" },
-                 l.name.length > 22 ? `${l.name.slice(0, 21)}…` : l.name));
+                 l.name.length > 28 ? `${l.name.slice(0, 27)}…` : l.name));
       g.append(s("line", { x1: x(l.low99), x2: x(l.high99), y1: y, y2: y, stroke: color,
                            "stroke-width": 1.5 }));
       g.append(s("rect", { x: x(l.low95), y: y - 7, width: Math.max(2, x(l.high95) - x(l.low95)),
