@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from deskpemilu import runtime
+from deskpemilu.quickcount.cli import app as quickcount_app
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -29,6 +30,7 @@ roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TP
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and their tokens.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
+app.add_typer(quickcount_app, name="quickcount")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -359,6 +361,7 @@ def simulate(
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
+    from deskpemilu.quickcount.repository import current_sample_tps
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
@@ -378,10 +381,16 @@ def simulate(
                 raise typer.Exit(1)
             operators, phones = await load_operators(conn)
             tokens = await mint_tokens(conn, settings.token_secret.get_secret_value(), operators)
+            # TPS of the quick-count sample report first (deskpemilu quickcount draw).
+            sample = await current_sample_tps(conn, election)
         finally:
             await conn.close()
         plan = plan_day(
-            roster, Operators.from_list(operators), seed=seed, tps_limit=tps_limit or None
+            roster,
+            Operators.from_list(operators),
+            seed=seed,
+            tps_limit=tps_limit or None,
+            sample=sample,
         )
         write_truth(truth_path, plan, roster)
         console.print(

@@ -18,6 +18,7 @@ from services.api import (
     routes_areas,
     routes_events,
     routes_exports,
+    routes_quickcount,
     routes_results,
     routes_review,
     routes_tps,
@@ -104,6 +105,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_events,
     ):
         app.include_router(module.router)
+    app.include_router(routes_quickcount.router)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:
