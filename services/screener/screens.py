@@ -134,16 +134,17 @@ class ScreenConfig:
     turnout_z_desa: float = 4.5
     turnout_mad_floor: float = 0.02  # 2 points of turnout: a tighter spread is not believed
     turnout_critical_z: float = 8.0
-    share_z_kecamatan: float = 5.0
-    share_z_desa: float = 5.0
+    share_z: float = 4.5
+    stuffing_each_z: float = 1.5  # turnout and one line's votes per DPT both this far above ...
+    stuffing_sum_z: float = 5.0  # ... and this far together
     share_mad_floor: float = 0.03
     share_min_valid: int = 50
     one_sided_share: float = 0.95
     one_sided_turnout: float = 0.90
     one_sided_min_valid: int = 50
     full_turnout: float = 1.0
-    invalid_z: float = 5.0
-    invalid_mad_floor: float = 0.015
+    invalid_z: float = 6.0
+    invalid_mad_floor: float = 0.02
     invalid_min_cast: int = 50
     identical_min_valid: int = 50
     identical_min_lines: int = 2  # lines with votes, so 'all to one' is not 'identical'
@@ -152,7 +153,7 @@ class ScreenConfig:
     round_area_p: float = 1e-4  # binomial p-value of an area's excess of round counts
     round_area_min_lines: int = 100
     revised_versions: int = 4  # the form counted in its 4th version: revised three times
-    burst_tps: int = 10  # distinct TPS sent by one operator ...
+    burst_tps: int = 20  # distinct TPS sent by one operator ...
     burst_window_s: float = 120.0  # ... within this many seconds (app, WhatsApp, SMS)
     burst_channels: frozenset[str] = frozenset({"api", "whatsapp", "sms"})
     same_contests_min_valid: int = 30
@@ -163,11 +164,16 @@ class ScreenConfig:
         return self.actions.get(code, Action.FLAG)
 
 
-def robust_z(value: float, reference: Sequence[float], floor: float) -> tuple[float, float, float]:
-    """(z, median, scaled MAD) of value against reference; the MAD is floored at `floor`."""
+def center(reference: Sequence[float], floor: float) -> tuple[float, float]:
+    """(median, scaled MAD) of a reference; the MAD is floored at `floor`."""
     med = statistics.median(reference)
     mad = statistics.median(abs(x - med) for x in reference) * MAD_SCALE
-    spread = max(mad, floor)
+    return med, max(mad, floor)
+
+
+def robust_z(value: float, reference: Sequence[float], floor: float) -> tuple[float, float, float]:
+    """(z, median, scaled MAD) of value against reference; the MAD is floored at `floor`."""
+    med, spread = center(reference, floor)
     return (value - med) / spread, med, spread
 
 
@@ -178,17 +184,78 @@ def _pct(x: float) -> str:
 # --- screens over one kecamatan and contest -------------------------------------------------
 
 
-def _turnout_outliers(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator[Finding]:
-    with_t = [(r, r.turnout) for r in group if r.turnout is not None and r.dpt >= 50]
-    values = [t for _, t in with_t if t is not None]
+@dataclass(frozen=True, slots=True)
+class LocalZ:
+    """A TPS's value against its nearest reference: the desa's other TPS, else the kecamatan."""
+
+    value: float
+    z: float
+    median: float
+    spread: float
+    area: str  # 'desa' or 'kecamatan'
+    n: int  # TPS in the reference
+
+
+def local_z(
+    rows: Sequence[tuple[TpsResult, float]], floor: float, min_desa: int, min_kecamatan: int
+) -> dict[str, LocalZ]:
+    """Robust z of each TPS's value against its desa's other TPS, with a pooled spread.
+
+    The centre is the median of the desa's other TPS when it has at least `min_desa` of them,
+    else the kecamatan's median. A spread from three or four neighbours is noise, so the spread
+    is pooled: the scaled MAD of every TPS's deviation from its own desa centre across the
+    kecamatan (floored at `floor`). Fewer than `min_kecamatan` TPS: no reference at all.
+    """
+    if len(rows) < min_kecamatan:
+        return {}
+    values = [v for _, v in rows]
+    kec_med, kec_spread = center(values, floor)
     by_desa: dict[str, list[float]] = defaultdict(list)
-    for r, t in with_t:
-        assert t is not None
-        by_desa[r.desa].append(t)
-    for r, t in with_t:
-        assert t is not None
-        if len(values) >= cfg.min_reference:
-            z, med, spread = robust_z(t, values, cfg.turnout_mad_floor)
+    for r, v in rows:
+        by_desa[r.desa].append(v)
+    centres: list[tuple[TpsResult, float, float, str, int]] = []
+    for r, v in rows:
+        others = list(by_desa[r.desa])
+        others.remove(v)
+        if len(others) >= min_desa:
+            centres.append((r, v, statistics.median(others), "desa", len(others)))
+        else:
+            centres.append((r, v, kec_med, "kecamatan", len(values)))
+    desa_devs = [v - c for _, v, c, area, _ in centres if area == "desa"]
+    pooled = (
+        max(statistics.median(abs(d) for d in desa_devs) * MAD_SCALE, floor)
+        if len(desa_devs) >= min_kecamatan
+        else kec_spread
+    )
+    out: dict[str, LocalZ] = {}
+    for r, v, c, area, n in centres:
+        spread = pooled if area == "desa" else kec_spread
+        out[r.tps] = LocalZ(v, (v - c) / spread, c, spread, area, n)
+    return out
+
+
+def _where(area: str) -> tuple[str, str]:
+    return (
+        ("TPS lain di desa", "the desa's other TPS")
+        if area == "desa"
+        else (
+            "kecamatan",
+            "the kecamatan",
+        )
+    )
+
+
+def _turnouts(group: Sequence[TpsResult]) -> list[tuple[TpsResult, float]]:
+    return [(r, t) for r in group if (t := r.turnout) is not None and r.dpt >= 50]
+
+
+def _turnout_outliers(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator[Finding]:
+    rows = _turnouts(group)
+    values = [t for _, t in rows]
+    if len(values) >= cfg.min_reference:
+        med, spread = center(values, cfg.turnout_mad_floor)
+        for r, t in rows:
+            z = (t - med) / spread
             if abs(z) >= cfg.turnout_z_kecamatan:
                 yield _finding(
                     "TURNOUT_OUTLIER_KECAMATAN",
@@ -200,75 +267,121 @@ def _turnout_outliers(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator
                     f"turnout {_pct(t)} vs kecamatan median {_pct(med)} (z {z:+.1f})",
                     cfg,
                 )
-        others = list(by_desa[r.desa])
-        others.remove(t)
-        if len(others) >= cfg.min_desa_reference:
-            z, med, spread = robust_z(t, others, cfg.turnout_mad_floor)
-            if abs(z) >= cfg.turnout_z_desa:
-                yield _finding(
-                    "TURNOUT_OUTLIER_DESA",
-                    Severity.CRITICAL if abs(z) >= cfg.turnout_critical_z else Severity.WARNING,
-                    r,
-                    {"turnout": round(t, 4), "z": round(z, 2)},
-                    {"median": round(med, 4), "mad": round(spread, 4), "n": len(others)},
-                    f"partisipasi {_pct(t)} vs median TPS lain di desa {_pct(med)} (z {z:+.1f})",
-                    f"turnout {_pct(t)} vs median of the desa's other TPS {_pct(med)} (z {z:+.1f})",
-                    cfg,
-                )
+    local = local_z(rows, cfg.turnout_mad_floor, cfg.min_desa_reference, cfg.min_reference)
+    for r, _ in rows:
+        lz = local.get(r.tps)
+        if lz is None or lz.area != "desa" or abs(lz.z) < cfg.turnout_z_desa:
+            continue
+        yield _finding(
+            "TURNOUT_OUTLIER_DESA",
+            Severity.CRITICAL if abs(lz.z) >= cfg.turnout_critical_z else Severity.WARNING,
+            r,
+            {"turnout": round(lz.value, 4), "z": round(lz.z, 2)},
+            {"median": round(lz.median, 4), "mad": round(lz.spread, 4), "n": lz.n},
+            f"partisipasi {_pct(lz.value)} vs median TPS lain di desa {_pct(lz.median)} "
+            f"(z {lz.z:+.1f})",
+            f"turnout {_pct(lz.value)} vs median of the desa's other TPS {_pct(lz.median)} "
+            f"(z {lz.z:+.1f})",
+            cfg,
+        )
+
+
+def _paslon_lines(usable: Sequence[TpsResult]) -> list[str]:
+    lines = sorted({line for r in usable for line, _ in r.votes}, key=_line_no)
+    # Paslon contests only: party lists and DPD have too many small lines for a share z.
+    return lines if 2 <= len(lines) <= 6 else []
+
+
+def _share_z(group: Sequence[TpsResult], cfg: ScreenConfig) -> dict[str, dict[str, LocalZ]]:
+    """line -> TPS -> local z of the line's share of the valid votes."""
+    usable = [r for r in group if r.suara_sah >= cfg.share_min_valid]
+    return {
+        line: local_z(
+            [(r, r.share(line) or 0.0) for r in usable],
+            cfg.share_mad_floor,
+            cfg.min_desa_reference,
+            cfg.min_reference,
+        )
+        for line in _paslon_lines(usable)
+    }
 
 
 def _share_outliers(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator[Finding]:
-    """A line's share of the valid votes far from the kecamatan's and the desa's."""
-    usable = [r for r in group if r.suara_sah >= cfg.share_min_valid]
-    lines = sorted({line for r in usable for line, _ in r.votes}, key=_line_no)
-    if len(lines) < 2 or len(lines) > 6:  # paslon contests; party lists are too sparse
-        return
-    for line in lines:
-        shares = [(r, r.share(line) or 0.0) for r in usable]
-        values = [s for _, s in shares]
-        by_desa: dict[str, list[float]] = defaultdict(list)
-        for r, s in shares:
-            by_desa[r.desa].append(s)
-        for r, s in shares:
-            z_k, med_k, mad_k = (
-                robust_z(s, values, cfg.share_mad_floor)
-                if len(values) >= cfg.min_reference
-                else (0.0, s, 0.0)
+    """A line's share of the valid votes far from its desa's (else its kecamatan's)."""
+    for line, per_tps in _share_z(group, cfg).items():
+        for r in group:
+            lz = per_tps.get(r.tps)
+            if lz is None or abs(lz.z) < cfg.share_z:
+                continue
+            where_id, where_en = _where(lz.area)
+            no = line[1:]
+            yield _finding(
+                "SHARE_OUTLIER",
+                Severity.WARNING,
+                r,
+                {"line": line, "share": round(lz.value, 4), "z": round(lz.z, 2)},
+                {"median": round(lz.median, 4), "mad": round(lz.spread, 4), "area": lz.area},
+                f"perolehan nomor {no} {_pct(lz.value)} vs median {where_id} {_pct(lz.median)} "
+                f"(z {lz.z:+.1f})",
+                f"no. {no} share {_pct(lz.value)} vs median of {where_en} {_pct(lz.median)} "
+                f"(z {lz.z:+.1f})",
+                cfg,
             )
-            others = list(by_desa[r.desa])
-            others.remove(s)
-            z_d, med_d, mad_d = (
-                robust_z(s, others, cfg.share_mad_floor)
-                if len(others) >= cfg.min_desa_reference
-                else (0.0, s, 0.0)
-            )
-            # The desa is the nearer reference; the kecamatan speaks where the desa is small.
-            if abs(z_d) >= cfg.share_z_desa or abs(z_k) >= cfg.share_z_kecamatan:
-                use_desa = abs(z_d) / cfg.share_z_desa >= abs(z_k) / cfg.share_z_kecamatan
-                z, med, mad = (z_d, med_d, mad_d) if use_desa else (z_k, med_k, mad_k)
-                where_id, where_en = (
-                    ("TPS lain di desa", "the desa's other TPS")
-                    if use_desa
-                    else (
-                        "kecamatan",
-                        "the kecamatan",
-                    )
-                )
-                no = line[1:]
-                yield _finding(
-                    "SHARE_OUTLIER",
-                    Severity.WARNING,
-                    r,
-                    {"line": line, "share": round(s, 4), "z": round(z, 2)},
-                    {
-                        "median": round(med, 4),
-                        "mad": round(mad, 4),
-                        "area": "desa" if use_desa else "kecamatan",
-                    },
-                    f"perolehan nomor {no} {_pct(s)} vs median {where_id} {_pct(med)} (z {z:+.1f})",
-                    f"no. {no} share {_pct(s)} vs median of {where_en} {_pct(med)} (z {z:+.1f})",
-                    cfg,
-                )
+
+
+def _stuffing_pattern(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator[Finding]:
+    """Turnout and one paslon's votes per voter on the DPT both above the local reference."""
+    rows = _turnouts(group)
+    turnout = local_z(rows, cfg.turnout_mad_floor, cfg.min_desa_reference, cfg.min_reference)
+    # Stuffed ballots all go to one line: its votes per eligible voter rise as much as turnout.
+    usable = [(r, t) for r, t in rows if r.suara_sah >= cfg.share_min_valid]
+    shares = {
+        line: local_z(
+            [(r, dict(r.votes).get(line, 0) / (r.dpt + r.extra_voters)) for r, _ in usable],
+            cfg.turnout_mad_floor,
+            cfg.min_desa_reference,
+            cfg.min_reference,
+        )
+        for line in _paslon_lines([r for r, _ in usable])
+    }
+    for r, _ in rows:
+        tz = turnout.get(r.tps)
+        if tz is None or tz.z < cfg.stuffing_each_z:
+            continue
+        best = max(
+            ((line, per[r.tps]) for line, per in shares.items() if r.tps in per),
+            key=lambda kv: kv[1].z,
+            default=None,
+        )
+        if best is None:
+            continue
+        line, sz = best
+        if sz.z < cfg.stuffing_each_z or tz.z + sz.z < cfg.stuffing_sum_z:
+            continue
+        no = line[1:]
+        yield _finding(
+            "STUFFING_PATTERN",
+            Severity.CRITICAL,
+            r,
+            {
+                "turnout": round(tz.value, 4),
+                "turnout_z": round(tz.z, 2),
+                "line": line,
+                "votes_per_dpt": round(sz.value, 4),
+                "line_z": round(sz.z, 2),
+                "z": round(tz.z + sz.z, 2),
+            },
+            {
+                "turnout_median": round(tz.median, 4),
+                "votes_per_dpt_median": round(sz.median, 4),
+                "area": tz.area,
+            },
+            f"partisipasi {_pct(tz.value)} (acuan {_pct(tz.median)}) dan suara nomor {no} "
+            f"{_pct(sz.value)} dari DPT (acuan {_pct(sz.median)}) sama-sama tinggi",
+            f"turnout {_pct(tz.value)} (reference {_pct(tz.median)}) and no. {no}'s votes "
+            f"{_pct(sz.value)} of the DPT (reference {_pct(sz.median)}) both high",
+            cfg,
+        )
 
 
 def _one_sided(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator[Finding]:
@@ -315,8 +428,9 @@ def _invalid_outliers(group: Sequence[TpsResult], cfg: ScreenConfig) -> Iterator
     values = [r.invalid_share or 0.0 for r in usable]
     if len(values) < cfg.min_reference:
         return
+    med, spread = center(values, cfg.invalid_mad_floor)
     for r, v in zip(usable, values, strict=True):
-        z, med, spread = robust_z(v, values, cfg.invalid_mad_floor)
+        z = (v - med) / spread
         if abs(z) >= cfg.invalid_z:
             yield _finding(
                 "INVALID_SHARE_OUTLIER",
@@ -510,6 +624,7 @@ GroupScreen = Callable[[Sequence[TpsResult], ScreenConfig], Iterable[Finding]]
 GROUP_SCREENS: tuple[GroupScreen, ...] = (
     _turnout_outliers,
     _share_outliers,
+    _stuffing_pattern,
     _one_sided,
     _full_turnout,
     _invalid_outliers,
@@ -523,6 +638,7 @@ CODES: tuple[str, ...] = (
     "TURNOUT_OUTLIER_KECAMATAN",
     "TURNOUT_OUTLIER_DESA",
     "SHARE_OUTLIER",
+    "STUFFING_PATTERN",
     "ONE_SIDED_HIGH_TURNOUT",
     "TURNOUT_FULL",
     "INVALID_SHARE_OUTLIER",

@@ -189,13 +189,13 @@ def test_revised_often_and_same_numbers_for_two_contests() -> None:
 
 def test_operator_burst_flags_only_forms_inside_the_window() -> None:
     calm = _kecamatan()  # one form every 7 minutes
-    burst = [
-        replace(r, operator="op-fast", received_at=5e6 + 10 * i) for i, r in enumerate(calm[:10])
+    burst = [  # 20 TPS in 100 seconds
+        replace(r, operator="op-fast", received_at=5e6 + 5 * i) for i, r in enumerate(calm[:20])
     ]
-    flagged = {f.tps for f in screen_kecamatan(burst + calm[10:]) if f.code == "OPERATOR_BURST"}
+    flagged = {f.tps for f in screen_kecamatan(burst + calm[20:]) if f.code == "OPERATOR_BURST"}
     assert flagged == {r.tps for r in burst}
-    nine = burst[:9] + calm[9:]
-    assert not [f for f in screen_kecamatan(nine) if f.code == "OPERATOR_BURST"]
+    nineteen = burst[:19] + calm[19:]
+    assert not [f for f in screen_kecamatan(nineteen) if f.code == "OPERATOR_BURST"]
 
 
 def test_a_finding_closes_when_the_reference_moves() -> None:
@@ -265,3 +265,21 @@ def test_robust_z_is_scale_free_and_floored(values: list[float], x: float, floor
     z, med, spread = robust_z(x, values, floor)
     assert spread >= floor
     assert abs(z * spread - (x - med)) < 1e-9
+
+
+def test_moderate_stuffing_shows_as_turnout_and_one_line_both_high() -> None:
+    rows = _kecamatan()
+    victim = rows[9]
+    votes = dict(victim.votes)
+    added = round(victim.dpt * 0.93) - victim.voters  # to 93% turnout, all for no. 1
+    stuffed = replace(
+        victim,
+        voters=victim.voters + added,
+        suara_sah=victim.suara_sah + added,
+        votes=(("c1", votes["c1"] + added), ("c2", votes["c2"]), ("c3", votes["c3"])),
+    )
+    findings = screen_kecamatan([stuffed if r.tps == victim.tps else r for r in rows])
+    pattern = [f for f in findings if f.code == "STUFFING_PATTERN"]
+    assert [f.tps for f in pattern] == [victim.tps]
+    assert pattern[0].value["line"] == "c1"
+    assert pattern[0].value["turnout_z"] > 1.5 and pattern[0].value["line_z"] > 1.5
