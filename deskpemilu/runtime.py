@@ -24,12 +24,19 @@ GENERATED_SECRETS = (
     "SMS_AUTH_TOKEN",
 )
 
-SERVICE_PORTS = {"api": 8000, "intake": 8001, "validator": 8002, "aggregator": 8003}
+SERVICE_PORTS = {
+    "api": 8000,
+    "intake": 8001,
+    "validator": 8002,
+    "aggregator": 8003,
+    "screener": 8004,
+}
 SERVICE_PORT_VARS = {
     "api": "API_PORT",
     "intake": "INTAKE_PORT",
     "validator": "VALIDATOR_PORT",
     "aggregator": "AGGREGATOR_PORT",
+    "screener": "SCREENER_PORT",
 }
 
 
