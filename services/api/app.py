@@ -21,6 +21,7 @@ from services.api import (
     routes_areas,
     routes_events,
     routes_exports,
+    routes_findings,
     routes_results,
     routes_review,
     routes_tps,
@@ -123,6 +124,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_review,
         routes_exports,
         routes_events,
+        routes_findings,
     ):
         app.include_router(module.router)
     add_fast_routes(app, routes_results.FAST_GETS + routes_tps.FAST_GETS)
