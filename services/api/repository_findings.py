@@ -80,3 +80,19 @@ async def fetch_findings(
     by_kec = await conn.fetch(_BY_KECAMATAN, *args)
     by_code = await conn.fetch(_BY_CODE, *args)
     return rows, by_kec, by_code
+
+
+_FORENSIC_ROWS = """
+SELECT r.votes, coalesce(r.pengguna, r.suara_sah + r.suara_tidak_sah) AS voters,
+       coalesce(t.dpt, r.dpt, 0) AS dpt
+FROM tps_results r LEFT JOIN tps t ON t.election = r.election AND t.code = r.tps
+WHERE r.election = $1 AND r.contest = $2 AND r.tps >= $3 AND r.tps < $4
+"""
+
+
+async def fetch_forensic_rows(
+    conn: Conn, *, election: str, contest: str, area: str
+) -> list[asyncpg.Record]:
+    """Votes, voters and DPT of every counted TPS under an area."""
+    low, high = prefix_range(area)
+    return await conn.fetch(_FORENSIC_ROWS, election, contest, low, high)

@@ -1,4 +1,4 @@
-"""Routes: findings of the screens across TPS (advisory), by area, code and severity."""
+"""Routes: findings of the screens across TPS and the forensics panel (both advisory)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from services.api.deps import (
     election_or_404,
 )
 from services.api.errors import ApiError
-from services.api.repository_findings import fetch_findings
+from services.api.forensics import TpsRow, fingerprint, last_digits
+from services.api.repository_findings import fetch_findings, fetch_forensic_rows
 from services.screener.screens import CODES, Severity
 
 router = APIRouter(prefix="/v1", tags=["findings"])
@@ -146,4 +147,42 @@ async def list_findings(
             for r in by_kec
         ],
         by_code={r["code"]: r["total"] for r in by_code},
+    )
+
+
+class ForensicsPublic(BaseModel):
+    """The fingerprint and last-digit test of one area and contest (advisory)."""
+
+    election: str
+    contest: str
+    area: str
+    advisory: str
+    fingerprint: dict[str, Any]
+    last_digits: dict[str, Any]
+
+
+FORENSICS_ADVISORY = (
+    "Uji forensik hanya petunjuk: pola wajar bisa tampak janggal dan sebaliknya / "
+    "Forensic tests are advisory: honest counts can look odd and the reverse"
+)
+
+
+@router.get("/forensics/{election}/{contest}/{area}", response_model=ForensicsPublic)
+async def forensics(
+    election: str, contest: str, area: str, state: StateDep, _viewer: CurrentViewer
+) -> ForensicsPublic:
+    """Turnout x winner's share histogram and last digits of the TPS results under an area."""
+    meta = await election_or_404(state, election)
+    contest_or_404(meta, contest)
+    area_or_404(state, meta, area)
+    async with state.pool.acquire() as conn:
+        records = await fetch_forensic_rows(conn, election=election, contest=contest, area=area)
+    rows = [TpsRow(votes=r["votes"], voters=r["voters"], dpt=r["dpt"]) for r in records]
+    return ForensicsPublic(
+        election=election,
+        contest=contest,
+        area=area,
+        advisory=FORENSICS_ADVISORY,
+        fingerprint=fingerprint(rows),
+        last_digits=last_digits(rows),
     )

@@ -115,6 +115,14 @@ async def test_findings_by_area_code_and_severity(api: Api, day: Day) -> None:
         ).json()
         assert elsewhere["findings"] == [] and elsewhere["total"] == 0
 
+        forensic = (await client.get(f"/v1/forensics/{ELECTION}/PPWP/{KECAMATAN}")).json()
+        assert forensic["advisory"].startswith("Uji forensik hanya petunjuk")
+        assert forensic["fingerprint"]["winner"] == "c2"
+        assert forensic["fingerprint"]["tps"] == day.tps
+        assert sum(map(sum, forensic["fingerprint"]["counts"])) == day.tps
+        assert forensic["last_digits"]["n"] > 2 * day.tps
+        assert 0.0 <= forensic["last_digits"]["p_value"] <= 1.0
+
         bad = await client.get(f"/v1/findings/{ELECTION}", params={"code": "NOPE"})
         assert bad.status_code == 422 and bad.json()["code"] == "FINDING_CODE_UNKNOWN"
         assert (await client.get("/v1/findings/pemilu-1900")).status_code == 404
