@@ -17,7 +17,7 @@
   function heatmap(fp) {
     const cell = 12, pad = 34, n = fp.bins, size = n * cell;
     const max = Math.max(1, ...fp.counts.flat());
-    const svg = s("svg", { viewBox: `0 0 ${size + pad + 8} ${size + pad + 8}`, width: size + pad + 8,
+    const svg = s("svg", { viewBox: `0 0 ${size + pad + 20} ${size + pad + 8}`, width: size + pad + 20,
                            role: "img", "aria-label": "Sidik jari partisipasi x perolehan pemenang",
                            id: "forensics-heatmap" });
     for (let t = 0; t < n; t += 1) {
@@ -63,11 +63,20 @@
     return svg;
   }
 
+  const homeAreas = {};
+
   async function refresh(p, getJSON) {
     const card = $("forensics-card");
-    if (!card || !p.election || !p.contest || !p.area) return;
+    if (!card || !p.election || !p.contest) return;
     const e = encodeURIComponent;
-    const data = await getJSON(`/v1/forensics/${e(p.election)}/${e(p.contest)}/${e(p.area)}`);
+    // Before the first navigation the page shows the election's home area (the kabupaten).
+    if (!p.area && !homeAreas[p.election]) {
+      const meta = await getJSON(`/v1/elections/${e(p.election)}`);
+      if (meta) homeAreas[p.election] = meta.home_area;
+    }
+    const area = p.area || homeAreas[p.election];
+    if (!area) return;
+    const data = await getJSON(`/v1/forensics/${e(p.election)}/${e(p.contest)}/${e(area)}`);
     if (!data) return;
     $("forensics-advisory").textContent = data.advisory;
     $("forensics-fingerprint").replaceChildren(heatmap(data.fingerprint),
