@@ -11,9 +11,28 @@ from rich.table import Table
 
 from deskpemilu.quickcount.rosters import known_folders, roster_from_folder
 from deskpemilu.simulator.detection import HARNESS_RATE, measure
+from deskpemilu.simulator.manipulation import ManipulationRates
 from shared.form import Contest
 
 app = typer.Typer(no_args_is_help=True, help="Anomaly screens across TPS: accuracy harness.")
+
+
+def rates_option(value: str) -> ManipulationRates:
+    """`--manipulation` of `deskpemilu simulate`: demo, none, or a probability per kind."""
+    if value == "demo":
+        return ManipulationRates.demo()
+    if value == "none":
+        return ManipulationRates()
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 0.2:
+        raise typer.BadParameter(
+            "pilih demo, none, atau peluang 0-0.2 per jenis / "
+            "use demo, none, or a probability 0-0.2 per kind"
+        )
+    return ManipulationRates.uniform(rate)
 
 
 @app.command()

@@ -322,11 +322,15 @@ def simulate(
     tps_limit: Annotated[int, typer.Option(help="Only the first N TPS (0: all).")] = 0,
     intake_url: Annotated[str, typer.Option(help="Intake base URL (default: local).")] = "",
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
+    manipulation: Annotated[
+        str, typer.Option(help="Injected manipulation: demo (a few), none, or a rate per kind.")
+    ] = "demo",
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from deskpemilu.simulator.channels import ChannelSecrets
+    from deskpemilu.simulator.manipulation import manipulate_plan
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
@@ -350,10 +354,12 @@ def simulate(
             await conn.close()
         plan = plan_day(roster, Operators.from_list(operators), seed=seed,
                         tps_limit=tps_limit or None)  # fmt: skip
-        write_truth(truth_path, plan, roster)
+        injected = manipulate_plan(plan, roster, anomalies.rates_option(manipulation), seed)
+        write_truth(truth_path, plan, roster, [i.as_dict() for i in injected])
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
-            f"({expected_outcomes(plan)}); ground truth in {truth_path}"
+            f"({expected_outcomes(plan)}), {len(injected)} manipulated; ground truth in "
+            f"{truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
         secrets = ChannelSecrets(

@@ -18,12 +18,16 @@ All functions are pure given their ``random.Random``.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from shared.form import LP, CHasil, DataPemilih, SuratSuara
+from deskpemilu.simulator.plan import DayPlan, Mistake
+from services.validator.rules import check_form, has_errors
+from shared.form import LP, CHasil, Contest, DataPemilih, SuratSuara
+from shared.roster import ElectionRoster
 
 
 class Manipulation(StrEnum):
@@ -242,3 +246,46 @@ def inject(
             injected.append(Injected(kind, str(form.contest), tps, detail))
         earlier.append(tps)
     return sent, injected
+
+
+# Paslon contests only: DPD and the party lists have too many lines for these kinds to mean much.
+PASLON_CONTESTS = frozenset({Contest.PPWP, Contest.PILGUB, Contest.PILBUP, Contest.PILWALKOT})
+
+
+def manipulate_plan(
+    plan: DayPlan, roster: ElectionRoster, rates: ManipulationRates, seed: int
+) -> list[Injected]:
+    """Manipulate a planned day in place: the sends and the counted truth carry the new forms.
+
+    Only a TPS whose report is one plain accepted send (no planned mistake) is touched, and only
+    when the manipulated form still passes every error rule of the validator, so the planned
+    outcome of every send stays right; what was done is returned for the ground truth.
+    """
+    rng = random.Random(seed * 7919 + 17)
+    per_key: dict[tuple[str, str], list[int]] = {}
+    for index, send in enumerate(plan.sends):
+        per_key.setdefault((str(send.form.contest), send.form.tps), []).append(index)
+    injected: list[Injected] = []
+    for contest in sorted(c for c in roster.contests if c in PASLON_CONTESTS):
+        plain = {
+            key[1]: indexes[0]
+            for key, indexes in per_key.items()
+            if key[0] == contest
+            and len(indexes) == 1
+            and plan.sends[indexes[0]].expect == "accepted"
+            and plan.sends[indexes[0]].mistake is Mistake.NONE
+            and key[1] in roster.tps
+        }
+        forms = {tps: plan.sends[i].form for tps, i in plain.items()}
+        order = sorted(forms, key=lambda t: (plan.sends[plain[t]].at_s, t))
+        dpt = {tps: roster.tps[tps].dpt for tps in forms}
+        sent, done = inject(forms, dpt, order, rates, rng)
+        for record in done:
+            form = sent[record.tps]
+            if has_errors(check_form(form, roster)):
+                continue
+            index = plain[record.tps]
+            plan.sends[index] = dataclasses.replace(plan.sends[index], form=form)
+            plan.counted[(str(contest), record.tps)] = form
+            injected.append(record)
+    return injected

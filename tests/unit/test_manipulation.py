@@ -135,3 +135,32 @@ def test_inject_records_what_it_did_and_copies_only_from_earlier_reports() -> No
     assert {c for c in TPS if sent[c] == forms[c]} >= {order[0], "16.07.01.2001.008"}
     none, nothing = inject(forms, dpt, order, ManipulationRates(), random.Random(3))
     assert none == forms and nothing == []
+
+
+def test_a_manipulated_day_keeps_every_send_and_its_planned_outcome() -> None:
+    from deskpemilu.quickcount.rosters import known_folders, roster_from_folder
+    from deskpemilu.simulator.manipulation import manipulate_plan
+    from deskpemilu.simulator.plan import plan_day
+    from services.intake.parser import ParseOk, format_compact, parse_message
+    from shared.events import Channel
+    from tests.unit.test_simulator_plan import _judge, _operators
+
+    roster = roster_from_folder(known_folders()["pemilu-2024"])
+    plan = plan_day(roster, _operators(roster), seed=5, tps_limit=400)
+    before = [(s.idempotency_key, s.expect, s.at_s) for s in plan.sends]
+    injected = manipulate_plan(plan, roster, ManipulationRates.uniform(0.03), seed=5)
+    assert [(s.idempotency_key, s.expect, s.at_s) for s in plan.sends] == before
+    assert {i.kind for i in injected} == set(Manipulation)
+    assert all(i.contest == "PPWP" for i in injected)  # the one paslon contest of Pemilu
+    by_key = {(str(s.form.contest), s.form.tps): s for s in plan.sends}
+    for record in injected:
+        send = by_key[(record.contest, record.tps)]
+        assert plan.counted[(record.contest, record.tps)] == send.form
+        form = send.form
+        if send.channel in (Channel.WHATSAPP, Channel.SMS):
+            parsed = parse_message(format_compact(form), election=roster.election_id)
+            assert isinstance(parsed, ParseOk)
+            form = parsed.form
+        assert _judge(roster, form, send.operator) == set(), record
+    none = plan_day(roster, _operators(roster), seed=5, tps_limit=400)
+    assert manipulate_plan(none, roster, ManipulationRates(), seed=5) == []
