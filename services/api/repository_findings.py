@@ -96,3 +96,30 @@ async def fetch_forensic_rows(
     """Votes, voters and DPT of every counted TPS under an area."""
     low, high = prefix_range(area)
     return await conn.fetch(_FORENSIC_ROWS, election, contest, low, high)
+
+
+_HELD = """
+SELECT r.tps, r.votes, r.suara_sah, r.suara_tidak_sah, r.hold, r.submission_id
+FROM tps_results r
+WHERE r.election = $1 AND r.contest = $2 AND r.tps >= $3 AND r.tps < $4 AND r.hold <> ''
+ORDER BY r.tps
+"""
+
+# Counted (in the totals) and held votes per kecamatan and line, summed from tps_results.
+_SPLIT = """
+SELECT substr(r.tps, 1, 8) AS kecamatan, r.hold = 'held' AS held, v.key AS line,
+       sum(v.value::bigint) AS votes
+FROM tps_results r, jsonb_each_text(r.votes) v
+WHERE r.election = $1 AND r.contest = $2 AND r.tps >= $3 AND r.tps < $4 AND r.hold <> 'rejected'
+GROUP BY 1, 2, 3
+"""
+
+
+async def fetch_quarantine(
+    conn: Conn, *, election: str, contest: str, area: str
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Held and rejected TPS results under an area, and counted/held votes per kecamatan."""
+    low, high = prefix_range(area)
+    held = await conn.fetch(_HELD, election, contest, low, high)
+    split = await conn.fetch(_SPLIT, election, contest, low, high)
+    return held, split

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+import asyncpg
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.deps import (
+    CurrentReviewer,
     CurrentViewer,
     StateDep,
     area_or_404,
@@ -16,8 +20,14 @@ from services.api.deps import (
     election_or_404,
 )
 from services.api.errors import ApiError
-from services.api.forensics import TpsRow, fingerprint, last_digits
-from services.api.repository_findings import fetch_findings, fetch_forensic_rows
+from services.api.forensics import TpsRow, fingerprint, last_digits, quarantine_risk
+from services.api.repository_findings import (
+    fetch_findings,
+    fetch_forensic_rows,
+    fetch_quarantine,
+)
+from services.api.routes_review import _checked_place, _publish
+from services.api.schemas import ReviewQueuedPublic
 from services.screener.screens import CODES, Severity
 
 router = APIRouter(prefix="/v1", tags=["findings"])
@@ -111,26 +121,7 @@ async def list_findings(
         area_row = areas.get(code)
         return area_row.name if area_row else None
 
-    findings = [
-        FindingPublic(
-            contest=r["contest"],
-            tps=r["tps"],
-            desa=name(r["tps"].rsplit(".", 1)[0]) if r["tps"].count(".") == 4 else None,
-            kecamatan_code=r["kecamatan"],
-            kecamatan=name(r["kecamatan"]),
-            code=r["code"],
-            severity=r["severity"],
-            action=r["action"],
-            value=r["value"],
-            reference=r["reference"],
-            pesan=r["pesan"],
-            message=r["message"],
-            opened_at=r["opened_at"],
-            updated_at=r["updated_at"],
-            closed_at=r["closed_at"],
-        )
-        for r in rows
-    ]
+    findings = _findings_public(rows, name)
     return FindingListPublic(
         election=election,
         advisory=ADVISORY,
@@ -186,3 +177,169 @@ async def forensics(
         fingerprint=fingerprint(rows),
         last_digits=last_digits(rows),
     )
+
+
+class HeldTpsPublic(BaseModel):
+    """One TPS result out of the totals (quarantine) with its numbers and why."""
+
+    tps: str
+    desa: str | None
+    kecamatan: str | None
+    hold: Literal["held", "rejected"]
+    submission_id: uuid.UUID
+    votes: dict[str, int]
+    suara_sah: int
+    suara_tidak_sah: int
+    findings: list[FindingPublic]
+
+
+class QuarantineRiskPublic(BaseModel):
+    """Counted and held votes of one area, and whether the held ones could change the leader."""
+
+    area: str
+    name: str | None
+    counted: dict[str, int]
+    held: dict[str, int]
+    leader: str | None
+    leader_if_released: str | None
+    margin: int
+    held_votes: int
+    could_change: bool
+
+
+class QuarantinePublic(BaseModel):
+    """Suara dikarantina: held TPS of an area, the area's risk and each kecamatan's."""
+
+    election: str
+    contest: str
+    area: str
+    held_tps: int
+    tps: list[HeldTpsPublic]
+    risk: QuarantineRiskPublic
+    kecamatan: list[QuarantineRiskPublic]
+
+
+@router.get("/quarantine/{election}/{contest}/{area}", response_model=QuarantinePublic)
+async def quarantine(
+    election: str, contest: str, area: str, state: StateDep, _viewer: CurrentViewer
+) -> QuarantinePublic:
+    """Held TPS results under an area with their numbers and the findings that held them."""
+    meta = await election_or_404(state, election)
+    contest_or_404(meta, contest)
+    area_or_404(state, meta, area)
+    async with state.pool.acquire() as conn:
+        held_rows, split = await fetch_quarantine(
+            conn, election=election, contest=contest, area=area
+        )
+        rows, _, _ = await fetch_findings(
+            conn, election=election, contest=contest, area=area, code=None, severity=None,
+            open_only=True, limit=2000,
+        )  # fmt: skip
+    areas = state.roster.areas
+
+    def name(code: str) -> str | None:
+        found = areas.get(code)
+        return found.name if found else None
+
+    by_tps: dict[str, list[FindingPublic]] = {}
+    for f in _findings_public(rows, name):
+        by_tps.setdefault(f.tps, []).append(f)
+    counted: dict[str, dict[str, int]] = {}
+    held: dict[str, dict[str, int]] = {}
+    for r in split:
+        target = held if r["held"] else counted
+        lines = target.setdefault(r["kecamatan"], {})
+        lines[r["line"]] = lines.get(r["line"], 0) + int(r["votes"])
+
+    def risk(code: str, kecamatans: list[str]) -> QuarantineRiskPublic:
+        c: dict[str, int] = {}
+        h: dict[str, int] = {}
+        for k in kecamatans:
+            for line, v in counted.get(k, {}).items():
+                c[line] = c.get(line, 0) + v
+            for line, v in held.get(k, {}).items():
+                h[line] = h.get(line, 0) + v
+        return QuarantineRiskPublic(
+            area=code, name=name(code), counted=c, held=h, **quarantine_risk(c, h)
+        )
+
+    kecamatans = sorted(set(counted) | set(held))
+    return QuarantinePublic(
+        election=election,
+        contest=contest,
+        area=area,
+        held_tps=sum(1 for r in held_rows if r["hold"] == "held"),
+        tps=[
+            HeldTpsPublic(
+                tps=r["tps"],
+                desa=name(r["tps"].rsplit(".", 1)[0]),
+                kecamatan=name(r["tps"][:8]),
+                hold=r["hold"],
+                submission_id=r["submission_id"],
+                votes=r["votes"],
+                suara_sah=r["suara_sah"],
+                suara_tidak_sah=r["suara_tidak_sah"],
+                findings=by_tps.get(r["tps"], []),
+            )
+            for r in held_rows
+        ],
+        risk=risk(area, kecamatans),
+        kecamatan=[risk(k, [k]) for k in kecamatans if k in held],
+    )
+
+
+class QuarantineDecisionIn(BaseModel):
+    """Body of a release or reject decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=1000)
+
+
+@router.post(
+    "/quarantine/{election}/{contest}/{tps}/{action}",
+    status_code=202,
+    response_model=ReviewQueuedPublic,
+)
+async def decide_quarantine(
+    election: str,
+    contest: str,
+    tps: str,
+    action: Literal["release", "reject"],
+    body: QuarantineDecisionIn,
+    request: Request,
+    state: StateDep,
+    reviewer: CurrentReviewer,
+) -> Response:
+    """Release a held TPS into the totals, or reject it (out until a new form); a review
+    decision on the log, answered 202 once Kafka acknowledged it."""
+    code = await _checked_place(state, reviewer, election, contest, tps)
+    return await _publish(
+        state, request, reviewer, election=election, contest=contest, tps=code, action=action,
+        submission_id=None, note=body.note,
+    )  # fmt: skip
+
+
+def _findings_public(
+    rows: Sequence[asyncpg.Record], name: Callable[[str], str | None]
+) -> list[FindingPublic]:
+    return [
+        FindingPublic(
+            contest=r["contest"],
+            tps=r["tps"],
+            desa=name(r["tps"].rsplit(".", 1)[0]) if r["tps"].count(".") == 4 else None,
+            kecamatan_code=r["kecamatan"],
+            kecamatan=name(r["kecamatan"]),
+            code=r["code"],
+            severity=r["severity"],
+            action=r["action"],
+            value=r["value"],
+            reference=r["reference"],
+            pesan=r["pesan"],
+            message=r["message"],
+            opened_at=r["opened_at"],
+            updated_at=r["updated_at"],
+            closed_at=r["closed_at"],
+        )
+        for r in rows
+    ]

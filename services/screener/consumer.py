@@ -13,24 +13,31 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
 from services.screener import metrics
+from services.screener.holds import hold_decisions
 from services.screener.repository import (
     Conn,
     changed_kecamatan,
     elections,
+    hold_state,
     kecamatan_results,
     open_counts,
     open_findings,
     store_run,
 )
-from services.screener.screens import ScreenConfig, reconcile, screen_kecamatan
+from services.screener.screens import Action, ScreenConfig, reconcile, screen_kecamatan
 from services.screener.settings import ScreenerSettings
+from shared.codec import encode, key_for_tps
 from shared.consumer import install_stop_signals
 from shared.db import connect
+from shared.events import ReviewDecided, utcnow
+from shared.kafka import make_producer
 from shared.logs import configure_logging
 from shared.ops import serve_ops
 
@@ -46,10 +53,20 @@ class PassStats:
     opened: int = 0
     updated: int = 0
     closed: int = 0
+    holds: int = 0  # hold decisions published
 
 
-async def screen_changed(conn: Conn, cfg: ScreenConfig) -> PassStats:
-    """Screen every kecamatan whose results changed since its last run; store the findings."""
+Publish = Callable[[ReviewDecided], Awaitable[None]]
+
+
+async def screen_changed(
+    conn: Conn, cfg: ScreenConfig, publish: Publish | None = None
+) -> PassStats:
+    """Screen every kecamatan whose results changed since its last run; store the findings.
+
+    With `publish`, a hold decision goes to the log for each result a 'hold' finding names
+    (services/screener/holds.py); the aggregator takes its numbers out of the totals.
+    """
     stats = PassStats()
     started = time.monotonic()
     for election in await elections(conn):
@@ -61,6 +78,11 @@ async def screen_changed(conn: Conn, cfg: ScreenConfig) -> PassStats:
                 conn, election, kecamatan, change.opened + change.updated, change.closed,
                 fingerprint,
             )  # fmt: skip
+            if publish is not None and any(f.action is Action.HOLD for f in fresh):
+                state = await hold_state(conn, election, kecamatan)
+                for decision in hold_decisions(election, fresh, state, utcnow()):
+                    await publish(decision)
+                    stats.holds += 1
             stats.kecamatan += 1
             stats.opened += len(change.opened)
             stats.updated += len(change.updated)
@@ -94,13 +116,25 @@ async def main() -> None:
     async def health() -> dict[str, bool]:
         return {"postgres": not conn.is_closed(), "running": not stop.is_set()}
 
+    producer: AIOKafkaProducer | None = None
+    publish: Publish | None = None
+    if any(a is Action.HOLD for a in cfg.actions.values()):
+        producer = make_producer(settings.kafka_bootstrap_servers)
+        await producer.start()
+        kafka = producer
+        received = settings.topics.received
+
+        async def publish_hold(decision: ReviewDecided) -> None:
+            await kafka.send_and_wait(received, encode(decision), key=key_for_tps(decision.tps))
+
+        publish = publish_hold
     ops = await serve_ops(SERVICE, settings.ops_host, settings.ops_port, health)
     log.info("screener started", extra={"hold": sorted(cfg.actions)})
     try:
         while not stop.is_set():
             wake.clear()
             try:
-                stats = await screen_changed(conn, cfg)
+                stats = await screen_changed(conn, cfg, publish)
             except (asyncpg.PostgresConnectionError, OSError):
                 log.exception("database unavailable; exiting for the supervisor to restart")
                 raise
@@ -109,6 +143,8 @@ async def main() -> None:
             await _sleep_until(stop, wake, settings.min_interval_s, settings.max_interval_s)
     finally:
         await ops.stop()
+        if producer is not None:
+            await producer.stop()
         with contextlib.suppress(Exception):
             await conn.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -186,3 +187,17 @@ async def store_run(
 async def open_counts(conn: Conn) -> list[tuple[str, str, int]]:
     """(code, severity, open findings) over every election."""
     return [(r["code"], r["severity"], r["n"]) for r in await conn.fetch(_OPEN_BY_CODE)]
+
+
+_HOLD_STATE = """
+SELECT contest, tps, submission_id, hold FROM tps_results
+WHERE election = $1 AND tps >= $2 AND tps < $3
+"""
+
+
+async def hold_state(
+    conn: Conn, election: str, kecamatan: str
+) -> dict[tuple[str, str], tuple[UUID, str]]:
+    """(contest, tps) -> (counted submission id, hold) for one kecamatan's results."""
+    rows = await conn.fetch(_HOLD_STATE, election, kecamatan + ".", kecamatan + "/")
+    return {(r["contest"], r["tps"]): (r["submission_id"], r["hold"]) for r in rows}

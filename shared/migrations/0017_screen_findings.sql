@@ -34,3 +34,14 @@ CREATE TABLE screen_state (
     screened_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (election, kecamatan)
 );
+
+-- Quarantine (owner: aggregator). A held TPS result stays counted as reported (progress) but
+-- its numbers are out of area_summary until a camat or admin releases or rejects it; the hold,
+-- release and reject decisions are review decisions on the received topic, so a replay redoes
+-- them. '' = in the totals, 'held' = waiting for review, 'rejected' = out until a new form.
+ALTER TABLE tps_results
+    ADD COLUMN hold text NOT NULL DEFAULT '' CHECK (hold IN ('', 'held', 'rejected'));
+CREATE INDEX tps_results_held_idx ON tps_results (election, contest, tps) WHERE hold <> '';
+ALTER TABLE review_decisions DROP CONSTRAINT review_decisions_action_check;
+ALTER TABLE review_decisions ADD CONSTRAINT review_decisions_action_check
+    CHECK (action IN ('accept_version', 'verify', 'hold', 'release', 'reject'));
