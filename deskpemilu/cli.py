@@ -17,7 +17,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from deskpemilu import runtime
+from deskpemilu import anomalies, runtime
 from deskpemilu.quickcount.cli import app as quickcount_app
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ operators_app = typer.Typer(no_args_is_help=True, help="Operators and their toke
 app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
 app.add_typer(quickcount_app, name="quickcount")
+app.add_typer(anomalies.app, name="anomalies")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -359,9 +360,13 @@ def simulate(
     tps_limit: Annotated[int, typer.Option(help="Only the first N TPS (0: all).")] = 0,
     intake_url: Annotated[str, typer.Option(help="Intake base URL (default: local).")] = "",
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
+    manipulation: Annotated[
+        str, typer.Option(help="Injected manipulation: demo (a few), none, or a rate per kind.")
+    ] = "demo",
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
     from deskpemilu.quickcount.repository import current_sample_tps
+    from deskpemilu.simulator.manipulation import manipulate_plan
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
@@ -392,10 +397,12 @@ def simulate(
             tps_limit=tps_limit or None,
             sample=sample,
         )
-        write_truth(truth_path, plan, roster)
+        injected = manipulate_plan(plan, roster, anomalies.rates_option(manipulation), seed)
+        write_truth(truth_path, plan, roster, [i.as_dict() for i in injected])
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
-            f"({expected_outcomes(plan)}); ground truth in {truth_path}"
+            f"({expected_outcomes(plan)}), {len(injected)} manipulated; ground truth in "
+            f"{truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
         secrets = _channel_secrets()

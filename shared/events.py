@@ -100,7 +100,8 @@ class ReviewDecided(EventModel):
     election: ElectionId
     contest: Contest
     tps: TpsCode
-    action: Literal["accept_version", "verify"]
+    # hold / release / reject: quarantine (services/screener holds, a camat or admin decides).
+    action: Literal["accept_version", "verify", "hold", "release", "reject"]
     submission_id: uuid.UUID | None = None  # the version accepted (accept_version)
     note: str = ""
 

@@ -61,6 +61,17 @@ class ResultStatus(StrEnum):
     VERIFIED = "verified"
 
 
+class Hold(StrEnum):
+    """tps_results.hold: whether the counted numbers are in the totals (quarantine)."""
+
+    NONE = ""  # counted in the totals
+    HELD = "held"  # out of the totals until a camat or admin releases or rejects it
+    REJECTED = "rejected"  # out of the totals until the TPS sends a new form
+
+
+QUARANTINE_ACTIONS = frozenset({"hold", "release", "reject"})
+
+
 class SubmissionStatus(StrEnum):
     """submissions.status as the aggregator sets it."""
 
@@ -88,6 +99,9 @@ class Numbers:
         if self.pengguna is not None:
             return self.pengguna
         return self.suara_sah + self.suara_tidak_sah
+
+
+NO_NUMBERS = Numbers(votes={}, suara_sah=0, suara_tidak_sah=0, pengguna=None, dpt=None)
 
 
 class UndecodableEvent(ValueError):
@@ -246,6 +260,12 @@ class TpsResult:
     status: ResultStatus
     version: int  # bumped whenever the counted form changes
     open_conflicts: tuple[UUID, ...] = ()  # submissions in status conflict, oldest first
+    hold: Hold = Hold.NONE
+
+    @property
+    def in_totals(self) -> Numbers:
+        """What this result adds to the totals: its counted numbers, or nothing while held."""
+        return self.counted.numbers if self.hold is Hold.NONE else NO_NUMBERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,16 +603,21 @@ class _Batch:
             row.status = SubmissionStatus.REVISION
             self.set_status(current.counted.submission_id, SubmissionStatus.SUPERSEDED)
             if sub.operator_role in REVISERS:
-                # A camat's or admin's own form settles a dispute like a review decision does.
+                # A camat's or admin's own form settles a dispute like a review decision does
+                # (and a hold: they sent the numbers themselves).
                 self.close_conflicts(current)
                 result = TpsResult(key, new, ResultStatus.VERIFIED, current.version + 1)
             else:
                 # The operator corrects their own form; a dispute with another operator stays.
+                # A held TPS stays held; a rejected one counts again with its new form.
                 disputed = current.status is ResultStatus.DISPUTED
                 status = ResultStatus.DISPUTED if disputed else ResultStatus.OK
-                result = replace(current, counted=new, status=status, version=current.version + 1)
+                hold = Hold.HELD if current.hold is Hold.HELD else Hold.NONE
+                result = replace(
+                    current, counted=new, status=status, version=current.version + 1, hold=hold
+                )
             self.put(result)
-            self.move(key, current.counted.numbers, new.numbers)
+            self.move(key, current.in_totals, result.in_totals)
             self.history(key, decision, current.version + 1, new)
         elif new.numbers == current.counted.numbers:
             # Another operator agrees on every counted figure: nothing to dispute.
@@ -681,6 +706,10 @@ class _Batch:
         assert current is not None  # REVIEW_NO_RESULT otherwise
         self.reviews_applied.add(review.decision_id)
         self.out.reviews.append(review)
+        if review.action in QUARANTINE_ACTIONS:
+            self.quarantine(key, current, review)
+            self.out.decisions[Decision.REVIEW] += 1
+            return
         self.close_conflicts(current, keep=target.submission_id if target else None)
         if review.action == "verify":
             # The camat checked the TPS: whatever was flagged before this decision in the log
@@ -704,7 +733,7 @@ class _Batch:
             self.set_status(current.counted.submission_id, SubmissionStatus.SUPERSEDED)
             self.set_status(target.submission_id, SubmissionStatus.ACCEPTED)
             self.put(TpsResult(key, target, ResultStatus.VERIFIED, current.version + 1))
-            self.move(key, current.counted.numbers, target.numbers)
+            self.move(key, current.in_totals, target.numbers)
             self.history(
                 key,
                 Decision.REVIEW,
@@ -715,6 +744,27 @@ class _Batch:
                 at=review.decided_at,
             )
         self.out.decisions[Decision.REVIEW] += 1
+
+    def quarantine(self, key: Key, current: TpsResult, review: ReviewDecided) -> None:
+        """hold: the counted numbers leave the totals; release: they return; reject: they stay
+        out until the TPS sends a new form. The TPS stays reported (progress) throughout."""
+        hold = {"hold": Hold.HELD, "release": Hold.NONE, "reject": Hold.REJECTED}[review.action]
+        if review.action == "hold" and current.hold is Hold.REJECTED:
+            hold = Hold.REJECTED  # already out; a hold does not reopen a rejection
+        result = replace(current, hold=hold)
+        if result.hold is not current.hold:
+            self.put(result)
+            self.move(key, current.in_totals, result.in_totals)
+        self.history(
+            key,
+            Decision.REVIEW,
+            current.version,
+            current.counted,
+            operator_id=review.reviewer.id,
+            votes=False,
+            note=f"{review.action}: {review.note}" if review.note else review.action,
+            at=review.decided_at,
+        )
 
     def finish(self) -> BatchOutcome:
         # Deltas were summed per desa; each desa's sum now goes to it and every area above it,

@@ -18,6 +18,7 @@ from services.api import (
     routes_areas,
     routes_events,
     routes_exports,
+    routes_findings,
     routes_quickcount,
     routes_results,
     routes_review,
@@ -103,6 +104,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_review,
         routes_exports,
         routes_events,
+        routes_findings,
     ):
         app.include_router(module.router)
     app.include_router(routes_quickcount.router)

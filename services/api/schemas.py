@@ -312,7 +312,7 @@ class ReviewQueuedPublic(PublicModel):
     """A decision Kafka acknowledged; it shows in the TPS history once the aggregator applied it."""
 
     decision_id: uuid.UUID
-    action: Literal["accept_version", "verify"]
+    action: Literal["accept_version", "verify", "release", "reject"]
     status: Literal["queued"] = "queued"
     pesan: str
     message: str

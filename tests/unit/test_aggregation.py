@@ -193,7 +193,9 @@ class Store:
                     )
                     if status == "conflict" and sub.key == key
                 )
-            results[key] = TpsResult(key, result.counted, result.status, result.version, conflicts)
+            results[key] = TpsResult(
+                key, result.counted, result.status, result.version, conflicts, result.hold
+            )
         stored = {
             sid: StoredSubmission(sub.key, sub.version, status)
             for sid, (status, sub) in self.submissions.items()
@@ -251,7 +253,7 @@ def recomputed(
     totals: Counter[tuple[str, str, str, str]] = Counter()
     summaries: dict[tuple[str, str, str], list[int]] = {}
     for (election, contest, tps), result in store.results.items():
-        numbers = result.counted.numbers
+        numbers = result.in_totals  # nothing while held (quarantine)
         for area in ancestors_of(tps):
             for line, votes in numbers.votes.items():
                 totals[(election, contest, area, line)] += votes
@@ -723,7 +725,8 @@ def streams(draw: st.DrawFn) -> list[Incoming]:
             n_reviews += 1
             tps, contest = draw(st.sampled_from(KEYS))
             target = draw(st.sampled_from([None, 999, *(f.submission_id.int for f in forms)]))
-            action = "verify" if target is None else "accept_version"
+            quarantine = st.sampled_from(["verify", "hold", "release", "reject"])
+            action = draw(quarantine) if target is None else "accept_version"
             reviewer = draw(st.sampled_from([CAMAT, ADMIN, CAMAT, OP1]))
             events.append(
                 review(n_reviews, action, target, reviewer=reviewer, tps=tps, contest=contest)
