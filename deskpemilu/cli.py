@@ -18,12 +18,14 @@ import typer
 from rich.console import Console
 
 from deskpemilu import runtime
+from deskpemilu.kpu import app as kpu_app
 
 app = typer.Typer(no_args_is_help=True, help="Desk Pemilu: TPS results pipeline.")
 roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TPS, contests).")
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and their tokens.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
+app.add_typer(kpu_app, name="kpu")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.errors import BilingualError
 from shared.form import Contest, normalise_tps_code
 
 WIB = timezone(timedelta(hours=7), "WIB")  # Sirekap's `ts` is local time in Jakarta
@@ -38,14 +39,8 @@ _TPS_STEM = re.compile(r"^\d{13}$")
 _LINE = re.compile(r"^[cp][0-9]{1,3}$")
 
 
-class SirekapError(ValueError):
-    """An unreadable document: a machine code and messages in Indonesian and English."""
-
-    def __init__(self, code: str, message_id: str, message_en: str) -> None:
-        super().__init__(f"{code}: {message_id} / {message_en}")
-        self.code = code
-        self.message_id = message_id
-        self.message_en = message_en
+class SirekapError(BilingualError):
+    """An unreadable document or candidate list: machine code, Indonesian and English text."""
 
 
 class KpuState(StrEnum):

@@ -162,7 +162,8 @@ def test_bad_documents_say_why(number: int, code: str) -> None:
     with pytest.raises(SirekapError) as caught:
         parse_tps_document(data, f"16.07.01.1016.{number:03d}", ppwp_map())
     assert caught.value.code == code
-    assert " / " in str(caught.value)  # Indonesian / English
+    assert caught.value.pesan and caught.value.message  # Indonesian and English
+    assert caught.value.pesan != caught.value.message
 
 
 def test_a_json_array_is_not_a_tps_document() -> None:
