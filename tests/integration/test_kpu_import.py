@@ -118,9 +118,8 @@ async def test_reimport_of_changed_numbers_keeps_what_kpu_showed_before(
         conn, election="pemilu-2024", contest="PPWP", tps="16.07.01.1016.002"
     )
     assert [h.data.state for h in pending_then] == ["pending", "published"]
-    versions = dict(
-        await conn.fetch("SELECT tps, versions FROM kpu_tps_current WHERE election = 'pemilu-2024'")
-    )
+    rows = await conn.fetch("SELECT tps, versions FROM kpu_tps_current ORDER BY tps")
+    versions = {r["tps"]: r["versions"] for r in rows}
     assert versions == {
         "16.07.01.1016.001": 2, "16.07.01.1016.002": 2, "16.07.01.1016.003": 1,
         "16.07.01.1016.004": 1, "16.07.01.1016.005": 1,
