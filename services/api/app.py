@@ -21,6 +21,7 @@ from services.api import (
     routes_areas,
     routes_events,
     routes_exports,
+    routes_kpu,
     routes_results,
     routes_review,
     routes_tps,
@@ -125,6 +126,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_events,
     ):
         app.include_router(module.router)
+    app.include_router(routes_kpu.router)
     add_fast_routes(app, routes_results.FAST_GETS + routes_tps.FAST_GETS)
 
     async def health() -> dict[str, bool]:
