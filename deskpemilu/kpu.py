@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -13,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from shared.form import Contest
+
+if TYPE_CHECKING:
+    from shared.kpu.repository import Conn, FindingCounts
 
 app = typer.Typer(no_args_is_help=True, help="KPU's published results (Sirekap, D.Hasil).")
 console = Console(stderr=True, soft_wrap=True)
@@ -36,6 +39,24 @@ def _print_bad(bad: list[object]) -> None:
 
 def _under(codes: list[str], area: str | None) -> list[str]:
     return codes if not area else [c for c in codes if c.startswith(area + ".")]
+
+
+async def _sync_review_queue(conn: Conn, election: str, contest: Contest) -> FindingCounts:
+    """A counted TPS whose numbers KPU does not share becomes a finding on the review queue."""
+    from shared.kpu import repository as repo
+    from shared.kpu.reconcile import FINDING_CODE, compare_all, review_findings
+
+    reserve = await repo.fetch_reserve_pct(conn, election=election) or 0.0
+    comparisons = compare_all(
+        await repo.fetch_frame(conn, election=election),
+        await repo.fetch_desk(conn, election=election, contest=contest.value),
+        await repo.fetch_kpu_current(conn, election=election, contest=contest.value),
+        reserve_pct=reserve,
+    )
+    return await repo.sync_findings(
+        conn, election=election, contest=contest.value, code=FINDING_CODE,
+        findings=review_findings(comparisons),
+    )  # fmt: skip
 
 
 @app.command("import")
@@ -107,10 +128,15 @@ def import_(
                             mapping=mapping, batch_size=batch_size, area=area,
                             on_start=start, on_progress=advance,
                         )  # fmt: skip
+            findings = await _sync_review_queue(conn, election, contest)
         finally:
             await conn.close()
         _print_bad(list(report.bad))
         console.print(f"kpu import {election}/{contest}: {report}")
+        console.print(
+            f"review queue: {findings.opened} TPS opened or updated, {findings.resolved} resolved "
+            "(anomaly KPU_DIFFERENCE)"
+        )
         return 1 if report.bad else 0
 
     try:

@@ -21,6 +21,7 @@ import orjson
 _DESA_DOTTED = re.compile(r"^(\d{2})\.(\d{2})\.(\d{2})\.(\d{4})$")
 _DESA_DIGITS = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{4})$")
 _LINE = re.compile(r"^[cp][0-9]{1,3}$")
+_GROUPED = re.compile(r"^\d{1,3}(\.\d{3})+$")
 FIGURES = ("dpt", "pengguna", "suara_sah", "suara_tidak_sah")
 
 
@@ -75,7 +76,12 @@ def _count(value: Any) -> int | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    number = int(str(value).strip().replace(".", "")) if not isinstance(value, int) else value
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        # 1.234 is how Indonesian spreadsheets group thousands; anything else must be a plain int.
+        number = int(text.replace(".", "")) if _GROUPED.match(text) else int(text)
     if number < 0:
         raise ValueError("negative")
     return number

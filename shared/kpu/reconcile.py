@@ -292,3 +292,20 @@ def roll_up(comparisons: Iterable[TpsComparison], level_parts: int) -> dict[str,
         if any(d.kind in KPU_OWN for d in item.differences):
             area.kpu_inconsistent += 1
     return dict(sorted(areas.items()))
+
+
+FINDING_CODE = "KPU_DIFFERENCE"  # the review queue's code for a counted TPS KPU disagrees with
+
+
+def review_findings(comparisons: Iterable[TpsComparison]) -> dict[str, dict[str, object]]:
+    """TPS -> anomaly detail, for each TPS both sides have and that differs (the review queue)."""
+    return {
+        item.tps: {
+            "differences": [
+                {"kind": d.kind.value, "line": d.line, "desk": d.desk, "kpu": d.kpu}
+                for d in item.differences
+            ]
+        }
+        for item in comparisons
+        if item.status is TpsStatus.DIFFERING
+    }

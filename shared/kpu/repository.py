@@ -299,3 +299,45 @@ async def fetch_recap_current(
         )
         for r in rows
     }
+
+
+# --- findings on the review queue ------------------------------------------------------------
+
+# One anomaly per TPS and contest (submission_id NULL); new or changed differences (re)open it,
+# the same ones again change nothing, and a TPS that no longer differs gets it resolved.
+_UPSERT_FINDINGS = """
+INSERT INTO anomalies AS a (election, contest, tps, code, severity, detail)
+SELECT $1, $2, f.tps, $3, 'warning', f.detail::jsonb
+FROM unnest($4::text[], $5::text[]) AS f(tps, detail)
+ON CONFLICT ON CONSTRAINT anomalies_once DO UPDATE
+    SET detail = excluded.detail, resolved_at = NULL, resolved_by = NULL, created_at = now()
+    WHERE a.detail IS DISTINCT FROM excluded.detail
+RETURNING a.tps
+"""
+_RESOLVE_FINDINGS = """
+UPDATE anomalies SET resolved_at = now(), resolved_by = 'deskpemilu kpu import'
+WHERE election = $1 AND contest = $2 AND code = $3 AND submission_id IS NULL
+  AND resolved_at IS NULL AND NOT (tps = ANY($4::text[]))
+RETURNING tps
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FindingCounts:
+    """What a sync did on the review queue."""
+
+    opened: int  # new, or changed since last time
+    resolved: int  # no longer differing
+
+
+async def sync_findings(
+    conn: Conn, *, election: str, contest: str, code: str, findings: dict[str, dict[str, object]]
+) -> FindingCounts:
+    """Make the open findings of this code be exactly these TPS, in one transaction."""
+    tps = sorted(findings)
+    async with conn.transaction():
+        opened = await conn.fetch(
+            _UPSERT_FINDINGS, election, contest, code, tps, [_json(findings[t]) for t in tps]
+        )
+        resolved = await conn.fetch(_RESOLVE_FINDINGS, election, contest, code, tps)
+    return FindingCounts(opened=len(opened), resolved=len(resolved))

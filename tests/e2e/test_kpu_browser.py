@@ -125,6 +125,13 @@ async def test_selisih_view_shows_the_differences_and_drills_down_to_tps(
         )  # fmt: skip
         assert imported.returncode == 0, imported.stderr
         assert "6 TPS documents: 6 new" in imported.stderr
+        # The two counted TPS KPU disagrees with are findings on the review queue, once.
+        assert "review queue: 2 TPS opened or updated, 0 resolved" in imported.stderr
+        again = subprocess.run(imported.args, cwd=REPO_ROOT, capture_output=True, text=True,
+                               env={**os.environ, "DATABASE_URL": scratch_database},
+                               timeout=120, check=False)  # fmt: skip
+        assert "6 TPS documents: 0 new, 0 changed, 6 unchanged" in again.stderr, again.stderr
+        assert "review queue: 0 TPS opened or updated, 0 resolved" in again.stderr
 
         a, b, c, d, e = counted
         tenfold = forms[d].votes_by_candidate()["c1"] * 9 + 7
@@ -201,6 +208,9 @@ async def test_selisih_view_shows_the_differences_and_drills_down_to_tps(
             rows = [list(r) for r in sheet.iter_rows(values_only=True)]
             kec = next(r for r in rows if r[0] == "16.07.01")
             assert kec[3:8] == [4, 2, 2, 1, 1]
+            queue = await api.get(f"/v1/anomalies/{ELECTION}", headers=headers)
+            found = {a["tps"] for a in queue.json()["anomalies"] if a["code"] == "KPU_DIFFERENCE"}
+            assert found == {b, d}
             unauthenticated = await api.get(f"/v1/kpu/{ELECTION}/PPWP/summary")
             assert unauthenticated.status_code == 401
     finally:
