@@ -88,6 +88,18 @@ async def test_folder_import_stores_good_reports_bad_and_twice_changes_nothing(
     assert "5 TPS documents: 0 new, 0 changed, 5 unchanged" in second.stderr, second.stderr
     assert await state(conn, KPU_TABLES) == after_first
 
+    # The desk has counted nothing: every published TPS is missing at the desk, and KPU's
+    # misread (004: 1,963 votes on a DPT of 196) fails its own arithmetic.
+    diff = cli(url, "diff", "--election", "pemilu-2024", "--contest", "PPWP", "--area", "16.07.01")
+    assert diff.returncode == 0, diff.stderr
+    found = {tuple(line.split("\t")[:3]) for line in diff.stdout.splitlines() if "\t" in line}
+    assert found == {
+        ("16.07.01.1016.001", "MISSING_AT_DESK", ""),
+        ("16.07.01.1016.004", "MISSING_AT_DESK", ""),
+        ("16.07.01.1016.004", "KPU_ABOVE_DPT", ""),
+        ("16.07.01.1016.005", "MISSING_AT_DESK", ""),
+    }
+
 
 async def test_reimport_of_changed_numbers_keeps_what_kpu_showed_before(
     loaded: tuple[str, asyncpg.Connection], tmp_path: Path
