@@ -130,7 +130,7 @@ async def kpu_tps_list(
     _viewer: CurrentViewer,
     tol: ToleranceDep,
     area: str | None = _AREA,
-    all_tps: bool = Query(default=False, alias="all", description="also the matching TPS"),
+    all_tps: Annotated[bool, Query(alias="all", description="also the matching TPS")] = False,
 ) -> KpuTpsListPublic:
     """The TPS under an area with a finding (every TPS with all=true), both sides' figures."""
     return _listing(state, await _compare(state, election, contest, area, tol), all_tps)

@@ -1,4 +1,4 @@
-"""The intake's only SQL: operator directory, revoked tokens, elections, submission status."""
+"""The intake's only SQL: operator directory, elections, submission status."""
 
 from __future__ import annotations
 
@@ -40,12 +40,6 @@ class ElectionContest:
     date: date
 
 
-async def fetch_roster_version(conn: Conn) -> int:
-    """The roster counter bumped by every roster write; unchanged means nothing to reload."""
-    version: int = await conn.fetchval("SELECT version FROM roster_state")
-    return version
-
-
 async def fetch_operators(conn: Conn) -> list[OperatorRow]:
     """Every operator, active or not (an inactive operator's token is refused)."""
     rows = await conn.fetch("SELECT id, name, role, scope, phone, active, demo FROM operators")
@@ -70,14 +64,6 @@ async def fetch_election_contests(conn: Conn) -> list[ElectionContest]:
         "JOIN elections e ON e.id = c.election ORDER BY e.date DESC, e.id"
     )
     return [ElectionContest(r["election"], r["contest"], r["date"]) for r in rows]
-
-
-async def fetch_revoked_jtis(conn: Conn) -> set[uuid.UUID]:
-    """Ids of revoked tokens that have not expired yet (expired ones fail on their own)."""
-    rows = await conn.fetch(
-        "SELECT jti FROM operator_tokens WHERE revoked_at IS NOT NULL AND expires_at > now()"
-    )
-    return {r["jti"] for r in rows}
 
 
 @dataclass(frozen=True, slots=True)

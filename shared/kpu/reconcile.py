@@ -152,6 +152,30 @@ def _beyond(desk: int | None, kpu: int | None, tolerance: int) -> bool:
     return abs(kpu - desk) > tolerance
 
 
+def _both_sides(
+    tps: str, desk: DeskTps, published: KpuSnapshot, tolerance: Tolerance
+) -> list[Difference]:
+    """The differences between the desk's figures and KPU's published ones."""
+    found: list[Difference] = []
+    theirs = published.data
+    for line in sorted(set(desk.votes) | set(theirs.votes), key=_line_key):
+        ours, kpu_votes = desk.votes.get(line), theirs.votes.get(line)
+        missing_line = ours is None or kpu_votes is None
+        if missing_line or _beyond(ours, kpu_votes, tolerance.votes):
+            found.append(Difference(tps, Kind.VOTES, line=line, desk=ours, kpu=kpu_votes))
+    for kind, ours_n, kpu_n, tol in (
+        (Kind.SUARA_SAH, desk.suara_sah, theirs.suara_sah, tolerance.suara_sah),
+        (Kind.SUARA_TIDAK_SAH, desk.suara_tidak_sah, theirs.suara_tidak_sah,
+         tolerance.suara_tidak_sah),
+        (Kind.PENGGUNA, desk.pengguna, theirs.pengguna, tolerance.pengguna),
+    ):  # fmt: skip
+        if _beyond(ours_n, kpu_n, tol):
+            found.append(Difference(tps, kind, desk=ours_n, kpu=kpu_n))
+    if desk.corrected_at is not None and desk.corrected_at > published.taken_at:
+        found.append(Difference(tps, Kind.DESK_CORRECTED_AFTER_KPU))
+    return found
+
+
 def compare_tps(
     tps: str,
     desk: DeskTps | None,
@@ -181,26 +205,7 @@ def compare_tps(
         status = TpsStatus.MISSING_AT_DESK
         found.insert(0, Difference(tps, Kind.MISSING_AT_DESK))
     else:
-        theirs = published.data
-        for line in sorted(set(desk.votes) | set(theirs.votes), key=_line_key):
-            ours, kpu_votes = desk.votes.get(line), theirs.votes.get(line)
-            missing_line = ours is None or kpu_votes is None
-            if missing_line or _beyond(ours, kpu_votes, tolerance.votes):
-                found.append(Difference(tps, Kind.VOTES, line=line, desk=ours, kpu=kpu_votes))
-        for kind, ours_n, kpu_n, tol in (
-            (Kind.SUARA_SAH, desk.suara_sah, theirs.suara_sah, tolerance.suara_sah),
-            (
-                Kind.SUARA_TIDAK_SAH,
-                desk.suara_tidak_sah,
-                theirs.suara_tidak_sah,
-                tolerance.suara_tidak_sah,
-            ),
-            (Kind.PENGGUNA, desk.pengguna, theirs.pengguna, tolerance.pengguna),
-        ):
-            if _beyond(ours_n, kpu_n, tol):
-                found.append(Difference(tps, kind, desk=ours_n, kpu=kpu_n))
-        if desk.corrected_at is not None and desk.corrected_at > published.taken_at:
-            found.append(Difference(tps, Kind.DESK_CORRECTED_AFTER_KPU))
+        found += _both_sides(tps, desk, published, tolerance)
         status = TpsStatus.DIFFERING if found else TpsStatus.MATCHING
     return TpsComparison(
         tps=tps,
@@ -259,6 +264,30 @@ class AreaRollup:
         return {ln: self.kpu_votes.get(ln, 0) - self.desk_votes.get(ln, 0) for ln in lines}
 
 
+def _count_into(area: AreaRollup, item: TpsComparison) -> None:
+    if item.status is not TpsStatus.NOT_IN_ROSTER:
+        area.tps_total += 1
+    if item.compared:
+        area.compared += 1
+        if item.status is TpsStatus.MATCHING:
+            area.matching += 1
+        else:
+            area.differing += 1
+        assert item.desk is not None and item.kpu is not None
+        for line, votes in item.desk.votes.items():
+            area.desk_votes[line] = area.desk_votes.get(line, 0) + votes
+        for line, votes in item.kpu.votes.items():
+            area.kpu_votes[line] = area.kpu_votes.get(line, 0) + votes
+    elif item.status is TpsStatus.MISSING_AT_KPU:
+        area.missing_at_kpu += 1
+    elif item.status is TpsStatus.MISSING_AT_DESK:
+        area.missing_at_desk += 1
+    elif item.status is TpsStatus.NOT_IN_ROSTER:
+        area.not_in_roster += 1
+    if any(d.kind in KPU_OWN for d in item.differences):
+        area.kpu_inconsistent += 1
+
+
 def roll_up(comparisons: Iterable[TpsComparison], level_parts: int) -> dict[str, AreaRollup]:
     """Roll TPS comparisons up to areas whose codes have level_parts parts (3 kecamatan, 4 desa)."""
     areas: dict[str, AreaRollup] = {}
@@ -270,27 +299,7 @@ def roll_up(comparisons: Iterable[TpsComparison], level_parts: int) -> dict[str,
         area = areas.get(code)
         if area is None:
             area = areas[code] = AreaRollup(code)
-        if item.status is not TpsStatus.NOT_IN_ROSTER:
-            area.tps_total += 1
-        if item.compared:
-            area.compared += 1
-            if item.status is TpsStatus.MATCHING:
-                area.matching += 1
-            else:
-                area.differing += 1
-            assert item.desk is not None and item.kpu is not None
-            for line, votes in item.desk.votes.items():
-                area.desk_votes[line] = area.desk_votes.get(line, 0) + votes
-            for line, votes in item.kpu.votes.items():
-                area.kpu_votes[line] = area.kpu_votes.get(line, 0) + votes
-        elif item.status is TpsStatus.MISSING_AT_KPU:
-            area.missing_at_kpu += 1
-        elif item.status is TpsStatus.MISSING_AT_DESK:
-            area.missing_at_desk += 1
-        elif item.status is TpsStatus.NOT_IN_ROSTER:
-            area.not_in_roster += 1
-        if any(d.kind in KPU_OWN for d in item.differences):
-            area.kpu_inconsistent += 1
+        _count_into(area, item)
     return dict(sorted(areas.items()))
 
 

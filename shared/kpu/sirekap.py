@@ -166,6 +166,37 @@ class CandidateMap(BaseModel):
         return value
 
 
+def _unreadable(exc: Exception) -> SirekapError:
+    return SirekapError(
+        "KPU_CANDIDATES_UNREADABLE",
+        f"daftar calon KPU tidak terbaca: {exc}",
+        f"KPU candidate list unreadable: {exc}",
+    )
+
+
+def _csv_lines(data: bytes) -> dict[str, str]:
+    text = data.decode("utf-8-sig")
+    rows = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
+    return {str(row["kpu_id"]).strip(): str(row["line"]).strip() for row in rows}
+
+
+def _json_lines(parsed: Any, prefix: str) -> dict[str, str]:
+    entries: list[tuple[str, Any]] = []
+    if isinstance(parsed, dict):
+        entries = list(parsed.items())
+    elif isinstance(parsed, list):
+        entries = [(str(item.get("id")), item) for item in parsed if isinstance(item, dict)]
+    lines: dict[str, str] = {}
+    for kpu_id, value in entries:
+        if kpu_id in ("null", "None", "ts"):
+            continue
+        if isinstance(value, str):
+            lines[kpu_id] = value
+        elif isinstance(value, dict) and value.get("nomor_urut") is not None:
+            lines[kpu_id] = f"{prefix}{int(value['nomor_urut'])}"
+    return lines
+
+
 def parse_candidate_map(data: bytes, contest: Contest, *, csv_text: bool = False) -> CandidateMap:
     """A mapping from KPU's candidate list JSON (`pemilu/ppwp.json`) or a mapping file.
 
@@ -174,36 +205,10 @@ def parse_candidate_map(data: bytes, contest: Contest, *, csv_text: bool = False
     Party-list contests map `nomor_urut` to `p<n>`, the others to `c<n>`.
     """
     prefix = "p" if contest.is_party_list else "c"
-    lines: dict[str, str] = {}
     try:
-        if csv_text:
-            rows = csv.DictReader(
-                line for line in io.StringIO(data.decode("utf-8-sig")) if not line.startswith("#")
-            )
-            for row in rows:
-                lines[str(row["kpu_id"]).strip()] = str(row["line"]).strip()
-            return CandidateMap(lines=lines)
-        parsed = orjson.loads(data)
-    except (orjson.JSONDecodeError, UnicodeDecodeError, KeyError, ValidationError) as exc:
-        raise SirekapError(
-            "KPU_CANDIDATES_UNREADABLE",
-            f"daftar calon KPU tidak terbaca: {exc}",
-            f"KPU candidate list unreadable: {exc}",
-        ) from exc
-    entries: list[tuple[str, Any]]
-    if isinstance(parsed, dict):
-        entries = list(parsed.items())
-    elif isinstance(parsed, list):
-        entries = [(str(item.get("id")), item) for item in parsed if isinstance(item, dict)]
-    else:
-        entries = []
-    for kpu_id, value in entries:
-        if kpu_id in ("null", "None", "ts"):
-            continue
-        if isinstance(value, str):
-            lines[kpu_id] = value
-        elif isinstance(value, dict) and value.get("nomor_urut") is not None:
-            lines[kpu_id] = f"{prefix}{int(value['nomor_urut'])}"
+        lines = _csv_lines(data) if csv_text else _json_lines(orjson.loads(data), prefix)
+    except (orjson.JSONDecodeError, UnicodeDecodeError, KeyError, ValueError) as exc:
+        raise _unreadable(exc) from exc
     if not lines:
         raise SirekapError(
             "KPU_CANDIDATES_EMPTY",

@@ -145,10 +145,18 @@ def misread_tenfold(
     day: Day, tps: str, docs: dict[str, Doc], desk: dict[str, DeskTps]
 ) -> set[Found]:
     c = counts(docs[tps])
-    kpu_id = line_id(day, "c1")
+    line = largest_line(day, tps)
+    kpu_id = line_id(day, line)
     c["chart"][kpu_id] = c["chart"][kpu_id] * 10 + 7  # 78 read as 787: the 2024 misreadings
-    return {(tps, Kind.VOTES, "c1"), (tps, Kind.KPU_ABOVE_DPT, None),
+    ceiling = ballot_ceiling(day.roster.tps[tps].dpt, day.roster.ballot_reserve_pct)
+    assert c["chart"][kpu_id] > ceiling, "the simulated TPS is too small for this injection"
+    return {(tps, Kind.VOTES, line), (tps, Kind.KPU_ABOVE_DPT, None),
             (tps, Kind.KPU_LINES_NOT_SAH, None)}  # fmt: skip
+
+
+def largest_line(day: Day, tps: str) -> str:
+    votes = day.forms[tps].votes_by_candidate()
+    return max(sorted(votes), key=lambda line: votes[line])
 
 
 def total_off(day: Day, tps: str, docs: dict[str, Doc], desk: dict[str, DeskTps]) -> set[Found]:
@@ -279,17 +287,17 @@ def test_roll_up_per_desa_and_kecamatan(pemilu_day: Day) -> None:
         assert sum(r.kpu_inconsistent for r in rollups.values()) == 2  # tenfold, total off
         for r in rollups.values():
             assert r.compared == r.matching + r.differing
-    # Net KPU - desk: +10 on c2 (shifted line), the tenfold misread on c1, nothing else.
+    # Net KPU - desk per kecamatan: +10 on c2 where the line was shifted, the tenfold misread
+    # where it was misread, zero everywhere else.
     codes = sorted(day.forms)
-    tenfold_tps = codes[4 * 97]
-    c1 = day.forms[tenfold_tps].votes_by_candidate()["c1"]
-    net: dict[str, int] = {}
-    for r in kecamatan.values():
-        for line, delta in r.net_difference.items():
-            net[line] = net.get(line, 0) + delta
-    assert net == {"c1": c1 * 9 + 7, "c2": 10, "c3": 0}
-    shifted = kecamatan[".".join(codes[97].split(".")[:3])]
-    assert shifted.net_difference["c2"] >= 10 or tenfold_tps.startswith(shifted.area)
+    shifted_tps, tenfold_tps = codes[97], codes[4 * 97]
+    misread = largest_line(day, tenfold_tps)
+    expected: dict[str, dict[str, int]] = {k: {"c1": 0, "c2": 0, "c3": 0} for k in kecamatan}
+    expected[shifted_tps[:8]]["c2"] += 10
+    expected[tenfold_tps[:8]][misread] += (
+        day.forms[tenfold_tps].votes_by_candidate()[misread] * 9 + 7
+    )
+    assert {k: r.net_difference for k, r in kecamatan.items()} == expected
 
 
 def test_tolerance_hides_small_differences_only(pemilu_day: Day) -> None:
