@@ -198,7 +198,7 @@ def diff(
     """Print the differences between the desk's count and KPU's, per kecamatan and TPS."""
     from shared.db import connect
     from shared.kpu import repository as repo
-    from shared.kpu.reconcile import Tolerance, compare_all, roll_up
+    from shared.kpu.reconcile import Tolerance, compare_all, compare_recap, roll_up
     from shared.settings import CommonSettings
 
     tolerance = Tolerance(tolerance_votes, tolerance_sah, tolerance_tidak_sah, tolerance_pengguna)
@@ -213,6 +213,9 @@ def diff(
             frame = await repo.fetch_frame(conn, election=election, area=area)
             desk = await repo.fetch_desk(conn, election=election, contest=contest, area=area)
             kpu = await repo.fetch_kpu_current(conn, election=election, contest=contest, area=area)
+            recap = await repo.fetch_recap_current(
+                conn, election=election, contest=contest, area=area
+            )
         finally:
             await conn.close()
         comparisons = compare_all(frame, desk, kpu, reserve_pct=reserve, tolerance=tolerance)
@@ -227,5 +230,9 @@ def diff(
         for item in comparisons:
             for d in item.differences:
                 typer.echo(f"{d.tps}\t{d.kind}\t{d.line or ''}\t{d.desk}\t{d.kpu}")
+        for desa in compare_recap(frame, desk, recap, tolerance=tolerance):
+            gap = "" if desa.complete else f"\tdesk has {desa.desk_tps}/{desa.tps_total} TPS"
+            for d in desa.differences:
+                typer.echo(f"{d.tps}\tRECAP_{d.kind}\t{d.line or ''}\t{d.desk}\t{d.kpu}{gap}")
 
     asyncio.run(go())

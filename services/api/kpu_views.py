@@ -12,7 +12,13 @@ from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict
 
 from services.api.roster_cache import ContestMeta, RosterSnapshot
-from shared.kpu.reconcile import AreaRollup, Difference, TpsComparison, TpsStatus
+from shared.kpu.reconcile import (
+    AreaRollup,
+    Difference,
+    RecapComparison,
+    TpsComparison,
+    TpsStatus,
+)
 from shared.kpu.sirekap import KpuTps
 
 # What each difference code says, for people (dashboard, exports).
@@ -164,6 +170,39 @@ def breadcrumb_public(snapshot: RosterSnapshot, code: str) -> list[AreaRefPublic
     """The area and its ancestors, top first."""
     chain = snapshot.breadcrumb(code)
     return [AreaRefPublic(code=a.code, name=a.name, level=a.level) for a in chain]
+
+
+class RecapDesaPublic(_Public):
+    """KPU's D.Hasil figures of a desa against the sum of the desk's counted TPS there."""
+
+    code: str
+    name: str
+    tps_total: int
+    desk_tps: int
+    complete: bool  # the desk has every TPS of the desa
+    desk_votes: dict[str, int]
+    kpu_votes: dict[str, int]
+    differences: list[DifferencePublic]
+
+
+class RecapListPublic(_Public):
+    """The desa under an area that have a D.Hasil row."""
+
+    election: str
+    contest: str
+    area: str
+    lines: list[LinePublic]
+    desa: list[RecapDesaPublic]
+
+
+def recap_public(snapshot: RosterSnapshot, item: RecapComparison) -> RecapDesaPublic:
+    """One desa's recap comparison."""
+    area = snapshot.areas.get(item.area)
+    return RecapDesaPublic(
+        code=item.area, name=area.name if area else "", tps_total=item.tps_total,
+        desk_tps=item.desk_tps, complete=item.complete, desk_votes=item.desk_votes,
+        kpu_votes=item.kpu_votes, differences=[difference_public(d) for d in item.differences],
+    )  # fmt: skip
 
 
 def lines_public(contest: ContestMeta) -> list[LinePublic]:

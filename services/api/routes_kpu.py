@@ -21,11 +21,19 @@ from services.api.kpu_views import (
     KpuTpsDetailPublic,
     KpuTpsListPublic,
     KpuVersionPublic,
+    RecapListPublic,
 )
 from services.api.routes_tps import tps_code_or_422
 from shared.events import utcnow
 from shared.kpu import repository as repo
-from shared.kpu.reconcile import AreaRollup, Tolerance, TpsComparison, compare_all, roll_up
+from shared.kpu.reconcile import (
+    AreaRollup,
+    Tolerance,
+    TpsComparison,
+    compare_all,
+    compare_recap,
+    roll_up,
+)
 from shared.kpu.repository import KpuVersion
 
 router = APIRouter(prefix="/v1", tags=["kpu"])
@@ -160,6 +168,35 @@ async def kpu_tps_detail(
         lines=kpu_views.lines_public(meta.contests[contest]),
         comparison=kpu_views.tps_public(state.roster, item),
         history=[_version_public(v) for v in history],
+    )
+
+
+@router.get("/kpu/{election}/{contest}/recap", response_model=RecapListPublic)
+async def kpu_recap(
+    election: str,
+    contest: str,
+    state: StateDep,
+    _viewer: CurrentViewer,
+    tol: ToleranceDep,
+    area: str | None = _AREA,
+) -> RecapListPublic:
+    """KPU's D.Hasil per desa (`deskpemilu kpu recap`) against the desk's sums, under an area."""
+    meta = await election_or_404(state, election)
+    contest_meta = contest_or_404(meta, contest)
+    code = area_or_404(state, meta, area or meta.home_area)
+    async with state.pool.acquire() as conn:
+        frame = await repo.fetch_frame(conn, election=election, area=code)
+        desk = await repo.fetch_desk(conn, election=election, contest=contest, area=code)
+        recap = await repo.fetch_recap_current(conn, election=election, contest=contest, area=code)
+    return RecapListPublic(
+        election=election,
+        contest=contest,
+        area=code,
+        lines=kpu_views.lines_public(contest_meta),
+        desa=[
+            kpu_views.recap_public(state.roster, item)
+            for item in compare_recap(frame, desk, recap, tolerance=tol)
+        ],
     )
 
 

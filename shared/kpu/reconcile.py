@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from shared.kpu.recap import RecapRow
 from shared.kpu.sirekap import KpuState, KpuTps
 
 
@@ -318,3 +319,80 @@ def review_findings(comparisons: Iterable[TpsComparison]) -> dict[str, dict[str,
         for item in comparisons
         if item.status is TpsStatus.DIFFERING
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RecapComparison:
+    """KPU's D.Hasil figures of one desa against the sum of the desk's counted TPS there."""
+
+    area: str
+    tps_total: int  # in the roster
+    desk_tps: int  # TPS the desk has counted
+    desk_votes: dict[str, int]
+    kpu_votes: dict[str, int]
+    differences: tuple[Difference, ...]
+
+    @property
+    def complete(self) -> bool:
+        """The desk has every TPS of the desa: its sums can be held against the recap."""
+        return self.desk_tps == self.tps_total
+
+
+def compare_recap(
+    frame: Mapping[str, int],
+    desk: Mapping[str, DeskTps],
+    recap: Mapping[str, RecapRow],
+    *,
+    tolerance: Tolerance = Tolerance(),
+) -> list[RecapComparison]:
+    """Per desa with a recap row: each line, sah, tidak sah and pengguna beyond the tolerance.
+
+    The desk's side is the sum over its counted TPS in the desa; while it lacks some TPS the
+    comparison still runs, and `complete` says whether a difference can be the desk's gap.
+    """
+    tps_total: dict[str, int] = {}
+    for code in frame:
+        desa = code.rsplit(".", 1)[0]
+        tps_total[desa] = tps_total.get(desa, 0) + 1
+    sums: dict[str, DeskTps] = {}
+    counted: dict[str, int] = {}
+    for code, result in desk.items():
+        desa = code.rsplit(".", 1)[0]
+        counted[desa] = counted.get(desa, 0) + 1
+        old = sums.get(desa)
+        votes = dict(old.votes) if old else {}
+        for line, n in result.votes.items():
+            votes[line] = votes.get(line, 0) + n
+        if old is None:
+            pengguna = result.pengguna
+        elif old.pengguna is None or result.pengguna is None:
+            pengguna = None  # not known for every TPS: not compared
+        else:
+            pengguna = old.pengguna + result.pengguna
+        sums[desa] = DeskTps(
+            tps=desa,
+            votes=votes,
+            suara_sah=result.suara_sah + (old.suara_sah if old else 0),
+            suara_tidak_sah=result.suara_tidak_sah + (old.suara_tidak_sah if old else 0),
+            pengguna=pengguna,
+        )
+    out = []
+    for area, row in sorted(recap.items()):
+        ours = sums.get(area, DeskTps(area, {}, 0, 0, 0))
+        theirs = KpuTps(
+            tps=area, state=KpuState.PUBLISHED, votes=row.votes, suara_sah=row.suara_sah,
+            suara_tidak_sah=row.suara_tidak_sah, pengguna=row.pengguna,
+        )  # fmt: skip
+        # The summed side carries no correction time, so taken_at plays no part here.
+        snapshot = KpuSnapshot(theirs, taken_at=datetime.now(UTC))
+        out.append(
+            RecapComparison(
+                area=area,
+                tps_total=tps_total.get(area, 0),
+                desk_tps=counted.get(area, 0),
+                desk_votes=dict(ours.votes),
+                kpu_votes=dict(row.votes),
+                differences=tuple(_both_sides(area, ours, snapshot, tolerance)),
+            )
+        )
+    return out

@@ -14,6 +14,7 @@ import pytest
 from deskpemilu.roster_load import load_roster
 from shared.db import connect
 from shared.kpu import repository as repo
+from shared.kpu.recap import RecapRow
 from shared.kpu.sirekap import KpuState, KpuTps
 from tests.integration.test_api import ROSTER, Api, serve_api
 
@@ -80,6 +81,9 @@ async def api(scratch_database: str) -> AsyncIterator[Api]:
         # KPU changes A by two votes (and its sah), later.
         changed = kpu(A, {"c1": 42, "c2": 100, "c3": 20}, 2)
         await repo.store_tps(conn, election=ELECTION, contest="PPWP", items=[(changed, "second")])
+        # D.Hasil for Mariana: the desk's two TPS summed, but c2 five higher.
+        row = RecapRow("16.07.01.1016", {"c1": 70, "c2": 195, "c3": 45}, 305, 3, None, None)
+        await repo.store_recap(conn, election=ELECTION, contest="PPWP", rows=[row], origin="x")
     finally:
         await conn.close()
     async with serve_api(scratch_database) as running:
@@ -136,6 +140,23 @@ async def test_tps_detail_has_kpu_history_and_both_sides(api: Api) -> None:
         assert missing.status_code == 404 and missing.json()["code"]
         bad = await client.get(f"/v1/kpu/{ELECTION}/PPWP/tps/nonsense")
         assert bad.status_code == 422
+
+
+async def test_recap_per_desa_against_the_desks_sums(api: Api) -> None:
+    async with api.client() as client:
+        got = await client.get(f"/v1/kpu/{ELECTION}/PPWP/recap", params={"area": "16.07.01"})
+        assert got.status_code == 200, got.text
+        (desa,) = got.json()["desa"]
+        assert (desa["code"], desa["name"], desa["desk_tps"], desa["tps_total"]) == (
+            "16.07.01.1016", "Mariana", 2, 28,
+        )  # fmt: skip
+        assert desa["complete"] is False
+        assert [(d["kind"], d["line"], d["desk"], d["kpu"]) for d in desa["differences"]] == [
+            ("VOTES", "c2", 190, 195)
+        ]
+        loose = await client.get(f"/v1/kpu/{ELECTION}/PPWP/recap",
+                                 params={"area": "16.07.01", "tolerance_votes": 5})  # fmt: skip
+        assert loose.json()["desa"][0]["differences"] == []
 
 
 async def test_reads_need_a_token_and_unknown_names_are_404(api: Api) -> None:

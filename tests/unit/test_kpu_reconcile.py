@@ -22,6 +22,7 @@ from deskpemilu.simulator.kpu import candidate_list, document, election_roster, 
 from deskpemilu.simulator.plan import DayPlan, Operators, plan_day
 from shared.events import OperatorRef, Role
 from shared.form import CHasil, Contest
+from shared.kpu.recap import RecapRow
 from shared.kpu.reconcile import (
     DeskTps,
     Kind,
@@ -30,6 +31,7 @@ from shared.kpu.reconcile import (
     TpsStatus,
     ballot_ceiling,
     compare_all,
+    compare_recap,
     roll_up,
 )
 from shared.kpu.sirekap import WIB, parse_candidate_map, parse_tps_document
@@ -330,3 +332,39 @@ def test_ballot_ceiling_is_dpt_plus_reserve() -> None:
     assert ballot_ceiling(250, 2.0) == 255
     assert ballot_ceiling(600, 2.5) == 615
     assert ballot_ceiling(101, 2.0) == 104  # 103.02 ballots round up
+
+
+def test_recap_per_desa_against_the_desks_sums(pemilu_day: Day) -> None:
+    day = pemilu_day
+    desk = day.desk()
+    desa = "16.07.01.1016"
+    in_desa = [t for t in sorted(desk) if t.startswith(desa + ".")]
+    votes: dict[str, int] = {}
+    for t in in_desa:
+        for line, n in desk[t].votes.items():
+            votes[line] = votes.get(line, 0) + n
+    sah = sum(desk[t].suara_sah for t in in_desa)
+    tidak_sah = sum(desk[t].suara_tidak_sah for t in in_desa)
+    pengguna = sum(desk[t].pengguna or 0 for t in in_desa)
+    exact = RecapRow(desa, votes, sah, tidak_sah, pengguna, None)
+    other = "16.07.01.1021"
+    off = RecapRow(other, {"c1": 5}, None, None, None, None)  # only c1 given, and wrong
+    report = {r.area: r for r in compare_recap(day.frame(), desk, {desa: exact, other: off})}
+    assert report[desa].differences == ()
+    assert report[desa].complete and report[desa].desk_tps == len(in_desa) == 28
+    found = {(d.kind, d.line) for d in report[other].differences}
+    # Lines the recap does not give are differences too (one side only); sah etc. not given: none.
+    assert found == {(Kind.VOTES, "c1"), (Kind.VOTES, "c2"), (Kind.VOTES, "c3")}
+    c1 = next(d for d in report[other].differences if d.line == "c1")
+    assert c1.kpu == 5 and c1.desk == report[other].desk_votes["c1"]
+
+    shifted = RecapRow(desa, {**votes, "c2": votes["c2"] + 3}, sah + 3, tidak_sah, pengguna, None)
+    missing_one = dict(desk)
+    del missing_one[in_desa[0]]
+    again = compare_recap(day.frame(), missing_one, {desa: shifted})[0]
+    assert not again.complete and again.desk_tps == 27
+    assert {d.kind for d in again.differences} >= {Kind.VOTES, Kind.SUARA_SAH}
+    loose = compare_recap(
+        day.frame(), desk, {desa: shifted}, tolerance=Tolerance(votes=3, suara_sah=3)
+    )
+    assert loose[0].differences == ()
