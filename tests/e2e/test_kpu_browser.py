@@ -133,6 +133,22 @@ async def test_selisih_view_shows_the_differences_and_drills_down_to_tps(
         assert "6 TPS documents: 0 new, 0 changed, 6 unchanged" in again.stderr, again.stderr
         assert "review queue: 0 TPS opened or updated, 0 resolved" in again.stderr
 
+        # KPU's D.Hasil for the desa: the desk's five counted TPS summed, c1 one higher.
+        sums = {
+            k: sum(f.votes_by_candidate()[k] for f in forms.values()) for k in ("c1", "c2", "c3")
+        }
+        recap_csv = tmp_path / "dhasil-160701.csv"
+        recap_csv.write_text(
+            f"kode_desa,c1,c2,c3\n1607011016,{sums['c1'] + 1},{sums['c2']},{sums['c3']}\n"
+        )
+        recapped = subprocess.run(
+            [sys.executable, "-m", "deskpemilu.cli", "kpu", "recap", str(recap_csv),
+             "--election", ELECTION, "--contest", "PPWP"],
+            cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": scratch_database},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert recapped.returncode == 0, recapped.stderr
+
         a, b, c, d, e = counted
         tenfold = forms[d].votes_by_candidate()["c1"] * 9 + 7
         async with async_playwright() as pw:
@@ -171,6 +187,11 @@ async def test_selisih_view_shows_the_differences_and_drills_down_to_tps(
                 )
                 assert listed == [[b, "differing"], [c, "missing_at_kpu"], [d, "differing"],
                                   [extra, "missing_at_desk"]]  # fmt: skip
+                recap = page.locator("#kpu-recap li[data-desa='16.07.01.1016']")
+                assert "TPS desk 5/28" in await recap.inner_text()
+                assert await recap.locator("[data-status]").get_attribute("data-status") == (
+                    "differing"
+                )
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "kpu-selisih.png"), full_page=True)
 

@@ -134,6 +134,13 @@
     renderAreas(summary);
     const list = await (await getJSON(`/v1/kpu/${enc(r.election)}/${enc(r.contest)}/tps?${query(summary.area)}`)).json();
     renderTps(list, r.election, r.contest);
+    const recap = await (await getJSON(`/v1/kpu/${enc(r.election)}/${enc(r.contest)}/recap?${query(summary.area)}`)).json();
+    $("kpu-recap").hidden = recap.desa.length === 0;
+    $("kpu-recap-list").replaceChildren(...recap.desa.map((d) => h("li", { "data-desa": d.code },
+      h("strong", {}, d.name), ` · TPS desk ${fmt(d.desk_tps)}/${fmt(d.tps_total)} `,
+      d.differences.length ? badge("differing") : badge("matching"), " ",
+      h("span", { class: "small" }, d.differences.map((x) =>
+        `${x.line || x.label}: desk ${fmt(x.desk)}, KPU ${fmt(x.kpu)}`).join("; ")))));
     $("view-kpu").dataset.loaded = summary.area;
     document.title = `Selisih dengan KPU - ${summary.area_name}`;
   }
