@@ -196,11 +196,12 @@ def turnout_truth(
     )[:, 0]  # fmt: skip
     logit = math.log(params.turnout / (1 - params.turnout)) + effects
     rate = np.minimum(1 / (1 + np.exp(-logit)), params.turnout_max)
-    from_dpt = rng.binomial(layout.dpt, rate).astype(np.int64)
+    # Never above 95% of the DPT (the validator's warning) nor above the ballots received: a
+    # small TPS can draw more than that from the binomial, so its voters are capped too.
+    cap = np.floor(layout.dpt * 0.95).astype(np.int64)
+    from_dpt = np.minimum(rng.binomial(layout.dpt, rate).astype(np.int64), cap)
     dptb = rng.choice(np.array([0, 0, 0, 1, 2, 3]), size=len(layout.tps)).astype(np.int64)
     dpk = rng.choice(np.array([0, 0, 0, 0, 1, 2]), size=len(layout.tps)).astype(np.int64)
-    # Never above 95% of the DPT (the validator's warning) nor above the ballots received.
-    cap = np.floor(layout.dpt * 0.95).astype(np.int64)
     extra = np.minimum(dptb + dpk, np.maximum(cap - from_dpt, 0))
     dpk = np.minimum(dpk, extra)
     dptb = extra - dpk

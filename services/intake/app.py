@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import metrics, routes_api, routes_webhooks
+from services.intake import metrics, routes_api, routes_app, routes_webhooks
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.idempotency import IdempotencyCache
 from services.intake.notifier import Replier, VerdictNotifier
@@ -124,6 +124,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(routes_api.router)
     app.include_router(routes_api.upload_router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_app.router)
 
     async def health() -> dict[str, bool]:
         return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}
