@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from deskpemilu import anomalies, runtime
+from deskpemilu.kpu import app as kpu_app
 from deskpemilu.quickcount.cli import app as quickcount_app
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
 app.add_typer(quickcount_app, name="quickcount")
 app.add_typer(anomalies.app, name="anomalies")
+app.add_typer(kpu_app, name="kpu")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 

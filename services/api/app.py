@@ -19,6 +19,7 @@ from services.api import (
     routes_events,
     routes_exports,
     routes_findings,
+    routes_kpu,
     routes_quickcount,
     routes_results,
     routes_review,
@@ -108,6 +109,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(routes_quickcount.router)
+    app.include_router(routes_kpu.router)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:
