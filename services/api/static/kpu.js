@@ -99,10 +99,14 @@
       h("dt", {}, "Belum di KPU / belum di desk"), h("dd", {}, `${fmt(s.total.missing_at_kpu)} / ${fmt(s.total.missing_at_desk)}`));
   }
 
+  // For KPU's own arithmetic the first number is the reference (DPT, or what KPU's figures sum to).
+  const REFERENCE = { KPU_ABOVE_DPT: "DPT", KPU_LINES_NOT_SAH: "sah KPU", KPU_TOTAL_MISMATCH: "sah + tidak sah KPU" };
   function findings(t) {
-    return t.differences.map((d) => d.line
-      ? `${d.label} ${d.line}: desk ${fmt(d.desk)}, KPU ${fmt(d.kpu)}`
-      : d.desk !== null || d.kpu !== null ? `${d.label}: desk ${fmt(d.desk)}, KPU ${fmt(d.kpu)}` : d.label).join("; ");
+    return t.differences.map((d) => {
+      const ours = REFERENCE[d.kind] || "desk";
+      if (d.desk === null && d.kpu === null) return d.label;
+      return `${d.label}${d.line ? " " + d.line : ""}: ${ours} ${fmt(d.desk)}, KPU ${fmt(d.kpu)}`;
+    }).join("; ");
   }
 
   function renderTps(list, election, contest) {
