@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -343,3 +346,52 @@ def _findings_public(
         )
         for r in rows
     ]
+
+
+EXPORT_COLUMNS = (
+    "contest", "tps", "kecamatan", "desa", "code", "severity", "action", "pesan", "message",
+    "value", "reference", "opened_at", "updated_at", "closed_at",
+)  # fmt: skip
+
+
+@router.get("/findings/{election}/export.csv", response_class=Response)
+async def export_findings(
+    election: str,
+    state: StateDep,
+    _viewer: CurrentViewer,
+    contest: str | None = None,
+    area: str | None = None,
+    status: Literal["open", "all"] = "open",
+) -> Response:
+    """The findings under an area as CSV (one row per finding, numbers as JSON)."""
+    listed = await list_findings(
+        election, state, _viewer, contest=contest, area=area, code=None, severity=None,
+        status=status, limit=2000,
+    )  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for f in listed.findings:
+        writer.writerow(
+            [
+                f.contest,
+                f.tps,
+                f.kecamatan or f.kecamatan_code,
+                f.desa or "",
+                f.code,
+                f.severity,
+                f.action,
+                f.pesan,
+                f.message,
+                orjson.dumps(f.value).decode(),
+                orjson.dumps(f.reference).decode(),
+                f.opened_at.isoformat(),
+                f.updated_at.isoformat(),
+                f.closed_at.isoformat() if f.closed_at else "",
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="temuan-{election}.csv"'},
+    )

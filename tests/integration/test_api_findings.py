@@ -3,6 +3,8 @@ TPS goes through the aggregator's batch transaction and the screener, then out o
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -122,6 +124,14 @@ async def test_findings_by_area_code_and_severity(api: Api, day: Day) -> None:
         assert sum(map(sum, forensic["fingerprint"]["counts"])) == day.tps
         assert forensic["last_digits"]["n"] > 2 * day.tps
         assert 0.0 <= forensic["last_digits"]["p_value"] <= 1.0
+
+        exported = await client.get(f"/v1/findings/{ELECTION}/export.csv", params={"area": "16.07"})
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(exported.text)))
+        assert lines[0][:5] == ["contest", "tps", "kecamatan", "desa", "code"]
+        assert len(lines) - 1 == len(everything["findings"])
+        assert {row[1] for row in lines[1:]} == {f["tps"] for f in everything["findings"]}
 
         bad = await client.get(f"/v1/findings/{ELECTION}", params={"code": "NOPE"})
         assert bad.status_code == 422 and bad.json()["code"] == "FINDING_CODE_UNKNOWN"
