@@ -167,6 +167,8 @@ def up(
         "\n[bold]Desk Pemilu is running[/bold]\n"
         f"  dashboard + read API  http://127.0.0.1:{api}/?token={_viewer_token()}\n"
         f"  intake (operators)    http://127.0.0.1:{intake}/v1/submissions  (docs: /docs)\n"
+        f"  operator app          http://127.0.0.1:{intake}/app/  "
+        "(sign-in: deskpemilu operators token <id> --link)\n"
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
         + "\n  logs                  .run/logs/\n  stop                  deskpemilu down"
@@ -264,6 +266,12 @@ def roster_national(
 def operators_token(
     operator_id: str,
     ttl_hours: Annotated[float, typer.Option(help="Hours until the token expires.")] = 24.0,
+    link: Annotated[
+        bool, typer.Option("--link", help="Print the operator app's sign-in link and QR code.")
+    ] = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="The intake's address as phones reach it (with --link).")
+    ] = None,
 ) -> None:
     """Issue a bearer token for a registered operator and print it."""
     from deskpemilu import tokens
@@ -289,7 +297,15 @@ def operators_token(
         finally:
             await conn.close()
 
-    typer.echo(_run(go()))
+    token = _run(go())
+    if link:
+        from deskpemilu.app_link import app_link, default_base_url, qr_text
+
+        url = app_link(base_url or default_base_url(), token)
+        typer.echo(qr_text(url))
+        typer.echo(url)
+    else:
+        typer.echo(token)
 
 
 @operators_app.command("revoke")

@@ -7,41 +7,28 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
 
 import asyncpg
 import orjson
+from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 
 from services.api.metrics import NOTIFICATIONS, SSE_CLIENTS
 from shared.db import connect
+from shared.notify import ResultsChanged, Scope
 
 log = logging.getLogger(__name__)
 
-# Each change names where it happened when the aggregator says so; unknown payloads still count.
-Scope = tuple[str, str]  # (election, contest); ("", "") when the payload did not say
-
 
 def scopes_of(payload: str) -> set[Scope]:
-    """The (election, contest) pairs a NOTIFY payload names; {("", "")} if it names none."""
+    """The (election, contest) pairs a NOTIFY payload names; {("", "")} if it names none.
+
+    A payload that is not a ResultsChanged still counts as a change (of anything).
+    """
     try:
-        data: Any = orjson.loads(payload) if payload else None
-    except orjson.JSONDecodeError:
+        return ResultsChanged.model_validate_json(payload).scopes()
+    except ValidationError:
         return {("", "")}
-    # The aggregator sends {"elections": [{"election": e, "contests": [...]}, ...], ...}.
-    if isinstance(data, dict) and isinstance(data.get("elections"), list):
-        data = data["elections"]
-    items = data if isinstance(data, list) else [data]
-    found: set[Scope] = set()
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        election = item.get("election")
-        contests = item.get("contests", [item.get("contest")])
-        if isinstance(election, str):
-            for contest in contests if isinstance(contests, list) else [contests]:
-                found.add((election, contest if isinstance(contest, str) else ""))
-    return found or {("", "")}
 
 
 class Subscriber:

@@ -31,17 +31,6 @@ def prefix_range(code: str) -> tuple[str, str]:
 fetch_roster_version = roster_version
 
 
-# Only unexpired revocations matter: an expired token fails its own check.
-_REVOKED = """
-SELECT jti FROM operator_tokens WHERE revoked_at IS NOT NULL AND expires_at > now()
-"""
-
-
-async def fetch_revoked_jtis(conn: Conn) -> frozenset[uuid.UUID]:
-    """Ids of revoked, not yet expired tokens."""
-    return frozenset(r["jti"] for r in await conn.fetch(_REVOKED))
-
-
 _ELECTIONS = """
 SELECT id, kind, name, date, max_dpt_per_tps FROM elections ORDER BY date DESC, id
 """

@@ -10,8 +10,9 @@ from sse_starlette import EventSourceResponse
 from services.api.deps import StateDep, StreamClaims
 from services.api.errors import ApiError
 from services.api.live import sse_ping, stream_changes
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=HotRoute)
 
 
 @router.get("/events", response_class=EventSourceResponse)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ from services.intake import repository
 from services.intake.repository import OperatorRow
 from shared.db import create_pool
 from shared.roster_cache import RosterCache
+from shared.tokens import TokenVerifier
 
 if TYPE_CHECKING:
     from services.intake.repository import Conn
@@ -56,11 +56,11 @@ async def _load_operators(conn: Conn) -> Operators:
 class Directory:
     """What the request path needs from PostgreSQL, read from memory only."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: TokenVerifier) -> None:
+        self.tokens = tokens  # its revocation list is refreshed with the directory
         self.loaded = False
         self.refreshed_at = 0.0  # time.monotonic() of the last successful refresh
         self._roster: RosterCache[Operators] = RosterCache(_load_operators, Operators())
-        self._revoked: frozenset[uuid.UUID] = frozenset()
 
     @property
     def roster_version(self) -> int | None:
@@ -76,10 +76,6 @@ class Directory:
         row = self._roster.value.by_phone.get(normalise_phone(phone))
         return row if row is not None and row.active else None
 
-    def is_revoked(self, jti: uuid.UUID) -> bool:
-        """True when the token id was revoked (as of the last refresh)."""
-        return jti in self._revoked
-
     def election_for(self, contest: str) -> str | None:
         """The newest loaded election holding this contest (texts do not name the election)."""
         return self._roster.value.election_of_contest.get(contest)
@@ -91,7 +87,7 @@ class Directory:
     async def refresh(self, conn: Conn) -> None:
         """Reload revoked tokens; operators and elections only when the roster version moved."""
         await self._roster.refresh(conn)
-        self._revoked = frozenset(await repository.fetch_revoked_jtis(conn))
+        await self.tokens.refresh_revoked(conn)
         self.loaded = True
         self.refreshed_at = time.monotonic()
 

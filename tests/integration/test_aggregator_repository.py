@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-import orjson
 import pytest
 
 from benchmarks.aggregator_bench import synthetic_tree, write_synthetic_roster
@@ -22,6 +21,7 @@ from services.aggregator.repository import (
     reset_projections,
     stored_offsets,
 )
+from services.api.live import scopes_of
 from shared.db import connect
 from shared.events import (
     Channel,
@@ -33,6 +33,7 @@ from shared.events import (
     Violation,
 )
 from shared.form import CHasil, Contest
+from shared.notify import ElectionChange, ResultsChanged
 from tests.dbs import one_row, pairs
 
 pytestmark = pytest.mark.integration
@@ -325,10 +326,12 @@ async def test_each_batch_notifies_listeners(db: asyncpg.Connection, scratch_dat
     try:
         log = Log()
         await apply(db, [log.form(1, OP1, chasil(TPS[0], {1: 10}))], log)
-        payload = orjson.loads(await asyncio.wait_for(payloads.get(), timeout=5))
-        assert payload["elections"] == [{"election": ELECTION, "contests": ["PPWP"]}]
-        assert payload["areas"] == 4 and payload["tps"] == 1
-        assert payload["decisions"] == {"new": 1}
+        raw = await asyncio.wait_for(payloads.get(), timeout=5)
+        payload = ResultsChanged.model_validate_json(raw)  # the contract the api listens for
+        assert payload.elections == (ElectionChange(election=ELECTION, contests=("PPWP",)),)
+        assert payload.areas == 4 and payload.tps == 1
+        assert payload.decisions == {"new": 1}
+        assert scopes_of(raw) == {(ELECTION, "PPWP")}
     finally:
         await listener.close()
 

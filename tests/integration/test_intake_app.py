@@ -452,7 +452,7 @@ async def test_403_outside_scope_and_viewer(intake: Harness) -> None:
     refused = await intake.client.post(
         "/v1/submissions", json=FORM, headers=await intake.auth(viewer)
     )
-    assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_VIEWER")
+    assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_CANNOT_SUBMIT")
     admin = OperatorRef(id="admin-16.07", role=Role.ADMIN, scope=("16.07",))
     allowed = await intake.client.post(
         "/v1/submissions",

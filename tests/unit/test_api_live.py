@@ -6,14 +6,20 @@ import asyncio
 import time
 
 from services.api.live import ChangeFeed, scopes_of, sse_event, sse_ping, stream_changes
+from shared.notify import ElectionChange, ResultsChanged
 
 
 def test_scopes_of_reads_the_aggregator_payload_and_tolerates_anything() -> None:
     payload = '{"elections": [{"election": "pemilu-2024", "contests": ["DPD", "PPWP"]}], "tps": 3}'
     assert scopes_of(payload) == {("pemilu-2024", "DPD"), ("pemilu-2024", "PPWP")}
-    assert scopes_of('{"election": "pilkada-2024", "contest": "PILBUP"}') == {
-        ("pilkada-2024", "PILBUP")
-    }
+    sent = ResultsChanged(
+        elections=(ElectionChange(election="pilkada-2024", contests=("PILBUP",)),), tps=1
+    )
+    assert scopes_of(sent.model_dump_json()) == {("pilkada-2024", "PILBUP")}
+    # Not the contract: counted as a change of anything, never an error.
+    assert scopes_of('{"election": "pilkada-2024", "contest": "PILBUP"}') == {("", "")}
+    assert scopes_of('{"elections": [], "tps": -1}') == {("", "")}
+    assert scopes_of("{}") == {("", "")}
     assert scopes_of("") == {("", "")}
     assert scopes_of("not json") == {("", "")}
     assert scopes_of("[1, 2]") == {("", "")}
