@@ -1,7 +1,8 @@
 """One roster cache: a value built from the roster tables, rebuilt whole when the roster changes.
 
 Every roster write bumps roster_state.version. A service keeps what it needs of the roster in
-memory (the validator every election's ElectionRoster, the intake its operator directory) and asks
+memory (the validator every election's ElectionRoster, the intake its operator directory, the
+api names, area tree and coverage) and asks
 refresh() now and then: one cheap version query, and a full reload only when the number moved.
 The version and the value are read in one snapshot, so a load committing meanwhile is seen whole
 on the next refresh, never half now. The old value stays until a new one is complete.

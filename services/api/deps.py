@@ -18,12 +18,12 @@ from services.api.cache import ResponseCache, etag_matches
 from services.api.errors import not_found, refusal_error
 from services.api.live import ChangeFeed
 from services.api.publisher import ReviewPublisher
-from services.api.repository import fetch_roster_rows, fetch_roster_version
-from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot, build_snapshot
+from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot, roster_cache
 from services.api.settings import ApiSettings
 from shared.auth import Claims
 from shared.events import OperatorRef
 from shared.policy import review_role_refusal
+from shared.roster_cache import RosterCache
 from shared.tokens import TokenVerifier, bearer_token, token_missing
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,11 @@ class ApiState:
     tokens: TokenVerifier = field(init=False)
     roster_checked_at: float = 0.0
     _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The roster cache the validator and the intake use too (shared.roster_cache).
+    _rosters: RosterCache[RosterSnapshot] = field(init=False)
 
     def __post_init__(self) -> None:
+        self._rosters = roster_cache(self.roster)
         self.tokens = TokenVerifier(
             self.settings.token_secret.get_secret_value(), max_entries=_VERIFIED_TOKENS_MAX
         )
@@ -64,10 +67,9 @@ class ApiState:
             self.roster_checked_at = time.monotonic()
             async with self.pool.acquire() as conn:
                 await self.tokens.refresh_revoked(conn)
-                if await fetch_roster_version(conn) == self.roster.version:
+                if not await self._rosters.refresh(conn):
                     return False
-                snapshot = build_snapshot(await fetch_roster_rows(conn))
-            self.roster = snapshot
+            self.roster = snapshot = self._rosters.value
             log.info("roster reloaded", extra={"roster_version": snapshot.version})
             # Cached answers name areas and candidates: drop them and tell the dashboards.
             self.feed.changed({("", "")})

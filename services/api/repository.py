@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
-from shared.roster_db import roster_version
+from shared.roster_db import roster_snapshot, roster_version
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -63,7 +63,7 @@ class RosterRows:
 
 async def fetch_roster_rows(conn: Conn) -> RosterRows:
     """Names, the area tree and TPS counts per desa, all from one snapshot."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
+    async with roster_snapshot(conn):
         return RosterRows(
             version=await fetch_roster_version(conn),
             elections=await conn.fetch(_ELECTIONS),

@@ -6,9 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from services.api.repository import RosterRows
+from services.api.repository import RosterRows, fetch_roster_rows
 from shared.form import PARTY_LIST_CONTESTS, Contest
 from shared.roster import ancestors_of
+from shared.roster_cache import RosterCache
+from shared.roster_db import Conn
 
 # Below this level the dashboard home would be a single kecamatan: stop descending at kabko.
 _HOME_LEVELS = ("provinsi", "kabko")
@@ -175,3 +177,15 @@ def _home_area(
             break
         current = covered[0]
     return current
+
+
+async def load_snapshot(conn: Conn) -> RosterSnapshot:
+    """Fetch the roster rows (one snapshot) and assemble them."""
+    return build_snapshot(await fetch_roster_rows(conn))
+
+
+def roster_cache(snapshot: RosterSnapshot) -> RosterCache[RosterSnapshot]:
+    """The shared roster cache, starting from a snapshot already loaded at start."""
+    cache = RosterCache(load_snapshot, snapshot)
+    cache.version = snapshot.version
+    return cache

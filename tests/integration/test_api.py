@@ -449,6 +449,23 @@ async def test_a_revoked_token_is_refused_after_the_refresh(api: Api, seeded: Se
         assert (response.status_code, response.json()["code"]) == (401, "TOKEN_REVOKED")
 
 
+async def test_a_roster_loaded_later_is_served_after_one_refresh(api: Api, seeded: Seeded) -> None:
+    pilkada = "pilkada-2024"
+    assert pilkada not in api.state.roster.elections
+    assert await api.state.refresh() is False  # nothing changed: no reload
+    conn = await connect(seeded.url)
+    try:
+        await load_roster(conn, REPO_ROOT / "data" / "rosters" / "pilkada-2024-banyuasin")
+    finally:
+        await conn.close()
+    assert await api.state.refresh() is True
+    assert {ELECTION, pilkada} <= set(api.state.roster.elections)
+    assert await api.state.refresh() is False
+    async with api.client() as client:
+        response = await client.get(f"/v1/elections/{pilkada}")
+    assert response.status_code == 200
+
+
 async def test_whoami_tells_who_may_review(api: Api) -> None:
     camat = token_for(Role.CAMAT, scope=("16.07.01",))
     async with api.client(camat) as client:

@@ -417,8 +417,10 @@ async def test_roster_changes_reach_the_running_validator(
         assert rejected.submission == early
         assert rejected.violations[0].code == "ELECTION_UNKNOWN"
 
+        # Read before the load: the poll may pick the new roster up before load() returns.
+        before = metric_of(validator, VERSION)
         pilkada = (await load(scratch_database, PILKADA))["pilkada-2024"]
-        version = await wait_for_roster_version(validator, above=metric_of(validator, VERSION))
+        version = await wait_for_roster_version(validator, above=before)
         tps_code = sorted(pilkada.tps)[0]
         late = submission(consistent_form(pilkada, tps_code, Contest.PILBUP))
         await produce(kafka_bootstrap, topics.received, [key_value(late)])
