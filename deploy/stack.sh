@@ -16,7 +16,8 @@
 #       kafka-run-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
 #       kafka-run-class org.apache.kafka.tools.ProducerPerformance --topic t --num-records 100000 \
 #           --record-size 200 --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092
-#   install              apt packages if missing + Kafka jar fetch
+#   install              apt packages if missing (PostgreSQL, Java, Maven, Chromium, Prometheus;
+#                        Debian's own prometheus service is disabled) + Kafka jar fetch
 #
 # Environment (all optional):
 #   RUN_DIR=<repo>/.run  KAFKA_PORT=9092  KAFKA_CONTROLLER_PORT=9093  PG_PORT=5433
@@ -623,16 +624,31 @@ cmd_install() {
     command -v mvn >/dev/null || pkgs+=(maven)
     # The dashboard's browser test drives Debian's Chromium (never a downloaded browser).
     command -v chromium >/dev/null || pkgs+=(chromium)
+    # Prometheus (and promtool for the rule tests); `deskpemilu up` runs it as a local process.
+    command -v prometheus >/dev/null && command -v promtool >/dev/null || pkgs+=(prometheus)
     if (( ${#pkgs[@]} )); then
         log "install: apt-get install ${pkgs[*]}..."
         export DEBIAN_FRONTEND=noninteractive
         apt-get install -y --no-install-recommends "${pkgs[@]}" ||
             { apt-get update && apt-get install -y --no-install-recommends "${pkgs[@]}"; }
     else
-        log "install: postgresql, java, maven and chromium already present"
+        log "install: postgresql, java, maven, chromium and prometheus already present"
     fi
+    prometheus_disable_system_service
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
+}
+
+prometheus_disable_system_service() {
+    # Debian's package enables a system-wide prometheus on :9090 (and may start it under
+    # systemd): the desk runs its own, so that one must neither run nor hold the port.
+    if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null &&
+        systemctl list-unit-files prometheus.service >/dev/null 2>&1; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/prometheus ]] && command -v update-rc.d >/dev/null; then
+        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
 }
 
 usage() {

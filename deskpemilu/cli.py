@@ -17,13 +17,14 @@ import httpx
 import typer
 from rich.console import Console
 
-from deskpemilu import runtime
+from deskpemilu import prometheus, runtime
 
 app = typer.Typer(no_args_is_help=True, help="Desk Pemilu: TPS results pipeline.")
 roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TPS, contests).")
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and their tokens.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
+app.add_typer(prometheus.app, name="prometheus")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -132,6 +133,7 @@ def up(
     from deskpemilu.supervisor import SERVICES
 
     _wait_healthy(SERVICES)
+    prometheus_line = prometheus.up_local(console)
     api = runtime.service_port("api")
     intake = runtime.service_port("intake")
     console.print(
@@ -140,6 +142,7 @@ def up(
         f"  intake (operators)    http://127.0.0.1:{intake}/v1/submissions  (docs: /docs)\n"
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
+        + prometheus_line
         + "\n  logs                  .run/logs/\n  stop                  deskpemilu down"
     )
 
@@ -156,6 +159,7 @@ def down() -> None:
                     break
                 time.sleep(0.1)
         console.print("services: stopped")
+    prometheus.down_local(console)
     _stack("stop", "all")
 
 
@@ -180,6 +184,7 @@ def status() -> None:
         except httpx.HTTPError:
             code = "down"
         console.print(f"{name:<11} {code:<5} {url}")
+    console.print(prometheus.status_line())
 
 
 @app.command()

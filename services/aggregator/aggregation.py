@@ -153,6 +153,8 @@ class Version:
     operator_id: str
     channel: str
     received_at: datetime
+    # The intake's publish time (SubmissionReceived.published_at): only for the freshness metric.
+    published_at: datetime | None = field(default=None, compare=False, repr=False)
     # Formatted once: the COPY lines of submissions, tps_results and the history each use them.
     id_text: str = field(init=False, compare=False, repr=False)
     at_text: str = field(init=False, compare=False, repr=False)
@@ -178,6 +180,10 @@ class Submission:
         return self.version.submission_id
 
 
+def _optional_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 def submission_from_data(data: Mapping[str, Any]) -> Submission:
     """A submission from the JSON shape of SubmissionReceived, without pydantic's full check.
 
@@ -200,6 +206,7 @@ def submission_from_data(data: Mapping[str, Any]) -> Submission:
             operator_id=str(operator["id"]),
             channel=str(data["channel"]),
             received_at=datetime.fromisoformat(data["received_at"]),
+            published_at=_optional_time(data.get("published_at")),
         )
         return Submission(
             key=(str(form["election"]), str(form["contest"]), str(form["tps"])),
