@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,8 @@ class PrometheusProcess:
     home: Path
     port: int
     binary: str = "prometheus"
+    # The server this object started (so stop() can reap it); None for one found by pid file.
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def url(self) -> str:
@@ -179,6 +181,7 @@ class PrometheusProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # a Ctrl-C in the terminal does not take it down
             )
+        self.process = process
         self.pid_path.write_text(str(process.pid))
         try:
             self.wait_ready(timeout_s, process)
@@ -217,8 +220,9 @@ class PrometheusProcess:
                 os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + 5
             time.sleep(0.1)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)  # our own child (tests): reap it
+        if self.process is not None:
+            self.process.wait(timeout=5)  # our own child: reap it, or it stays a zombie
+        self.process = None
         self.pid_path.unlink(missing_ok=True)
         return True
 
