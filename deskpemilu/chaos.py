@@ -89,7 +89,7 @@ def fault_schedule(
     rng.shuffle(first)
     yield from first
     while True:
-        if not crashable or rng.random() < SERVICE_SHARE:
+        if services and (not crashable or rng.random() < SERVICE_SHARE):
             yield rng.choice(list(services))
         else:
             yield rng.choice(crashable)
@@ -118,6 +118,7 @@ class ChaosConfig:
     kill_every_s: float = 5.0  # mean pause between two faults
     backing_restarts: bool = True  # also crash Kafka and PostgreSQL
     backing_targets: tuple[str, ...] = BACKING  # which of the two (KAFKA only: broker faults)
+    service_kills: bool = True  # False: only the backing servers crash
     duration_s: float = 120.0  # real seconds the simulated day takes
     day_timeout_s: float | None = None  # give up on unacknowledged sends (default: +180 s)
     concurrency: int = 16
@@ -345,9 +346,10 @@ class Chaos:
 
     async def _inject(self, done: asyncio.Event) -> None:
         rng = random.Random(self.config.seed)
+        names = list(self.services.names) if self.config.service_kills else []
         targets = fault_schedule(
             rng,
-            self.services.names,
+            names,
             backing=self.config.backing_restarts and bool(self.stack),
             backing_targets=self.config.backing_targets,
         )
@@ -367,8 +369,8 @@ class Chaos:
                     await self._fault(target)
                 elif backing is None or backing.done():
                     backing = asyncio.create_task(self._fault(target))
-                else:
-                    await self._fault(rng.choice(list(self.services.names)))
+                elif names:
+                    await self._fault(rng.choice(names))
         finally:
             if backing is not None:
                 await backing
