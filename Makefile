@@ -40,7 +40,7 @@ fmt: ## format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: ## mypy strict on shared/, services/ and deskpemilu/
+typecheck: ## mypy strict on the product code, tests/ and benchmarks/
 	$(BIN)/mypy
 
 bench: ## run the benchmarks and rewrite benchmarks/RESULTS.md

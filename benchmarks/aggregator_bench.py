@@ -131,7 +131,7 @@ async def write_synthetic_roster(
             records=[(election, *row, True) for row in roster.tps],
             columns=["election", "code", "desa_code", "number", "dpt_l", "dpt_p", "generated"],
         )
-        # The same denominators deskpemilu/roster_load.py writes: desa up to provinsi.
+        # The same denominators deskpemilu/roster_store.py writes: desa up to provinsi.
         await conn.execute(
             """INSERT INTO area_summary (election, contest, area_code, shard, tps_total, dpt_total)
                SELECT $1, c.contest, a.area_code, 0, a.tps_total, a.dpt_total

@@ -225,7 +225,7 @@ async def cleanup(database_url: str, scratch_url: str, bootstrap: str, prefix: s
     try:
         parts = [TopicPartition(topics.received, p) for p in range(4)]
         ends = await consumer.end_offsets(parts)
-        records = sum(ends.values())
+        records: int = sum(ends.values())
     finally:
         await consumer.stop()
     kafka_admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -213,7 +213,7 @@ def render(runs: list[Run], notes: list[str]) -> str:
     out += ["## Notes", ""]
     busy = [r for r in runs if max(_one_minute(r.load_start), _one_minute(r.load_end)) > BUSY_LOAD]
     out.append(
-        "- The machine is shared: other engineers' tests and benchmarks ran at the same time. "
+        "- The machine is shared: other tests and benchmarks ran at the same time. "
         "The 1/5/15-minute load average at the start and end of every benchmark is recorded "
         "in its section; figures taken above a 1-minute load of "
         f"{BUSY_LOAD:g} are lower than this machine can do alone."

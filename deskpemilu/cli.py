@@ -11,13 +11,18 @@ import time
 from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import httpx
 import typer
 from rich.console import Console
 
 from deskpemilu import prometheus, runtime
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from deskpemilu.simulator.channels import ChannelSecrets
 
 app = typer.Typer(no_args_is_help=True, help="Desk Pemilu: TPS results pipeline.")
 roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TPS, contests).")
@@ -31,6 +36,29 @@ T = TypeVar("T")
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def _progress() -> Progress:
+    """The progress bar of the commands that send a simulated day's forms."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _channel_secrets() -> ChannelSecrets:
+    """What the simulator needs to sign WhatsApp and SMS webhooks, from the environment."""
+    from deskpemilu.simulator.channels import ChannelSecrets
+
+    return ChannelSecrets(
+        whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
+        sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
+    )
 
 
 @app.callback()
@@ -56,8 +84,9 @@ async def _prepare_database_and_topics(load_default_rosters: bool) -> None:
         applied = await migrate(conn)
         console.print(f"postgres: {len(applied)} migration(s) applied")
         if load_default_rosters:
-            count = await conn.fetchval("SELECT count(*) FROM elections")
-            if count == 0:
+            from deskpemilu.roster_store import has_rosters
+
+            if not await has_rosters(conn):
                 for folder in sorted(runtime.DEFAULT_ROSTERS.iterdir()):
                     if folder.is_dir():
                         await _load_roster_folder(conn, folder)
@@ -140,6 +169,8 @@ def up(
         "\n[bold]Desk Pemilu is running[/bold]\n"
         f"  dashboard + read API  http://127.0.0.1:{api}/?token={_viewer_token()}\n"
         f"  intake (operators)    http://127.0.0.1:{intake}/v1/submissions  (docs: /docs)\n"
+        f"  operator app          http://127.0.0.1:{intake}/app/  "
+        "(sign-in: deskpemilu operators token <id> --link)\n"
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
         + prometheus_line
@@ -240,11 +271,16 @@ def roster_national(
 def operators_token(
     operator_id: str,
     ttl_hours: Annotated[float, typer.Option(help="Hours until the token expires.")] = 24.0,
+    link: Annotated[
+        bool, typer.Option("--link", help="Print the operator app's sign-in link and QR code.")
+    ] = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="The intake's address as phones reach it (with --link).")
+    ] = None,
 ) -> None:
     """Issue a bearer token for a registered operator and print it."""
-    from shared.auth import issue_token
+    from deskpemilu import tokens
     from shared.db import connect
-    from shared.events import OperatorRef, Role
     from shared.settings import TokenSettings
 
     settings = TokenSettings()
@@ -252,54 +288,54 @@ def operators_token(
     async def go() -> str:
         conn = await connect(settings.database_url)
         try:
-            row = await conn.fetchrow(
-                "SELECT id, name, role, scope FROM operators WHERE id = $1 AND active",
-                operator_id,
-            )
-            if row is None:
+            operator = await tokens.active_operator(conn, operator_id)
+            if operator is None:
                 console.print(f"[red]operator {operator_id!r} not found or inactive")
                 raise typer.Exit(1)
-            operator = OperatorRef(
-                id=row["id"], role=Role(row["role"]), scope=tuple(row["scope"]), name=row["name"]
-            )
-            token, claims = issue_token(
-                settings.token_secret.get_secret_value(),
-                operator,
-                ttl=timedelta(hours=ttl_hours),
-            )
-            await conn.execute(
-                "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-                claims.jti,
-                operator.id,
-                claims.expires_at,
-            )
+            ttl = timedelta(hours=ttl_hours)
+            secret = settings.token_secret.get_secret_value()
+            token, claims = (await tokens.issue_tokens(conn, secret, [operator], ttl=ttl))[
+                operator.id
+            ]
             console.print(f"token {claims.jti} for {operator.id} expires {claims.expires_at}")
             return token
         finally:
             await conn.close()
 
-    typer.echo(_run(go()))
+    token = _run(go())
+    if link:
+        from deskpemilu.app_link import app_link, default_base_url, qr_text
+
+        url = app_link(base_url or default_base_url(), token)
+        typer.echo(qr_text(url))
+        typer.echo(url)
+    else:
+        typer.echo(token)
 
 
 @operators_app.command("revoke")
 def operators_revoke(jti: str) -> None:
     """Revoke a token by its id (services refuse it within their refresh interval)."""
+    import uuid
+
+    from deskpemilu import tokens
     from shared.db import connect
     from shared.settings import CommonSettings
 
-    async def go() -> str:
+    try:
+        token_id = uuid.UUID(jti)
+    except ValueError:
+        console.print(f"[red]{jti!r} is not a token id (a UUID)")
+        raise typer.Exit(1) from None
+
+    async def go() -> bool:
         conn = await connect(CommonSettings().database_url)
         try:
-            result: str = await conn.execute(
-                "UPDATE operator_tokens SET revoked_at = now() "
-                "WHERE jti = $1::uuid AND revoked_at IS NULL",
-                jti,
-            )
-            return result
+            return await tokens.revoke(conn, token_id)
         finally:
             await conn.close()
 
-    if _run(go()) == "UPDATE 0":
+    if not _run(go()):
         console.print(f"[red]no active token {jti}")
         raise typer.Exit(1)
     console.print(f"revoked {jti}")
@@ -328,9 +364,6 @@ def simulate(
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from deskpemilu.simulator.channels import ChannelSecrets
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
@@ -352,28 +385,29 @@ def simulate(
             tokens = await mint_tokens(conn, settings.token_secret.get_secret_value(), operators)
         finally:
             await conn.close()
-        plan = plan_day(roster, Operators.from_list(operators), seed=seed,
-                        tps_limit=tps_limit or None)  # fmt: skip
+        plan = plan_day(
+            roster, Operators.from_list(operators), seed=seed, tps_limit=tps_limit or None
+        )
         write_truth(truth_path, plan, roster)
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
             f"({expected_outcomes(plan)}); ground truth in {truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
-        secrets = ChannelSecrets(
-            whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
-            sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
-        )
-        with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console,
-        ) as progress:  # fmt: skip
+        secrets = _channel_secrets()
+        with _progress() as progress:
             task = progress.add_task("forms sent", total=len(plan.sends))
             runner = DayRunner(
-                plan, intake_url=url, tokens=tokens, phones=phones, secrets=secrets,
-                duration_s=180.0 if demo else duration, max_rate=rate or None,
-                concurrency=concurrency, on_progress=lambda n: progress.advance(task, n),
-            )  # fmt: skip
+                plan,
+                intake_url=url,
+                tokens=tokens,
+                phones=phones,
+                secrets=secrets,
+                duration_s=180.0 if demo else duration,
+                max_rate=rate or None,
+                concurrency=concurrency,
+                on_progress=lambda n: progress.advance(task, n),
+            )
             started = time.monotonic()
             stats = await runner.run()
             elapsed = time.monotonic() - started
@@ -424,9 +458,8 @@ def verify(
 
 def _viewer_token() -> str:
     """A short-lived token of the roster's viewer (or admin) for read-only commands."""
-    from shared.auth import issue_token
+    from deskpemilu import tokens
     from shared.db import connect
-    from shared.events import OperatorRef, Role
     from shared.settings import TokenSettings
 
     settings = TokenSettings()
@@ -434,23 +467,11 @@ def _viewer_token() -> str:
     async def go() -> str:
         conn = await connect(settings.database_url)
         try:
-            row = await conn.fetchrow(
-                "SELECT id, name, role, scope FROM operators WHERE active AND role IN "
-                "('viewer', 'admin') ORDER BY role = 'viewer' DESC, id LIMIT 1"
-            )
-            if row is None:
+            operator = await tokens.reader(conn)
+            if operator is None:
                 raise typer.Exit(1)
-            operator = OperatorRef(
-                id=row["id"], role=Role(row["role"]), scope=tuple(row["scope"]), name=row["name"]
-            )
-            token, claims = issue_token(
-                settings.token_secret.get_secret_value(), operator, ttl=timedelta(hours=12)
-            )
-            await conn.execute(
-                "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-                claims.jti, operator.id, claims.expires_at,
-            )  # fmt: skip
-            return token
+            secret = settings.token_secret.get_secret_value()
+            return await tokens.issue(conn, secret, operator, ttl=timedelta(hours=12))
         finally:
             await conn.close()
 
@@ -506,7 +527,6 @@ def chaos(
 ) -> None:
     """Fault injection: SIGKILL services, crash Kafka and PostgreSQL during a simulated day."""
     import orjson
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from deskpemilu.chaos import Chaos as ChaosRun
     from deskpemilu.chaos import (
@@ -517,7 +537,6 @@ def chaos(
         count_submissions,
         prepare_day,
     )
-    from deskpemilu.simulator.channels import ChannelSecrets
     from deskpemilu.simulator.truth import write_truth
     from deskpemilu.supervisor import SERVICES
     from shared.settings import TokenSettings
@@ -539,9 +558,12 @@ def chaos(
             )
             raise typer.Exit(2)
         prepared = await prepare_day(
-            settings.database_url, election, seed=seed, tps_limit=tps_limit or None,
+            settings.database_url,
+            election,
+            seed=seed,
+            tps_limit=tps_limit or None,
             token_secret=settings.token_secret.get_secret_value(),
-        )  # fmt: skip
+        )
         write_truth(truth_path, prepared.plan, prepared.roster)
         targets = "services only" if no_broker_restarts else "services, Kafka, PostgreSQL"
         console.print(
@@ -552,13 +574,13 @@ def chaos(
         services = SupervisedServices(runtime.SERVICES_STATE, SERVICES, ports)
         stack = None if no_broker_restarts else ShellStack(runtime.STACK_SCRIPT, os.environ)
         config = ChaosConfig(
-            seed=seed, kill_every_s=kill_every, backing_restarts=not no_broker_restarts,
-            duration_s=duration, concurrency=concurrency,
-        )  # fmt: skip
-        with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console,
-        ) as progress:  # fmt: skip
+            seed=seed,
+            kill_every_s=kill_every,
+            backing_restarts=not no_broker_restarts,
+            duration_s=duration,
+            concurrency=concurrency,
+        )
+        with _progress() as progress:
             task = progress.add_task("forms sent", total=len(prepared.plan.sends))
             run: ChaosRun
 
@@ -573,15 +595,14 @@ def chaos(
 
             run = ChaosRun(services, stack, config, on_event=on_event)
             report = await run.run(
-                prepared, orjson.loads(truth_path.read_bytes()),
+                prepared,
+                orjson.loads(truth_path.read_bytes()),
                 intake_url=f"http://127.0.0.1:{ports['intake']}",
-                api_url=f"http://127.0.0.1:{ports['api']}", database_url=settings.database_url,
-                secrets=ChannelSecrets(
-                    whatsapp_app_secret=os.environ["WHATSAPP_APP_SECRET"],
-                    sms_auth_token=os.environ["SMS_AUTH_TOKEN"],
-                ),
+                api_url=f"http://127.0.0.1:{ports['api']}",
+                database_url=settings.database_url,
+                secrets=_channel_secrets(),
                 on_progress=lambda n: progress.advance(task, n),
-            )  # fmt: skip
+            )
         for line in report.details():
             console.print(f"  {line}")
         typer.echo(report.summary())

@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from shared.settings import LocalSecrets
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = Path(os.environ.get("RUN_DIR", REPO_ROOT / ".run"))
 LOG_DIR = RUN_DIR / "logs"
@@ -17,12 +19,7 @@ STACK_SCRIPT = REPO_ROOT / "deploy" / "stack.sh"
 DEFAULT_ROSTERS = REPO_ROOT / "data" / "rosters"
 
 # Secrets a fresh local run generates once (random, kept in .run/, never committed).
-GENERATED_SECRETS = (
-    "DESKPEMILU_TOKEN_SECRET",
-    "WHATSAPP_APP_SECRET",
-    "WHATSAPP_VERIFY_TOKEN",
-    "SMS_AUTH_TOKEN",
-)
+GENERATED_SECRETS = tuple(name.upper() for name in LocalSecrets.model_fields)
 
 SERVICE_PORTS = {"api": 8000, "intake": 8001, "validator": 8002, "aggregator": 8003}
 SERVICE_PORT_VARS = {
@@ -41,12 +38,7 @@ def service_port(name: str) -> int:
 def load_local_environment() -> None:
     """Fill os.environ with the local stack's addresses and secrets, never overriding set values."""
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    stored: dict[str, str] = {}
-    if SECRETS_FILE.exists():
-        for line in SECRETS_FILE.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key and value:
-                stored[key.strip()] = value.strip()
+    stored = LocalSecrets.read(SECRETS_FILE).as_environment()
     missing = [name for name in GENERATED_SECRETS if name not in stored]
     if missing:
         for name in missing:

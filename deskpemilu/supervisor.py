@@ -71,31 +71,7 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
             changed = False
             now = time.monotonic()
             for child in children.values():
-                proc = child.process
-                paused = (PAUSE_DIR / child.name).exists()
-                if paused:
-                    # `deskpemilu rebuild` pauses the aggregator: stop it, do not restart it.
-                    if proc is not None:
-                        _stop_all({child.name: child})
-                        child.process = None
-                        changed = True
-                    continue
-                if proc is not None and proc.poll() is not None:
-                    # A service that ran a while before dying gets a fresh, short backoff.
-                    if now - child.started_at > 30:
-                        child.backoff_s = 0.5
-                    print(
-                        f"supervisor: {child.name} exited with {proc.returncode}; "
-                        f"restart in {child.backoff_s:.1f}s",
-                        flush=True,
-                    )
-                    child.process = None
-                    child.next_start = now + child.backoff_s
-                    child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)
-                if child.process is None and now >= child.next_start:
-                    child.restarts += 1
-                    child.start()
-                    changed = True
+                changed = _tend(child, now) or changed
             if changed:
                 _write_state(children)
     finally:
@@ -103,6 +79,35 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
         SUPERVISOR_PID.unlink(missing_ok=True)
         SERVICES_STATE.unlink(missing_ok=True)
     return 0
+
+
+def _tend(child: Child, now: float) -> bool:
+    """Stop a paused child, schedule a crashed one's restart, start a due one; True on a change."""
+    proc = child.process
+    if (PAUSE_DIR / child.name).exists():
+        # `deskpemilu rebuild` pauses the aggregator: stop it, do not restart it.
+        if proc is None:
+            return False
+        _stop_all({child.name: child})
+        child.process = None
+        return True
+    if proc is not None and proc.poll() is not None:
+        # A service that ran a while before dying gets a fresh, short backoff.
+        if now - child.started_at > 30:
+            child.backoff_s = 0.5
+        print(
+            f"supervisor: {child.name} exited with {proc.returncode}; "
+            f"restart in {child.backoff_s:.1f}s",
+            flush=True,
+        )
+        child.process = None
+        child.next_start = now + child.backoff_s
+        child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)
+    if child.process is None and now >= child.next_start:
+        child.restarts += 1
+        child.start()
+        return True
+    return False
 
 
 def _stop_all(children: dict[str, Child], timeout_s: float = 20.0) -> None:

@@ -10,13 +10,33 @@ import jwt
 
 from shared.errors import BilingualError
 from shared.events import OperatorRef, Role, utcnow
+from shared.policy import covers  # the scope rule lives in shared.policy; importable here too
+
+__all__ = [
+    "ALGORITHM",
+    "ISSUER",
+    "Claims",
+    "TokenError",
+    "covers",
+    "issue_token",
+    "token_expired",
+    "verify_token",
+]
 
 ALGORITHM = "HS256"
 ISSUER = "deskpemilu"
 
 
 class TokenError(BilingualError):
-    """A token that is missing, malformed, badly signed, expired or revoked."""
+    """A missing, malformed, badly signed, expired or revoked token: 401 with a challenge."""
+
+    def __init__(self, code: str, pesan: str, message: str) -> None:
+        super().__init__(code, pesan, message, status=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def token_expired() -> TokenError:
+    """A token past its expiry."""
+    return TokenError("TOKEN_EXPIRED", "Token sudah kedaluwarsa.", "The token has expired.")
 
 
 @dataclass(frozen=True)
@@ -58,9 +78,7 @@ def verify_token(secret: str, token: str) -> Claims:
             options={"require": ["exp", "sub", "jti", "role"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise TokenError(
-            "TOKEN_EXPIRED", "Token sudah kedaluwarsa.", "The token has expired."
-        ) from exc
+        raise token_expired() from exc
     except jwt.PyJWTError as exc:
         raise TokenError("TOKEN_INVALID", "Token tidak sah.", "The token is not valid.") from exc
     try:
@@ -77,10 +95,3 @@ def verify_token(secret: str, token: str) -> Claims:
         )
     except (ValueError, TypeError) as exc:
         raise TokenError("TOKEN_INVALID", "Token tidak sah.", "The token is not valid.") from exc
-
-
-def covers(scope: tuple[str, ...], role: Role, area_code: str) -> bool:
-    """True when an operator's area scope includes the area (admin with no scope: everywhere)."""
-    if role is Role.ADMIN and not scope:
-        return True
-    return any(area_code == s or area_code.startswith(s + ".") for s in scope)

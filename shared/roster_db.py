@@ -6,11 +6,18 @@ import gc
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
 from shared.form import PARTY_LIST_CONTESTS, Contest
 from shared.roster import ContestInfo, ElectionRoster, TpsInfo
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+# A plain connection or one borrowed from a pool: both run the same queries.
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 _ELECTIONS = """
 SELECT id, kind, max_dpt_per_tps, ballot_reserve_pct::float8 AS ballot_reserve_pct
@@ -27,8 +34,11 @@ SELECT election, contest, party, nomor FROM candidates WHERE $1::text IS NULL OR
 
 
 @asynccontextmanager
-async def _snapshot(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    # One snapshot for all queries, so a roster load committing meanwhile cannot mix two rosters.
+async def roster_snapshot(conn: Conn) -> AsyncIterator[None]:
+    """One read-only snapshot for several roster queries (joins a transaction already open).
+
+    A roster load committing meanwhile cannot mix two rosters into one answer.
+    """
     if conn.is_in_transaction():
         yield
         return
@@ -49,9 +59,9 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def _fetch(conn: asyncpg.Connection, election_id: str | None) -> dict[str, ElectionRoster]:
+async def _fetch(conn: Conn, election_id: str | None) -> dict[str, ElectionRoster]:
     tps: dict[str, dict[str, TpsInfo]] = defaultdict(dict)
-    async with _snapshot(conn):
+    async with roster_snapshot(conn):
         elections = await conn.fetch(_ELECTIONS, election_id)
         contest_rows = await conn.fetch(_CONTESTS, election_id)
         party_rows = await conn.fetch(_PARTIES, election_id)
@@ -99,19 +109,17 @@ async def _fetch(conn: asyncpg.Connection, election_id: str | None) -> dict[str,
     }
 
 
-async def fetch_election_roster(
-    conn: asyncpg.Connection, election_id: str
-) -> ElectionRoster | None:
+async def fetch_election_roster(conn: Conn, election_id: str) -> ElectionRoster | None:
     """The roster of one election, or None if no such election was loaded."""
     return (await _fetch(conn, election_id)).get(election_id)
 
 
-async def fetch_all_rosters(conn: asyncpg.Connection) -> dict[str, ElectionRoster]:
+async def fetch_all_rosters(conn: Conn) -> dict[str, ElectionRoster]:
     """Every loaded election's roster, by election id."""
     return await _fetch(conn, None)
 
 
-async def roster_version(conn: asyncpg.Connection) -> int:
+async def roster_version(conn: Conn) -> int:
     """A number that grows whenever any roster table is written; poll it to refresh caches."""
     version: int = await conn.fetchval("SELECT version FROM roster_state")
     return version

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.topics import Topics
 
@@ -39,3 +41,42 @@ class TokenSettings(CommonSettings):
         if len(value.get_secret_value()) < 32:
             raise ValueError("DESKPEMILU_TOKEN_SECRET must be at least 32 characters")
         return value
+
+
+class LocalSecrets(BaseSettings):
+    """The secrets a local stack generates once and keeps in a dotenv file (.run/secrets.env).
+
+    Read with pydantic-settings' env_file support, from the file only: the process environment
+    is applied on top by whoever loads them (a value set there always wins).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    deskpemilu_token_secret: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    sms_auth_token: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, dotenv_settings)
+
+    @classmethod
+    def read(cls, path: Path) -> LocalSecrets:
+        """The secrets stored in a dotenv file; none when it does not exist."""
+        return cls(_env_file=path)
+
+    def as_environment(self) -> dict[str, str]:
+        """The stored secrets as environment variables (NAME=value), unset ones left out."""
+        return {
+            name.upper(): value.get_secret_value()
+            for name, value in self
+            if isinstance(value, SecretStr)
+        }

@@ -6,6 +6,7 @@ the local processes started by deploy/stack.sh, or those KAFKA_BOOTSTRAP_SERVERS
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
@@ -40,14 +41,57 @@ def _docker_engine_answers() -> bool:
     return status_line.startswith(b"HTTP/1.") and b" 200" in status_line
 
 
+# The broker version deploy/kafka/pom.xml pins (kafka.version); the apache/kafka image of each
+# release is published with the release's number as its tag.
+KAFKA_IMAGE = "apache/kafka:4.4.0"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _kafka_container() -> Iterator[str]:
+    """A one-node KRaft broker from the apache/kafka image, advertised on a fixed host port.
+
+    testcontainers' KafkaContainer drives Confluent's image scripts, which apache/kafka lacks, so
+    the broker is configured here with the image's own KAFKA_* variables (as docker-compose.yml).
+    """
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    port = _free_port()
+    container = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, port)
+        .with_envs(
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_LISTENERS="PLAINTEXT://:9092,CONTROLLER://:9093",
+            KAFKA_ADVERTISED_LISTENERS=f"PLAINTEXT://127.0.0.1:{port}",
+            KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
+            KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
+            KAFKA_AUTO_CREATE_TOPICS_ENABLE="false",
+            KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",
+        )
+        .waiting_for(LogMessageWaitStrategy("Kafka Server started"))
+    )
+    with container:
+        yield f"127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address of a real Kafka broker."""
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ and _docker_engine_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer("apache/kafka:3.8.0").with_kraft() as container:
-            yield container.get_bootstrap_server()
+        with _kafka_container() as bootstrap:
+            yield bootstrap
         return
     yield os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
 

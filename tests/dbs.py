@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 
@@ -24,3 +25,15 @@ async def drop_database(admin: asyncpg.Connection, name: str, patience: float = 
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.25)
+
+
+async def pairs(conn: asyncpg.Connection, query: str, *args: object) -> dict[Any, Any]:
+    """The rows of a two-column query as {first column: second column}."""
+    return {row[0]: row[1] for row in await conn.fetch(query, *args)}
+
+
+async def one_row(conn: asyncpg.Connection, query: str, *args: object) -> dict[str, Any]:
+    """The one row a query returns, as a dict; fails the test when there is none."""
+    row = await conn.fetchrow(query, *args)
+    assert row is not None, f"no row for {query}"
+    return dict(row)

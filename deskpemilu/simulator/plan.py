@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from deskpemilu.simulator.model import (
+    BASE_SHARES,
+    TpsResult,
+    TruthParams,
+    contest_truth,
+    report_times,
+)
 from shared.events import Channel, OperatorRef, Role
 from shared.form import LP, CHasil, Contest, DataPemilih, SuaraPartai, SuratSuara
 from shared.roster import ContestInfo, ElectionRoster, TpsInfo
 
-# Polls close at 13:00 local time; counting starts right after, contest by contest.
-POLLS_CLOSE_S = 13 * 3600
+# Counting goes contest by contest after polls close, in this order.
 COUNT_ORDER = (
     Contest.PPWP,
     Contest.PILGUB,
@@ -24,12 +30,6 @@ COUNT_ORDER = (
     Contest.DPRD_PROV,
     Contest.DPRD_KABKO,
 )
-# Shares near the published Banyuasin and national figures, so the dashboard looks familiar.
-BASE_SHARES: dict[Contest, dict[int, float]] = {
-    Contest.PPWP: {1: 0.15, 2: 0.72, 3: 0.13},
-    Contest.PILBUP: {1: 0.60, 2: 0.40},
-    Contest.PILGUB: {1: 0.46, 2: 0.27, 3: 0.27},
-}
 
 
 class Mistake(StrEnum):
@@ -144,16 +144,27 @@ def _lp(total: int, share_l: float) -> LP:
 
 
 def true_form(
-    election: str, contest: ContestInfo, tps: TpsInfo, rng: random.Random, *, reserve_pct: float
+    election: str,
+    contest: ContestInfo,
+    tps: TpsInfo,
+    rng: random.Random,
+    *,
+    reserve_pct: float,
+    result: TpsResult | None = None,
 ) -> CHasil:
-    """A consistent C.Hasil for one TPS: every section present, every rule satisfied."""
+    """A consistent C.Hasil for one TPS: every section present, every rule satisfied.
+
+    With ``result`` (from deskpemilu.simulator.model) the form carries those true numbers; rng
+    only splits a party's votes among its candidates. Without it, plain shares near BASE_SHARES
+    (for benchmarks that only need valid forms).
+    """
+    if result is None:
+        result = _plain_result(contest, tps, rng)
+    from_dpt, dptb, dpk = result.from_dpt, result.dptb, result.dpk
     share_l = tps.dpt_l / tps.dpt if tps.dpt else 0.5
-    from_dpt = round(tps.dpt * rng.uniform(0.65, 0.88))
-    dptb = rng.choice((0, 0, 0, 1, 2, 3))
-    dpk = rng.choice((0, 0, 0, 0, 1, 2))
-    voters = from_dpt + dptb + dpk
-    tidak_sah = min(voters, round(voters * rng.uniform(0.0, 0.04)))
-    sah = voters - tidak_sah
+    voters = result.voters
+    tidak_sah = result.suara_tidak_sah
+    sah = result.suara_sah
     pemilih = DataPemilih(
         dpt=LP(l=tps.dpt_l, p=tps.dpt_p, jumlah=tps.dpt),
         pengguna_dpt=_lp(from_dpt, share_l),
@@ -166,15 +177,14 @@ def true_form(
         ),
     )
     received = tps.dpt + math.ceil(tps.dpt * reserve_pct / 100)
-    damaged = min(received - voters, rng.choice((0, 0, 1, 2)))
+    damaged = max(0, min(received - voters, rng.choice((0, 0, 1, 2))))
     surat = SuratSuara(
         diterima=received, digunakan=voters, rusak=damaged, sisa=received - voters - damaged
     )
     if contest.contest.is_party_list:
-        numbers = sorted(contest.parties)
-        party_votes = _split(sah, [rng.random() ** 2 for _ in numbers], rng)
         partai = []
-        for number, votes in zip(numbers, party_votes, strict=True):
+        for number in sorted(contest.parties):
+            votes = result.votes.get(number, 0)
             candidates = sorted(contest.parties[number])
             a1 = round(votes * rng.uniform(0.2, 0.5)) if candidates else votes
             lines = (
@@ -194,12 +204,32 @@ def true_form(
             jumlah_suara=voters,
         )  # fmt: skip
     numbers = sorted(contest.candidates)
-    base = BASE_SHARES.get(contest.contest, {})
-    lines = _split(sah, [base.get(n, 1.0 / len(numbers)) for n in numbers], rng)
     return CHasil(
         election=election, contest=contest.contest, tps=tps.code, pemilih=pemilih,
-        surat_suara=surat, suara_calon=dict(zip(numbers, lines, strict=True)), suara_sah=sah,
-        suara_tidak_sah=tidak_sah, jumlah_suara=voters,
+        surat_suara=surat, suara_calon={n: result.votes.get(n, 0) for n in numbers},
+        suara_sah=sah, suara_tidak_sah=tidak_sah, jumlah_suara=voters,
+    )  # fmt: skip
+
+
+def _plain_result(contest: ContestInfo, tps: TpsInfo, rng: random.Random) -> TpsResult:
+    """Numbers for one TPS with every TPS alike: each share times uniform(0.7, 1.3)."""
+    from_dpt = round(tps.dpt * rng.uniform(0.65, 0.88))
+    dptb = rng.choice((0, 0, 0, 1, 2, 3))
+    dpk = rng.choice((0, 0, 0, 0, 1, 2))
+    voters = from_dpt + dptb + dpk
+    tidak_sah = min(voters, round(voters * rng.uniform(0.0, 0.04)))
+    sah = voters - tidak_sah
+    if contest.contest.is_party_list:
+        numbers = sorted(contest.parties)
+        weights = [rng.random() ** 2 for _ in numbers]
+    else:
+        numbers = sorted(contest.candidates)
+        base = BASE_SHARES.get(contest.contest, {})
+        weights = [base.get(n, 1.0 / len(numbers)) for n in numbers]
+    lines = _split(sah, weights, rng)
+    return TpsResult(
+        tps=tps.code, dpt=tps.dpt, from_dpt=from_dpt, dptb=dptb, dpk=dpk, suara_sah=sah,
+        suara_tidak_sah=tidak_sah, votes=dict(zip(numbers, lines, strict=True)),
     )  # fmt: skip
 
 
@@ -251,10 +281,18 @@ def plan_day(
     channel_mix: dict[Channel, float] | None = None,
     contests: Sequence[Contest] | None = None,
     tps_limit: int | None = None,
+    sample: Collection[str] = (),
+    truth_params: TruthParams | None = None,
 ) -> DayPlan:
-    """Plan every report of the day for every TPS and contest of the roster (deterministic)."""
+    """Plan every report of the day for every TPS and contest of the roster (deterministic).
+
+    The numbers come from the heterogeneous truth model (deskpemilu.simulator.model) for the
+    whole roster, so a tps_limit keeps the same TPS results; TPS of a quick-count ``sample``
+    report first.
+    """
     rng = random.Random(seed)
     rates = rates or MistakeRates()
+    params = truth_params or TruthParams()
     mix = channel_mix or {
         Channel.API: 0.5,
         Channel.BATCH: 0.2,
@@ -262,18 +300,20 @@ def plan_day(
         Channel.SMS: 0.1,
     }
     chosen = [c for c in COUNT_ORDER if c in roster.contests and (not contests or c in contests)]
+    truths = {c: contest_truth(roster, c, seed, params) for c in chosen}
+    # Report times follow the count order of every contest of the roster, chosen or not.
+    counted_order = [c for c in COUNT_ORDER if c in roster.contests]
+    times = report_times(roster, counted_order, seed, sample=sample, params=params)
     tps_list = sorted(roster.tps.values(), key=lambda t: t.code)[:tps_limit]
     plan = DayPlan(sends=[])
     channels, weights = zip(*mix.items(), strict=True)
     for tps in tps_list:
         sender = operators.sender(tps.kecamatan_code)
-        # Count speed differs per TPS; each contest takes a while after the previous one.
-        at = POLLS_CLOSE_S + rng.lognormvariate(math.log(1800), 0.5)
         for contest in chosen:
-            at += rng.lognormvariate(math.log(1500), 0.6)
+            at = times[contest][tps.code]
             form = true_form(
                 roster.election_id, roster.contests[contest], tps, rng,
-                reserve_pct=roster.ballot_reserve_pct,
+                reserve_pct=roster.ballot_reserve_pct, result=truths[contest].result(tps.code),
             )  # fmt: skip
             channel = rng.choices(channels, weights)[0]
             # Party-list forms are long: operators send those from the app or a sheet.

@@ -13,6 +13,7 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
+from deskpemilu import tokens
 from deskpemilu.simulator.channels import (
     ChannelSecrets,
     Outcome,
@@ -22,7 +23,6 @@ from deskpemilu.simulator.channels import (
     send_whatsapp,
 )
 from deskpemilu.simulator.plan import DayPlan, Send
-from shared.auth import issue_token
 from shared.events import Channel, OperatorRef, Role
 
 MAX_ATTEMPTS = 200  # a phone keeps trying; the intake's per-operator rate limit paces it
@@ -59,17 +59,9 @@ async def load_operators(conn: asyncpg.Connection) -> tuple[list[OperatorRef], d
 async def mint_tokens(
     conn: asyncpg.Connection, secret: str, operators: list[OperatorRef], hours: float = 24.0
 ) -> dict[str, str]:
-    """A bearer token per operator, recorded in operator_tokens like the CLI does."""
-    tokens: dict[str, str] = {}
-    rows = []
-    for op in operators:
-        token, claims = issue_token(secret, op, ttl=timedelta(hours=hours))
-        tokens[op.id] = token
-        rows.append((claims.jti, op.id, claims.expires_at))
-    await conn.executemany(
-        "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)", rows
-    )
-    return tokens
+    """A bearer token per operator, recorded in operator_tokens like the CLI's."""
+    issued = await tokens.issue_tokens(conn, secret, operators, ttl=timedelta(hours=hours))
+    return {operator_id: token for operator_id, (token, _) in issued.items()}
 
 
 class DayRunner:

@@ -48,11 +48,28 @@ def expected_totals(plan: DayPlan, roster: ElectionRoster) -> dict[str, dict[str
     return totals
 
 
+def final_shares(plan: DayPlan, roster: ElectionRoster) -> dict[str, dict[str, float]]:
+    """contest -> vote line ('c2', 'p3') -> its share of the valid votes of every counted TPS."""
+    votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    sah: dict[str, int] = defaultdict(int)
+    for (contest, tps), form in plan.counted.items():
+        if tps not in roster.tps:
+            continue
+        for line, n in form.votes_by_candidate().items():
+            votes[contest][line] += n
+        sah[contest] += form.suara_sah
+    return {
+        contest: {line: n / max(sah[contest], 1) for line, n in sorted(lines.items())}
+        for contest, lines in sorted(votes.items())
+    }
+
+
 def write_truth(path: Path, plan: DayPlan, roster: ElectionRoster) -> None:
     """Write the ground truth file: totals per area, expected outcome per send, disputes."""
     totals = expected_totals(plan, roster)
     payload = {
         "election": roster.election_id,
+        "shares": final_shares(plan, roster),
         "totals": {
             contest: {area: t.as_dict() for area, t in sorted(areas.items())}
             for contest, areas in sorted(totals.items())

@@ -16,6 +16,7 @@ import orjson
 
 from shared.events import ReviewDecided, Role, SubmissionReceived, Violation
 from shared.form import PARTY_LIST_CONTESTS
+from shared.policy import REVIEW_ROLES
 from shared.roster import ancestors_of
 
 Key = tuple[str, str, str]  # election, contest, tps
@@ -28,8 +29,8 @@ LineDeltas = dict[int, int]
 # through object.__setattr__, about 1 us per object, several per form. Never mutate them;
 # unsafe_hash keeps them hashable by value as frozen ones were.
 
-# Senders whose later form replaces the counted one whoever sent that.
-REVISERS = frozenset({Role.CAMAT, Role.ADMIN})
+# Senders whose later form replaces the counted one whoever sent that: the reviewers.
+REVISERS = REVIEW_ROLES
 
 
 class Decision(StrEnum):

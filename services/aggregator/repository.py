@@ -36,10 +36,11 @@ from services.aggregator.aggregation import (
     numbers_of,
 )
 from shared.events import Violation
+from shared.notify import ElectionChange, ResultsChanged
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "deskpemilu_results"
+NOTIFY_CHANNEL = ResultsChanged.CHANNEL
 TopicPartition = tuple[str, int]
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -697,18 +698,15 @@ def _notify_payload(out: BatchOutcome) -> str:
         contests.setdefault(election, set()).add(contest)
     for election, contest, _ in out.results:
         contests.setdefault(election, set()).add(contest)
-    # pg_notify refuses payloads of 8000 bytes or more: counts and names only, never rows.
-    return orjson.dumps(
-        {
-            "elections": [
-                {"election": election, "contests": sorted(names)}
-                for election, names in sorted(contests.items())
-            ],
-            "areas": len(out.summaries),
-            "tps": len(out.results),
-            "decisions": {str(name): count for name, count in out.decisions.items()},
-        }
-    ).decode()
+    return ResultsChanged(
+        elections=tuple(
+            ElectionChange(election=election, contests=tuple(sorted(names)))
+            for election, names in sorted(contests.items())
+        ),
+        areas=len(out.summaries),
+        tps=len(out.results),
+        decisions={str(name): count for name, count in out.decisions.items()},
+    ).model_dump_json()
 
 
 # Rebuild: the projections go, the roster denominators (tps_total, dpt_total) stay.

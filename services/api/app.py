@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.requests import Request
-from starlette.routing import Route
 
 from services.api import (
     routes_areas,
@@ -26,14 +23,15 @@ from services.api import (
     routes_tps,
 )
 from services.api.cache import ResponseCache
-from services.api.deps import ApiState, viewer_context
-from services.api.errors import install_error_handlers
+from services.api.deps import ApiState
 from services.api.live import ChangeFeed
 from services.api.publisher import ReviewPublisher
 from services.api.repository import fetch_roster_rows
 from services.api.roster_cache import build_snapshot
 from services.api.settings import ApiSettings
 from shared.db import create_pool
+from shared.hotpath import install_hot_paths
+from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -48,25 +46,6 @@ async def _refresh_forever(state: ApiState) -> None:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Reads go on from the cache and fail on their own; /healthz reports the outage.
             log.warning("roster/revocation refresh failed", extra={"error": str(exc)})
-
-
-def _fast(endpoint: Callable[..., Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    async def handle(request: Request) -> Response:
-        viewer = await viewer_context(request)
-        return await endpoint(**request.path_params, request=request, viewer=viewer)
-
-    return handle
-
-
-def add_fast_routes(app: FastAPI, routes: tuple[tuple[str, Any], ...]) -> None:
-    """Serve GET routes with only path parameters as plain Starlette routes, ahead of FastAPI's.
-
-    FastAPI resolves parameters and dependencies on every request (about 80 us here), more than
-    a cached answer costs; these call the same functions with the same checks. The FastAPI
-    definitions stay for the OpenAPI schema and are never reached for GET.
-    """
-    for path, endpoint in routes:
-        app.router.routes.insert(0, Route(path, _fast(endpoint), methods=["GET"]))
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -125,7 +104,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_events,
     ):
         app.include_router(module.router)
-    add_fast_routes(app, routes_results.FAST_GETS + routes_tps.FAST_GETS)
+    install_hot_paths(app)
 
     async def health() -> dict[str, bool]:
         state: ApiState = app.state.api

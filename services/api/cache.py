@@ -6,15 +6,13 @@ import asyncio
 import gzip
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
-from prometheus_client import Counter
+from cachetools import TTLCache
 
-CACHE_LOOKUPS = Counter(
-    "deskpemilu_api_cache_lookups_total", "Response cache lookups of the read API", ["outcome"]
-)
+from services.api.metrics import CACHE_LOOKUPS
+
 _HIT = CACHE_LOOKUPS.labels("hit")
 _MISS = CACHE_LOOKUPS.labels("miss")
 _SHARED = CACHE_LOOKUPS.labels("shared")
@@ -45,7 +43,6 @@ class CachedBody:
 
     body: bytes
     etag: str
-    stored_at: float
     gzipped: bytes | None = None
     gzip_etag: str = ""
 
@@ -54,10 +51,10 @@ class CachedBody:
         """Hash and, once per cached version, compress the body."""
         etag = etag_of(body)
         if len(body) < GZIP_MIN_BYTES:
-            return cls(body, etag, time.monotonic())
+            return cls(body, etag)
         # mtime=0: the same body always gives the same bytes.
         packed = gzip.compress(body, compresslevel=6, mtime=0)
-        return cls(body, etag, time.monotonic(), packed, etag[:-1] + '-gz"')
+        return cls(body, etag, packed, etag[:-1] + '-gz"')
 
 
 class ResponseCache:
@@ -67,7 +64,10 @@ class ResponseCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self.generation = 0
-        self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
+        # Expiry after ttl_s, then the least recently used go first beyond max_entries.
+        self._entries: TTLCache[Hashable, CachedBody] = TTLCache(
+            maxsize=max_entries, ttl=ttl_s, timer=time.monotonic
+        )
         self._loading: dict[Hashable, asyncio.Future[CachedBody]] = {}
 
     def __len__(self) -> int:
@@ -83,7 +83,7 @@ class ResponseCache:
         """The cached body for key, or load it once however many requests ask at the same time."""
         while True:
             entry = self._entries.get(key)
-            if entry is not None and time.monotonic() - entry.stored_at < self.ttl_s:
+            if entry is not None:
                 _HIT.inc()
                 return entry
             pending = self._loading.get(key)
@@ -119,8 +119,5 @@ class ResponseCache:
         # Results changed while loading: serve this body to whoever asked, but do not keep it.
         if generation == self.generation:
             self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
         future.set_result(entry)
         return entry

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -16,19 +15,20 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from services.api.cache import ResponseCache, etag_matches
-from services.api.errors import ApiError, forbidden, not_found, unauthorized
+from services.api.errors import not_found, refusal_error
 from services.api.live import ChangeFeed
 from services.api.publisher import ReviewPublisher
-from services.api.repository import fetch_revoked_jtis, fetch_roster_rows, fetch_roster_version
+from services.api.repository import fetch_roster_rows, fetch_roster_version
 from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot, build_snapshot
 from services.api.settings import ApiSettings
-from shared.auth import Claims, TokenError, verify_token
-from shared.events import OperatorRef, Role, utcnow
+from shared.auth import Claims
+from shared.events import OperatorRef
+from shared.policy import review_role_refusal
+from shared.tokens import TokenVerifier, bearer_token, token_missing
 
 log = logging.getLogger(__name__)
 
 # Every dependency is async: FastAPI runs sync ones in a thread pool, which costs more than they do.
-REVIEW_ROLES = frozenset({Role.CAMAT, Role.ADMIN})
 _VERIFIED_TOKENS_MAX = 4096
 _UNKNOWN_ELECTION_RECHECK_S = 1.0
 
@@ -43,19 +43,27 @@ class ApiState:
     feed: ChangeFeed
     publisher: ReviewPublisher
     roster: RosterSnapshot
-    revoked: frozenset[uuid.UUID] = frozenset()
-    # Verified tokens by their text: the signature check is skipped on the hot path, while
-    # expiry and revocation are still checked on every request.
-    verified: OrderedDict[str, Claims] = field(default_factory=OrderedDict)
+    # Signature checked once per token; expiry and revocation on every request.
+    tokens: TokenVerifier = field(init=False)
     roster_checked_at: float = 0.0
     _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenVerifier(
+            self.settings.token_secret.get_secret_value(), max_entries=_VERIFIED_TOKENS_MAX
+        )
+
+    @property
+    def revoked(self) -> frozenset[uuid.UUID]:
+        """Ids of revoked tokens, as of the last refresh."""
+        return self.tokens.revoked
 
     async def refresh(self) -> bool:
         """Re-read revoked tokens and, if the roster changed, the roster; True if it changed."""
         async with self._refresh_lock:
             self.roster_checked_at = time.monotonic()
             async with self.pool.acquire() as conn:
-                self.revoked = await fetch_revoked_jtis(conn)
+                await self.tokens.refresh_revoked(conn)
                 if await fetch_roster_version(conn) == self.roster.version:
                     return False
                 snapshot = build_snapshot(await fetch_roster_rows(conn))
@@ -65,25 +73,11 @@ class ApiState:
             self.feed.changed({("", "")})
             return True
 
-    def claims_for(self, token: str) -> Claims:
-        """Verify a token (cached), then check expiry and revocation."""
-        claims = self.verified.get(token)
-        if claims is None:
-            try:
-                claims = verify_token(self.settings.token_secret.get_secret_value(), token)
-            except TokenError as exc:
-                raise unauthorized(exc.code, exc.pesan, exc.message) from exc
-            self.verified[token] = claims
-            if len(self.verified) > _VERIFIED_TOKENS_MAX:
-                self.verified.popitem(last=False)
-        if claims.expires_at <= utcnow():
-            self.verified.pop(token, None)
-            raise unauthorized(
-                "TOKEN_EXPIRED", "Token sudah kedaluwarsa.", "The token has expired."
-            )
-        if claims.jti in self.revoked:
-            raise unauthorized("TOKEN_REVOKED", "Token sudah dicabut.", "The token was revoked.")
-        return claims
+    def claims_for(self, token: str | None) -> Claims:
+        """Claims of a bearer token: signature (cached), expiry, revocation; 401 otherwise."""
+        if not token:
+            raise token_missing()
+        return self.tokens.verify(token)
 
 
 async def get_state(request: Request) -> ApiState:
@@ -101,36 +95,19 @@ StateDep = Annotated[ApiState, Depends(get_state)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an 'Authorization: Bearer ...' header, if any."""
-    header = request.headers.get("authorization")
-    if header and header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
-
-
-def _missing_token() -> ApiError:
-    return unauthorized(
-        "TOKEN_MISSING",
-        "Token diperlukan (Authorization: Bearer ...).",
-        "A token is required (Authorization: Bearer ...).",
-    )
+def request_token(request: Request) -> str | None:
+    """The token of the request's 'Authorization: Bearer ...' header, if any."""
+    return bearer_token(request.headers.get("authorization"))
 
 
 async def current_claims(request: Request) -> Claims:
     """Claims of the bearer token; every /v1 route needs one."""
-    token = bearer_token(request)
-    if token is None:
-        raise _missing_token()
-    return (await get_state(request)).claims_for(token)
+    return (await get_state(request)).claims_for(request_token(request))
 
 
 async def stream_claims(request: Request, token: str | None = None) -> Claims:
     """Claims for the SSE route: EventSource cannot send headers, so ?token= is accepted too."""
-    value = bearer_token(request) or token
-    if not value:
-        raise _missing_token()
-    return (await get_state(request)).claims_for(value)
+    return (await get_state(request)).claims_for(request_token(request) or token)
 
 
 async def current_viewer(claims: Annotated[Claims, Depends(current_claims)]) -> OperatorRef:
@@ -139,12 +116,10 @@ async def current_viewer(claims: Annotated[Claims, Depends(current_claims)]) -> 
 
 
 async def current_reviewer(claims: Annotated[Claims, Depends(current_claims)]) -> OperatorRef:
-    """Only a camat (in their area) or an admin may review; the area is checked by the route."""
-    if claims.operator.role not in REVIEW_ROLES:
-        raise forbidden(
-            "Hanya camat atau admin yang boleh memutuskan.",
-            "Only a camat or an admin may decide.",
-        )
+    """Only a camat or an admin may review (shared.policy); the route checks the area."""
+    refused = review_role_refusal(claims.operator)
+    if refused is not None:
+        raise refusal_error(refused)
     return claims.operator
 
 
@@ -159,10 +134,7 @@ class Viewer:
 async def viewer_context(request: Request) -> Viewer:
     """State and reader in one step: a single dependency keeps the hot routes cheap."""
     state: ApiState = request.app.state.api
-    token = bearer_token(request)
-    if token is None:
-        raise _missing_token()
-    return Viewer(state, state.claims_for(token).operator)
+    return Viewer(state, state.claims_for(request_token(request)).operator)
 
 
 CurrentClaims = Annotated[Claims, Depends(current_claims)]

@@ -6,47 +6,29 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Callable
 
 import asyncpg
 import orjson
-from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from sse_starlette import ServerSentEvent
 
-from services.api.metrics import SSE_PUSH_SECONDS
+from services.api.metrics import NOTIFICATIONS, SSE_CLIENTS, SSE_PUSH_SECONDS
 from shared.db import connect
+from shared.notify import ResultsChanged, Scope
 
 log = logging.getLogger(__name__)
 
-SSE_CLIENTS = Gauge("deskpemilu_api_sse_clients", "Server-Sent Events streams open")
-NOTIFICATIONS = Counter(
-    "deskpemilu_api_notifications_total", "NOTIFY messages received on the results channel"
-)
-
-# Each change names where it happened when the aggregator says so; unknown payloads still count.
-Scope = tuple[str, str]  # (election, contest); ("", "") when the payload did not say
-
 
 def scopes_of(payload: str) -> set[Scope]:
-    """The (election, contest) pairs a NOTIFY payload names; {("", "")} if it names none."""
+    """The (election, contest) pairs a NOTIFY payload names; {("", "")} if it names none.
+
+    A payload that is not a ResultsChanged still counts as a change (of anything).
+    """
     try:
-        data: Any = orjson.loads(payload) if payload else None
-    except orjson.JSONDecodeError:
+        return ResultsChanged.model_validate_json(payload).scopes()
+    except ValidationError:
         return {("", "")}
-    # The aggregator sends {"elections": [{"election": e, "contests": [...]}, ...], ...}.
-    if isinstance(data, dict) and isinstance(data.get("elections"), list):
-        data = data["elections"]
-    items = data if isinstance(data, list) else [data]
-    found: set[Scope] = set()
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        election = item.get("election")
-        contests = item.get("contests", [item.get("contest")])
-        if isinstance(election, str):
-            for contest in contests if isinstance(contests, list) else [contests]:
-                found.add((election, contest if isinstance(contest, str) else ""))
-    return found or {("", "")}
 
 
 class Subscriber:
@@ -151,10 +133,19 @@ class ChangeFeed:
             backoff = min(backoff * 2, 10.0)
 
 
-def sse_event(event: str, data: object, event_id: int | None = None) -> bytes:
-    """One Server-Sent Events message."""
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+def sse_event(event: str, data: object, event_id: int | None = None) -> ServerSentEvent:
+    """One Server-Sent Events message, its data as compact JSON."""
+    return ServerSentEvent(
+        orjson.dumps(data).decode(),
+        event=event,
+        id=str(event_id) if event_id is not None else None,
+        sep="\n",
+    )
+
+
+def sse_ping() -> ServerSentEvent:
+    """The keep-alive comment EventSourceResponse sends on an idle stream."""
+    return ServerSentEvent(comment="ping", sep="\n")
 
 
 async def stream_changes(
@@ -164,12 +155,19 @@ async def stream_changes(
     coalesce_s: float,
     expires_at: float,
     revoked: Callable[[], bool] = lambda: False,
-) -> AsyncIterator[bytes]:
-    """Events for one client: hello, then 'changed' at most every coalesce_s, pings in between."""
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """Events for one client: hello, then 'changed' at most every coalesce_s.
+
+    The response (sse-starlette's EventSourceResponse) adds the keep-alive pings and ends this
+    generator when the client disconnects. It wakes every heartbeat_s on its own, so an expired
+    or revoked token ends the stream within a heartbeat even when nothing changes.
+    """
     # Subscribed inside the generator, so the finally below always runs for a subscriber.
     sub = feed.subscribe()
     try:
-        yield b"retry: 3000\n\n" + sse_event("hello", {"version": sub.version}, sub.version)
+        hello = sse_event("hello", {"version": sub.version}, sub.version)
+        hello.retry = 3000
+        yield hello
         last_sent = 0.0
         while not sub.closed:
             remaining = expires_at - time.time()
@@ -182,8 +180,6 @@ async def stream_changes(
             try:
                 await asyncio.wait_for(sub.wakeup.wait(), timeout=min(heartbeat_s, remaining))
             except TimeoutError:
-                if expires_at > time.time():
-                    yield b": ping\n\n"
                 continue
             if sub.closed:
                 return

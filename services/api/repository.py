@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from shared.roster_db import roster_version
+
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
@@ -25,24 +27,8 @@ def prefix_range(code: str) -> tuple[str, str]:
 
 # --- roster, tokens -------------------------------------------------------------------------
 
-_ROSTER_VERSION = "SELECT version FROM roster_state"
-
-
-async def fetch_roster_version(conn: Conn) -> int:
-    """The counter every roster write bumps."""
-    version: int = await conn.fetchval(_ROSTER_VERSION)
-    return version
-
-
-# Only unexpired revocations matter: an expired token fails its own check.
-_REVOKED = """
-SELECT jti FROM operator_tokens WHERE revoked_at IS NOT NULL AND expires_at > now()
-"""
-
-
-async def fetch_revoked_jtis(conn: Conn) -> frozenset[uuid.UUID]:
-    """Ids of revoked, not yet expired tokens."""
-    return frozenset(r["jti"] for r in await conn.fetch(_REVOKED))
+# The counter every roster write bumps (shared.roster_db's query, under the api's name).
+fetch_roster_version = roster_version
 
 
 _ELECTIONS = """

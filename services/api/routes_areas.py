@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.api import views
 from services.api.deps import (
-    REVIEW_ROLES,
     CurrentClaims,
     CurrentViewer,
     StateDep,
@@ -15,8 +14,10 @@ from services.api.deps import (
 )
 from services.api.errors import not_found
 from services.api.schemas import AreaNodePublic, ElectionListPublic, ElectionPublic, WhoAmIPublic
+from shared.hotpath import HotRoute
+from shared.policy import may_review
 
-router = APIRouter(prefix="/v1", tags=["areas"])
+router = APIRouter(prefix="/v1", tags=["areas"], route_class=HotRoute)
 
 
 @router.get("/whoami", response_model=WhoAmIPublic)
@@ -28,7 +29,7 @@ async def whoami(claims: CurrentClaims) -> WhoAmIPublic:
         name=operator.name,
         role=operator.role.value,
         scope=list(operator.scope),
-        can_review=operator.role in REVIEW_ROLES,
+        can_review=may_review(operator.role),
         expires_at=claims.expires_at,
     )
 

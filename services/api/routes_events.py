@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from services.api.deps import StateDep, StreamClaims
 from services.api.errors import ApiError
-from services.api.live import stream_changes
+from services.api.live import sse_ping, stream_changes
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=HotRoute)
 
 
-@router.get("/events", response_class=StreamingResponse)
+@router.get("/events", response_class=EventSourceResponse)
 async def events(
     state: StateDep,
     claims: StreamClaims,
-    token: str | None = Query(
-        default=None,
-        description="the bearer token, for EventSource which cannot send headers (this route only)",
-    ),
-) -> StreamingResponse:
+    token: Annotated[
+        str | None,
+        Query(
+            description="the bearer token, for EventSource, which cannot send headers (this route)",
+        ),
+    ] = None,
+) -> EventSourceResponse:
     """'hello' on connect, then 'changed' (coalesced) whenever results change; ': ping' idle."""
     del token  # read by the StreamClaims dependency; declared here for the OpenAPI description
     settings = state.settings
@@ -40,8 +45,11 @@ async def events(
         # Checked at every event or ping: a revoked token's stream ends within a heartbeat.
         revoked=lambda: claims.jti in state.revoked,
     )
-    return StreamingResponse(
+    # Pings every heartbeat and the disconnect watch come from EventSourceResponse.
+    return EventSourceResponse(
         stream,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache"},
+        ping=settings.sse_heartbeat_s,
+        ping_message_factory=sse_ping,
+        sep="\n",
     )

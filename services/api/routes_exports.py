@@ -20,8 +20,9 @@ from services.api.exports import RecapColumn, RecapLevel, RecapRow, RecapSheet
 from services.api.repository import fetch_area_sums, fetch_tps_under
 from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot
 from shared.events import utcnow
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+router = APIRouter(prefix="/v1/exports", tags=["exports"], route_class=HotRoute)
 
 WIB = timezone(timedelta(hours=7), "WIB")
 _LEVEL_DEPTH = {"provinsi": 1, "kabko": 2, "kecamatan": 3, "desa": 4, "tps": 5}

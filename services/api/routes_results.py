@@ -15,8 +15,9 @@ from services.api.deps import (
 from services.api.estimator import TpsSample, ratio_estimate
 from services.api.repository import fetch_area_sums, fetch_results_under, fetch_tps_under
 from services.api.schemas import AreaResultPublic, EstimatePublic
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["results"])
+router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute)
 
 
 @router.get("/results/{election}/{contest}/{area}", response_model=AreaResultPublic)
@@ -89,10 +90,3 @@ async def estimate(
         )
 
     return await cached_json(request, state, ("estimate", election, contest, area), load)
-
-
-# Also served in front of FastAPI's router (see app.py): the routes every dashboard re-fetches.
-FAST_GETS = (
-    ("/v1/results/{election}/{contest}/{area}", area_result),
-    ("/v1/estimates/{election}/{contest}/{area}", estimate),
-)

@@ -13,7 +13,7 @@ from services.api.deps import (
     contest_or_404,
     election_or_404,
 )
-from services.api.errors import ApiError, forbidden, not_found
+from services.api.errors import ApiError, not_found, refusal_error
 from services.api.publisher import PublishUnavailable
 from services.api.repository import (
     fetch_result_status,
@@ -22,11 +22,12 @@ from services.api.repository import (
 )
 from services.api.routes_tps import tps_code_or_422
 from services.api.schemas import AcceptIn, ErrorPublic, ReviewQueuedPublic, VerifyIn
-from shared.auth import covers
-from shared.events import OperatorRef, ReviewDecided, Role, utcnow
+from shared.events import OperatorRef, ReviewDecided, utcnow
 from shared.form import Contest
+from shared.hotpath import HotRoute
+from shared.policy import review_refusal
 
-router = APIRouter(prefix="/v1/review", tags=["review"])
+router = APIRouter(prefix="/v1/review", tags=["review"], route_class=HotRoute)
 
 # Fixed namespace: (reviewer, Idempotency-Key) always gives the same decision id, so a retried
 # click after a timeout is applied once by the aggregator.
@@ -48,16 +49,25 @@ def decision_id_for(reviewer_id: str, idempotency_key: str | None) -> uuid.UUID:
     return uuid.uuid4()
 
 
+def review_forbidden(reviewer: OperatorRef, tps: str) -> ApiError | None:
+    """The 403 for a reviewer who may not decide on this TPS (shared.policy, as the validator).
+
+    An admin is held to their scope like a camat: an admin token with a scope that answered 202
+    here would be rejected by the validator, the decision lost after the reviewer was told yes.
+    """
+    refused = review_refusal(reviewer, tps)
+    return None if refused is None else refusal_error(refused)
+
+
 async def _checked_place(
     state: StateDep, reviewer: OperatorRef, election: str, contest: str, tps: str
 ) -> str:
     election_meta = await election_or_404(state, election)
     contest_or_404(election_meta, contest)
     code = tps_code_or_422(tps)
-    if reviewer.role is not Role.ADMIN and not covers(reviewer.scope, reviewer.role, code):
-        raise forbidden(
-            f"TPS {code} di luar wilayah tugas Anda.", f"TPS {code} is outside your area."
-        )
+    refused = review_forbidden(reviewer, code)
+    if refused is not None:
+        raise refused
     async with state.pool.acquire() as conn:
         if await fetch_tps_roster(conn, election=election, tps=code) is None:
             raise not_found(f"TPS {code} di {election}", f"TPS {code} in {election}")

@@ -20,8 +20,9 @@ from services.api.errors import ApiError, not_found
 from services.api.repository import fetch_anomalies, fetch_conflicts, fetch_tps_rows
 from services.api.schemas import AnomalyListPublic, ConflictListPublic, TpsDetailPublic
 from shared.form import normalise_tps_code
+from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["tps"])
+router = APIRouter(prefix="/v1", tags=["tps"], route_class=HotRoute)
 
 
 def tps_code_or_422(value: str) -> str:
@@ -130,7 +131,3 @@ async def anomalies(
 
     key = ("anomalies", election, contest, area, status, limit)
     return await cached_json(request, state, key, load)
-
-
-# Also served in front of FastAPI's router (see app.py).
-FAST_GETS = (("/v1/tps/{election}/{contest}/{tps}", tps_detail),)

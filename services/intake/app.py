@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import metrics, routes_api, routes_webhooks
-from services.intake.deps import TokenVerifier
+from services.intake import metrics, routes_api, routes_app, routes_webhooks
 from services.intake.directory import Directory, DirectoryRefresher
-from services.intake.fastpath import FastSubmit
 from services.intake.idempotency import IdempotencyCache
-from services.intake.messages import INVALID_MESSAGE, INVALID_PESAN, translate_errors
 from services.intake.notifier import Replier, VerdictNotifier
 from services.intake.publisher import Publisher
 from services.intake.ratelimit import RateLimiter
-from services.intake.schemas import IntakeError, JsonResponse
+from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
+from shared.hotpath import install_hot_paths
+from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
+from shared.tokens import TokenVerifier
 
 DESCRIPTION = """
 Operators send TPS results (Formulir C.Hasil) here: the mobile app as JSON (one form, a batch,
@@ -60,50 +57,15 @@ class RequestMetrics:
             await self.app(scope, receive, send_with_status)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path_format", None) or "unmatched"
             metrics.REQUESTS.labels(template, str(status)).inc()
-
-
-def _field(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    return loc[1:] if loc and loc[0] == "body" else loc
-
-
-async def _intake_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, IntakeError)
-    return JsonResponse(exc.body(), status_code=exc.status, headers=exc.headers())
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = [{**e, "loc": _field(tuple(e.get("loc", ())))} for e in exc.errors()]
-    error = IntakeError(
-        422, "INVALID_REQUEST", INVALID_PESAN, INVALID_MESSAGE, details=translate_errors(errors)
-    )
-    return JsonResponse(error.body(), status_code=422)
-
-
-_HTTP_TEXTS = {
-    404: ("NOT_FOUND", "Alamat tidak ditemukan.", "Not found."),
-    405: ("METHOD_NOT_ALLOWED", "Metode HTTP tidak diizinkan.", "Method not allowed."),
-}
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code, pesan, message = _HTTP_TEXTS.get(
-        exc.status_code, (f"HTTP_{exc.status_code}", str(exc.detail), str(exc.detail))
-    )
-    return JsonResponse(
-        {"code": code, "pesan": pesan, "message": message, "details": []},
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """Build the app; settings are read here so tests can pass overrides."""
     settings = settings or IntakeSettings()
-    directory = Directory()
+    tokens = TokenVerifier(settings.token_secret.get_secret_value())
+    directory = Directory(tokens)
     refresher = DirectoryRefresher(
         directory, settings.database_url, interval_s=settings.directory_refresh_s
     )
@@ -153,16 +115,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.publisher = publisher
     app.state.intake = intake
     app.state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
-    app.state.tokens = TokenVerifier(settings.token_secret.get_secret_value())
+    app.state.tokens = tokens
     app.state.replier = replier
     app.state.notifier = notifier
-    app.add_exception_handler(IntakeError, _intake_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_middleware(FastSubmit, state=app.state)
+    install_error_handlers(app)
+    install_hot_paths(app)
     app.add_middleware(RequestMetrics)
     app.include_router(routes_api.router)
+    app.include_router(routes_api.upload_router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_app.router)
 
     async def health() -> dict[str, bool]:
         return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}

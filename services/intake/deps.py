@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,9 +12,11 @@ from services.intake.directory import Directory
 from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import IntakeError
 from services.intake.settings import IntakeSettings
-from services.intake.submissions import Intake
-from shared.auth import Claims, TokenError, verify_token
-from shared.events import OperatorRef, Role, utcnow
+from services.intake.submissions import Intake, refusal_error
+from shared.auth import TokenError
+from shared.events import OperatorRef
+from shared.policy import submit_role_refusal
+from shared.tokens import TokenVerifier, bearer_token, token_missing
 
 _bearer = HTTPBearer(auto_error=False, description="Operator token: `deskpemilu operators token`")
 
@@ -62,51 +63,24 @@ def directory_unavailable(retry_after: int) -> IntakeError:
     )
 
 
-class TokenVerifier:
-    """verify_token with a bounded memory of good tokens: each signature is checked once."""
-
-    def __init__(self, secret: str, max_entries: int = 50_000) -> None:
-        self._secret = secret
-        self._max = max_entries
-        self._good: OrderedDict[str, Claims] = OrderedDict()
-
-    def verify(self, token: str) -> Claims:
-        """The token's claims; raises TokenError when it is malformed, forged or expired."""
-        claims = self._good.get(token)
-        if claims is None:
-            claims = verify_token(self._secret, token)
-            self._good[token] = claims
-            if len(self._good) > self._max:
-                self._good.popitem(last=False)
-        elif claims.expires_at <= utcnow():
-            del self._good[token]
-            raise TokenError("TOKEN_EXPIRED", "Token sudah kedaluwarsa.", "The token has expired.")
-        return claims
-
-
 def authenticate(state: State, authorization: str | None) -> OperatorRef:
     """The operator of a request's bearer token; IntakeError 401/503 otherwise.
 
     A plain function as well as a dependency: the hot path calls it directly, since FastAPI's
     per-request dependency solving costs more than the check itself.
     """
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized(
-            "TOKEN_MISSING",
-            "Token operator tidak ada (header Authorization: Bearer <token>).",
-            "No operator token (header Authorization: Bearer <token>).",
-        )
-    verifier: TokenVerifier = state.tokens
+    tokens: TokenVerifier = state.tokens
+    directory: Directory = state.directory
     try:
-        claims = verifier.verify(token.strip())
+        token = bearer_token(authorization)
+        if token is None:
+            raise token_missing()
+        claims = tokens.claims(token)
+        if not tokens.revocations_loaded:
+            raise directory_unavailable(state.settings.retry_after_s)
+        tokens.check_revoked(claims)
     except TokenError as exc:
         raise unauthorized(exc.code, exc.pesan, exc.message) from exc
-    directory: Directory = state.directory
-    if not directory.loaded:
-        raise directory_unavailable(state.settings.retry_after_s)
-    if directory.is_revoked(claims.jti):
-        raise unauthorized("TOKEN_REVOKED", "Token sudah dicabut.", "The token has been revoked.")
     registered = directory.operator(claims.operator.id)
     # A token minted moments ago for an operator the directory has not seen yet is still
     # trusted by its signature; a known operator that was deactivated is not.
@@ -122,13 +96,9 @@ def authenticate(state: State, authorization: str | None) -> OperatorRef:
 def may_submit(state: State, operator: OperatorRef) -> OperatorRef:
     """Refuse viewers (403) and operators over their rate (429)."""
     limiter: RateLimiter = state.limiter
-    if operator.role is Role.VIEWER:
-        raise IntakeError(
-            403,
-            "ROLE_VIEWER",
-            "Akun viewer hanya boleh membaca, tidak boleh mengirim hasil.",
-            "A viewer account may read but not submit results.",
-        )
+    refused = submit_role_refusal(operator)
+    if refused is not None:
+        raise refusal_error(refused)
     wait_s = limiter.acquire(operator.id)
     if wait_s is not None:
         raise IntakeError(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -14,6 +14,8 @@ import asyncpg
 from services.intake import repository
 from services.intake.repository import OperatorRow
 from shared.db import create_pool
+from shared.roster_cache import RosterCache
+from shared.tokens import TokenVerifier
 
 if TYPE_CHECKING:
     from services.intake.repository import Conn
@@ -29,57 +31,63 @@ def normalise_phone(value: str) -> str:
     return digits
 
 
+@dataclass(frozen=True, slots=True)
+class Operators:
+    """The roster part the intake needs: operators by id and phone, contests' newest election."""
+
+    by_id: dict[str, OperatorRow] = field(default_factory=dict)
+    by_phone: dict[str, OperatorRow] = field(default_factory=dict)
+    election_of_contest: dict[str, str] = field(default_factory=dict)
+
+
+async def _load_operators(conn: Conn) -> Operators:
+    operators = await repository.fetch_operators(conn)
+    newest: dict[str, str] = {}
+    for row in await repository.fetch_election_contests(conn):  # newest election first
+        newest.setdefault(row.contest, row.election)
+    log.info("operator directory loaded", extra={"operators": len(operators)})
+    return Operators(
+        by_id={op.id: op for op in operators},
+        by_phone={op.phone: op for op in operators if op.phone},
+        election_of_contest=newest,
+    )
+
+
 class Directory:
     """What the request path needs from PostgreSQL, read from memory only."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: TokenVerifier) -> None:
+        self.tokens = tokens  # its revocation list is refreshed with the directory
         self.loaded = False
-        self.roster_version: int | None = None
         self.refreshed_at = 0.0  # time.monotonic() of the last successful refresh
-        self._by_id: dict[str, OperatorRow] = {}
-        self._by_phone: dict[str, OperatorRow] = {}
-        self._revoked: frozenset[uuid.UUID] = frozenset()
-        self._election_of_contest: dict[str, str] = {}
+        self._roster: RosterCache[Operators] = RosterCache(_load_operators, Operators())
+
+    @property
+    def roster_version(self) -> int | None:
+        """The roster version the operators were read at; None before the first load."""
+        return self._roster.version
 
     def operator(self, operator_id: str) -> OperatorRow | None:
         """A registered operator by id."""
-        return self._by_id.get(operator_id)
+        return self._roster.value.by_id.get(operator_id)
 
     def by_phone(self, phone: str) -> OperatorRow | None:
         """The active operator registered with this WhatsApp/SMS number."""
-        row = self._by_phone.get(normalise_phone(phone))
+        row = self._roster.value.by_phone.get(normalise_phone(phone))
         return row if row is not None and row.active else None
-
-    def is_revoked(self, jti: uuid.UUID) -> bool:
-        """True when the token id was revoked (as of the last refresh)."""
-        return jti in self._revoked
 
     def election_for(self, contest: str) -> str | None:
         """The newest loaded election holding this contest (texts do not name the election)."""
-        return self._election_of_contest.get(contest)
+        return self._roster.value.election_of_contest.get(contest)
 
     def elections(self) -> set[str]:
         """Every election with at least one contest loaded."""
-        return set(self._election_of_contest.values())
+        return set(self._roster.value.election_of_contest.values())
 
     async def refresh(self, conn: Conn) -> None:
         """Reload revoked tokens; operators and elections only when the roster version moved."""
-        version = await repository.fetch_roster_version(conn)
-        if version != self.roster_version:
-            operators = await repository.fetch_operators(conn)
-            contests = await repository.fetch_election_contests(conn)
-            self._by_id = {op.id: op for op in operators}
-            self._by_phone = {op.phone: op for op in operators if op.phone}
-            newest: dict[str, str] = {}
-            for row in contests:  # newest election first
-                newest.setdefault(row.contest, row.election)
-            self._election_of_contest = newest
-            self.roster_version = version
-            log.info(
-                "operator directory loaded",
-                extra={"operators": len(operators), "roster_version": version},
-            )
-        self._revoked = frozenset(await repository.fetch_revoked_jtis(conn))
+        await self._roster.refresh(conn)
+        await self.tokens.refresh_revoked(conn)
         self.loaded = True
         self.refreshed_at = time.monotonic()
 

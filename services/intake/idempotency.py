@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from cachetools import FIFOCache, LRUCache
 
 from shared.events import Channel
 from shared.form import CHasil
@@ -52,9 +53,9 @@ class IdempotencyCache:
     """
 
     def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._by_key: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
-        self._by_id: OrderedDict[uuid.UUID, Accepted] = OrderedDict()
+        # Keys a client retries stay (least recently used go first); ids go in publish order.
+        self._by_key: LRUCache[tuple[str, str], _Entry] = LRUCache(maxsize=max_entries)
+        self._by_id: FIFOCache[uuid.UUID, Accepted] = FIFOCache(maxsize=max_entries)
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -72,7 +73,6 @@ class IdempotencyCache:
         if entry is not None:
             if entry.body_hash != body_hash:
                 raise IdempotencyKeyReused(key)
-            self._by_key.move_to_end(cache_key)
             # shield: a client hanging up must not cancel the first request's publish.
             return await asyncio.shield(entry.outcome), True
         outcome: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
@@ -80,25 +80,19 @@ class IdempotencyCache:
         try:
             accepted = await publish()
         except BaseException as exc:
-            if (
-                self._by_key.get(cache_key) is not None
-                and self._by_key[cache_key].outcome is outcome
-            ):
+            current = self._by_key.get(cache_key)
+            if current is not None and current.outcome is outcome:
                 del self._by_key[cache_key]
             outcome.set_exception(exc)
             outcome.exception()  # waiters, if any, re-raise it; nobody else needs to see it
             raise
         outcome.set_result(accepted)
         self.remember(accepted)
-        while len(self._by_key) > self._max:
-            self._by_key.popitem(last=False)
         return accepted, False
 
     def remember(self, accepted: Accepted) -> None:
         """Keep a published submission for status lookups ('received' until the DB knows it)."""
         self._by_id[accepted.submission_id] = accepted
-        while len(self._by_id) > self._max:
-            self._by_id.popitem(last=False)
 
     def recent(self, submission_id: uuid.UUID) -> Accepted | None:
         """A submission this process published recently, if it still remembers it."""

@@ -1,4 +1,4 @@
-"""The intake's only SQL: operator directory, revoked tokens, elections, submission status."""
+"""The intake's only SQL: operator directory, elections, submission status."""
 
 from __future__ import annotations
 
@@ -40,12 +40,6 @@ class ElectionContest:
     date: date
 
 
-async def fetch_roster_version(conn: Conn) -> int:
-    """The roster counter bumped by every roster write; unchanged means nothing to reload."""
-    version: int = await conn.fetchval("SELECT version FROM roster_state")
-    return version
-
-
 async def fetch_operators(conn: Conn) -> list[OperatorRow]:
     """Every operator, active or not (an inactive operator's token is refused)."""
     rows = await conn.fetch("SELECT id, name, role, scope, phone, active, demo FROM operators")
@@ -70,14 +64,6 @@ async def fetch_election_contests(conn: Conn) -> list[ElectionContest]:
         "JOIN elections e ON e.id = c.election ORDER BY e.date DESC, e.id"
     )
     return [ElectionContest(r["election"], r["contest"], r["date"]) for r in rows]
-
-
-async def fetch_revoked_jtis(conn: Conn) -> set[uuid.UUID]:
-    """Ids of revoked tokens that have not expired yet (expired ones fail on their own)."""
-    rows = await conn.fetch(
-        "SELECT jti FROM operator_tokens WHERE revoked_at IS NOT NULL AND expires_at > now()"
-    )
-    return {r["jti"] for r in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +102,70 @@ async def fetch_submission(conn: Conn, submission_id: uuid.UUID) -> SubmissionRo
         received_at=row["received_at"],
         violations=list(violations) if isinstance(violations, list) else [],
     )
+
+
+# --- the operator app (routes_app.py): the roster slice of a scope, and what became of it ------
+
+
+def scope_patterns(scope: tuple[str, ...]) -> list[str]:
+    """LIKE patterns of the TPS codes under an operator's areas (empty scope: everything)."""
+    return [f"{code}.%" for code in scope] or ["%"]
+
+
+async def fetch_app_roster(conn: Conn, scope: tuple[str, ...]) -> dict[str, list[asyncpg.Record]]:
+    """Elections, contests, parties, candidates, and the areas and TPS under the scope."""
+    patterns = scope_patterns(scope)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return {
+            "elections": await conn.fetch(
+                "SELECT id, kind, name, date, max_dpt_per_tps, "
+                "ballot_reserve_pct::float8 AS ballot_reserve_pct FROM elections "
+                "ORDER BY date DESC, id"
+            ),
+            "contests": await conn.fetch(
+                "SELECT election, contest, name FROM contests ORDER BY election, contest"
+            ),
+            "parties": await conn.fetch(
+                "SELECT election, nomor, short_name, name FROM parties ORDER BY election, nomor"
+            ),
+            "candidates": await conn.fetch(
+                "SELECT election, contest, party, nomor, name FROM candidates "
+                "ORDER BY election, contest, party NULLS FIRST, nomor"
+            ),
+            "areas": await conn.fetch(
+                "SELECT code, level, name FROM areas WHERE code = ANY($1::text[]) "
+                "OR code LIKE ANY($2::text[]) ORDER BY code",
+                list(scope),
+                patterns,
+            ),
+            "tps": await conn.fetch(
+                "SELECT election, code, number, desa_code, dpt_l, dpt_p FROM tps "
+                "WHERE code LIKE ANY($1::text[]) ORDER BY election, code",
+                patterns,
+            ),
+        }
+
+
+async def fetch_app_status(
+    conn: Conn, election: str, scope: tuple[str, ...]
+) -> dict[str, list[asyncpg.Record]]:
+    """The newest submission per contest and TPS under the scope, and the scope's progress."""
+    patterns = scope_patterns(scope)
+    return {
+        "latest": await conn.fetch(
+            "SELECT DISTINCT ON (contest, tps) submission_id, contest, tps, status, operator_id, "
+            "received_at, violations FROM submissions "
+            "WHERE election = $1 AND tps LIKE ANY($2::text[]) "
+            "ORDER BY contest, tps, received_at DESC, submission_id",
+            election,
+            patterns,
+        ),
+        "progress": await conn.fetch(
+            "SELECT contest, area_code, sum(tps_reported)::int AS reported, "
+            "sum(tps_total)::int AS total FROM area_summary "
+            "WHERE election = $1 AND area_code = ANY($2::text[]) GROUP BY contest, area_code "
+            "ORDER BY contest, area_code",
+            election,
+            list(scope),
+        ),
+    }

@@ -11,7 +11,6 @@ import asyncpg
 from fastapi import APIRouter, Body, File, Form, Header, Request, Response, UploadFile
 from fastapi.openapi.models import Example
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import State
 
 from services.intake import repository
 from services.intake.deps import (
@@ -19,8 +18,6 @@ from services.intake.deps import (
     IntakeDep,
     SettingsDep,
     SubmittingOperator,
-    authenticate,
-    may_submit,
 )
 from services.intake.directory import DirectoryRefresher
 from services.intake.idempotency import Accepted
@@ -39,11 +36,14 @@ from services.intake.schemas import (
 )
 from services.intake.sheet import COLUMNS_HELP, SheetError, read_table, rows_to_forms
 from services.intake.submissions import Intake
-from shared.auth import covers
 from shared.events import Channel, OperatorRef
 from shared.form import CHasil, Contest, ElectionId
+from shared.hotpath import HotRoute
+from shared.policy import may_see_submission
 
-router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
+# JSON routes are hot (shared.hotpath); the upload's multipart form goes through FastAPI's solver.
+router = APIRouter(prefix="/v1/submissions", tags=["submissions"], route_class=HotRoute)
+upload_router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 
 IdempotencyKey = Annotated[
     str | None,
@@ -56,22 +56,6 @@ IdempotencyKey = Annotated[
         examples=["hp-andi-2024-02-14-0001"],
     ),
 ]
-
-# The hot routes read these headers themselves (no FastAPI dependency); documented here.
-_HOT_ROUTE_OPENAPI: dict[str, Any] = {
-    "security": [{"HTTPBearer": []}],
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": "Same key and same form from the same operator: same submission id, "
-            "stored once. Same key with another form: 422 IDEMPOTENCY_KEY_REUSED.",
-            "example": "hp-andi-2024-02-14-0001",
-        }
-    ],
-}
 
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No token, bad, expired or revoked token"},
@@ -110,11 +94,9 @@ def accepted_body(accepted: Accepted) -> dict[str, Any]:
     status_code=202,
     summary="Send one C.Hasil form",
     response_model=SubmissionAccepted,
-    openapi_extra=_HOT_ROUTE_OPENAPI,
     responses={202: _example(SubmissionAccepted), **_AUTH_ERRORS},
 )
 async def submit_one(
-    request: Request,
     form: Annotated[
         CHasil,
         Body(
@@ -124,39 +106,15 @@ async def submit_one(
             }
         ),
     ],
+    operator: SubmittingOperator,
+    intake: IntakeDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """202 once Kafka acknowledged the form (acks=all); 503 with Retry-After when it did not.
-
-    In the running app this route is answered by services.intake.fastpath (same contract, no
-    FastAPI request machinery); it stays here for the OpenAPI docs and as the reference.
-    """
-    headers = request.headers
-    state = request.app.state
-    operator = may_submit(state, authenticate(state, headers.get("authorization")))
-    accepted = await submit_form(state, operator, form, headers.get("idempotency-key"))
-    return JsonResponse(accepted_body(accepted), status_code=202)
-
-
-async def submit_form(
-    state: State, operator: OperatorRef, form: CHasil, idempotency_key: str | None
-) -> Accepted:
-    """The single-form submission shared by this route and the fast path."""
-    intake: Intake = state.intake
+    """202 once Kafka acknowledged the form (acks=all); 503 with Retry-After when it did not."""
     accepted, _ = await intake.submit(
-        operator, form, channel=Channel.API, idempotency_key=_idempotency_key(idempotency_key)
+        operator, form, channel=Channel.API, idempotency_key=idempotency_key
     )
-    return accepted
-
-
-def _idempotency_key(value: str | None) -> str | None:
-    if value is not None and not 1 <= len(value) <= 200:
-        raise IntakeError(
-            422,
-            "INVALID_REQUEST",
-            "Idempotency-Key harus 1-200 huruf.",
-            "Idempotency-Key must be 1-200 characters.",
-        )
-    return value
+    return JsonResponse(accepted_body(accepted), status_code=202)
 
 
 async def _submit_item(
@@ -259,7 +217,7 @@ async def submit_batch(
     return _batch_response(list(results), settings.retry_after_s)
 
 
-@router.post(
+@upload_router.post(
     "/upload",
     status_code=207,
     summary="Upload a kecamatan spreadsheet (CSV or XLSX) of TPS rows for one contest",
@@ -331,7 +289,8 @@ async def _row_error(row: int, tps: str | None, details: Any) -> ItemResult:
 
 
 @router.get(
-    "/{submission_id}",
+    # Only a UUID matches: GET /v1/submissions/upload is 405, another word 404.
+    "/{submission_id:uuid}",
     summary="Where a submission is: received, accepted, rejected (with reasons), ...",
     response_model=SubmissionStatus,
     responses={
@@ -361,7 +320,7 @@ async def submission_status(
                     "The submission status cannot be read right now; retry shortly.",
                     retry_after=intake.retry_after_s,
                 ) from exc
-    if row is not None and _may_see(operator, row.operator_id, row.tps):
+    if row is not None and may_see_submission(operator, row.operator_id, row.tps):
         status = SubmissionStatus.model_validate(
             {
                 "submission_id": row.submission_id,
@@ -376,7 +335,11 @@ async def submission_status(
         )
         return Response(status.model_dump_json(), media_type="application/json")
     recent = intake.cache.recent(submission_id)
-    if row is None and recent is not None and _may_see(operator, recent.operator_id, recent.tps):
+    if (
+        row is None
+        and recent is not None
+        and may_see_submission(operator, recent.operator_id, recent.tps)
+    ):
         status = SubmissionStatus(
             submission_id=recent.submission_id,
             status="received",
@@ -392,11 +355,4 @@ async def submission_status(
         "SUBMISSION_NOT_FOUND",
         f"Kiriman {submission_id} tidak ditemukan.",
         f"Submission {submission_id} not found.",
-    )
-
-
-def _may_see(operator: OperatorRef, sender_id: str, tps: str) -> bool:
-    # Operators see their own submissions; camat and admin those inside their area.
-    return sender_id == operator.id or (
-        operator.role.value in ("camat", "admin") and covers(operator.scope, operator.role, tps)
     )

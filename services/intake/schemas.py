@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from fastapi import Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import BilingualError, ErrorDetail
 from shared.events import Channel, Violation
 
 EXAMPLE_FORM: dict[str, Any] = {
@@ -34,15 +35,6 @@ EXAMPLE_PARTY_FORM: dict[str, Any] = {
 EXAMPLE_SUBMISSION_ID = "6b2f0f8e-5f4e-5c3a-9d57-0b7d8f1c2a10"
 
 
-class ErrorDetail(BaseModel):
-    """One problem with one field (or one item of a batch)."""
-
-    field: str | None = None
-    code: str
-    pesan: str
-    message: str
-
-
 class ErrorOut(BaseModel):
     """Every error body: stable machine code, Indonesian and English text, per-field details."""
 
@@ -65,7 +57,7 @@ class ErrorOut(BaseModel):
     details: list[ErrorDetail] = Field(default_factory=list)
 
 
-class IntakeError(Exception):
+class IntakeError(BilingualError):
     """An answer other than success, raised on the request path and rendered as ErrorOut."""
 
     def __init__(
@@ -78,26 +70,19 @@ class IntakeError(Exception):
         details: list[ErrorDetail] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.pesan = pesan
-        self.message = message
-        self.details = details or []
+        super().__init__(
+            code,
+            pesan,
+            message,
+            status=status,
+            details=details or (),
+            headers=None if retry_after is None else {"Retry-After": str(retry_after)},
+        )
         self.retry_after = retry_after
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body of this error."""
-        return {
-            "code": self.code,
-            "pesan": self.pesan,
-            "message": self.message,
-            "details": [d.model_dump() for d in self.details],
-        }
 
     def headers(self) -> dict[str, str] | None:
         """Retry-After for 429 and 503, else nothing."""
-        return None if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+        return self.response_headers or None
 
 
 class SubmissionAccepted(BaseModel):
@@ -249,10 +234,11 @@ class SubmissionStatus(BaseModel):
     violations: list[Violation] = Field(default_factory=list)
 
 
-class JsonResponse(Response):
-    """JSON rendered by orjson (FastAPI's ORJSONResponse is deprecated and warns)."""
+class JsonResponse(JSONResponse):
+    """JSON rendered by orjson (FastAPI's ORJSONResponse is deprecated and warns).
 
-    media_type = "application/json"
+    A JSONResponse, so that the OpenAPI shows each route's response model (not a string).
+    """
 
     def render(self, content: Any) -> bytes:
         """Serialise with orjson: datetimes and UUIDs natively."""

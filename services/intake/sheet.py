@@ -11,9 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.intake.messages import translate_errors
-from services.intake.schemas import ErrorDetail
-from shared.errors import BilingualError
+from shared.errors import BilingualError, ErrorDetail, translate_errors
 from shared.form import CHasil, Contest
 
 _CANDIDATE_COLUMN = re.compile(r"^(?:paslon|calon|c)?_?0*([1-9][0-9]{0,2})$")

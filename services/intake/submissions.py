@@ -13,30 +13,21 @@ from services.intake.idempotency import (
 )
 from services.intake.publisher import KafkaUnavailable, Publisher
 from services.intake.schemas import IntakeError
-from shared.auth import covers
 from shared.codec import encode, key_for_tps
-from shared.events import Channel, OperatorRef, Role, SubmissionReceived, submission_id_for, utcnow
+from shared.events import Channel, OperatorRef, SubmissionReceived, submission_id_for, utcnow
 from shared.form import CHasil
+from shared.policy import Refusal, submit_refusal
+
+
+def refusal_error(refused: Refusal) -> IntakeError:
+    """The 403 answer of a shared.policy refusal (the validator would reject it the same way)."""
+    return IntakeError(403, refused.code, refused.pesan, refused.message)
 
 
 def scope_error(operator: OperatorRef, tps: str) -> IntakeError | None:
     """Why this operator may not send this TPS's result, or None when it may."""
-    if operator.role is Role.VIEWER:
-        return IntakeError(
-            403,
-            "ROLE_VIEWER",
-            "Akun viewer hanya boleh membaca, tidak boleh mengirim hasil.",
-            "A viewer account may read but not submit results.",
-        )
-    if not covers(operator.scope, operator.role, tps):
-        area = ", ".join(operator.scope) or "-"
-        return IntakeError(
-            403,
-            "SCOPE_OUTSIDE",
-            f"TPS {tps} di luar wilayah tugas Anda ({area}).",
-            f"TPS {tps} is outside your area ({area}).",
-        )
-    return None
+    refused = submit_refusal(operator, tps)
+    return None if refused is None else refusal_error(refused)
 
 
 def kafka_unavailable(retry_after: int) -> IntakeError:

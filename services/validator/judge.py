@@ -14,14 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.validator.reviews import check_review
 from services.validator.rules import has_errors, validate_submission
-from shared.events import (
+from services.validator.schemas import (
     DeadLetter,
     ReviewDecided,
     SubmissionReceived,
     Violation,
     received_adapter,
-    utcnow,
 )
+from shared.events import utcnow
 from shared.roster import ElectionRoster
 
 log = logging.getLogger(__name__)

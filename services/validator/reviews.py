@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from services.validator.rules import RULES
-from shared.auth import covers
-from shared.events import ReviewDecided, Role, Severity, Violation
+from shared.events import ReviewDecided, Severity, Violation
+from shared.policy import review_refusal
 from shared.roster import ElectionRoster
 
-REVIEW_ROLES = frozenset({Role.CAMAT, Role.ADMIN})
-
-# Review-only codes; the roster codes (ELECTION_UNKNOWN, ...) reuse the form rules' messages.
+# Review-only codes; the roster codes (ELECTION_UNKNOWN, ...) reuse the form rules' messages,
+# who may review where is shared.policy's (the api asks it too, before answering 202).
 _REVIEW_MESSAGES: dict[str, tuple[str, str]] = {
-    "REVIEW_ROLE": (
-        "Peran {role} tidak boleh memutuskan tinjauan (hanya camat atau admin)",
-        "Role {role} may not decide a review (camat or admin only)",
-    ),
-    "REVIEW_SCOPE_OUTSIDE": (
-        "TPS {tps} di luar wilayah tugas peninjau ({scope})",
-        "TPS {tps} is outside the reviewer's assigned area ({scope})",
-    ),
     "REVIEW_SUBMISSION_MISSING": (
         "Keputusan accept_version tanpa submission_id",
         "An accept_version decision without a submission_id",
@@ -51,12 +42,9 @@ def _rule_violation(code: str, field: str, **values: object) -> Violation:
 def check_review(decision: ReviewDecided, roster: ElectionRoster | None) -> list[Violation]:
     """Every reason to refuse a review decision; empty when it may be forwarded."""
     out: list[Violation] = []
-    reviewer = decision.reviewer
-    if reviewer.role not in REVIEW_ROLES:
-        out.append(_review_violation("REVIEW_ROLE", "reviewer.role", role=reviewer.role.value))
-    elif not covers(reviewer.scope, reviewer.role, decision.tps):
-        scope = ", ".join(reviewer.scope) or "-"
-        out.append(_review_violation("REVIEW_SCOPE_OUTSIDE", "tps", tps=decision.tps, scope=scope))
+    refused = review_refusal(decision.reviewer, decision.tps)
+    if refused is not None:
+        out.append(refused.violation())
     if roster is None or roster.election_id != decision.election:
         out.append(_rule_violation("ELECTION_UNKNOWN", "election", election=decision.election))
     else:

@@ -1,4 +1,9 @@
-"""The validator's in-memory rosters: loaded at start, reloaded when the roster version changes."""
+"""The validator's in-memory rosters: loaded at start, reloaded when the roster version changes.
+
+The reload itself is shared.roster_cache.RosterCache (one roster cache for every service); this
+class adds what judging needs around it: one connection, a poll loop, rationed re-checks when a
+form names an unknown election, and a database outage that keeps the cached roster.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,9 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from services.validator import metrics
-from shared.db import connect
+from services.validator import metrics, repository
 from shared.roster import ElectionRoster
-from shared.roster_db import fetch_all_rosters, roster_version
+from shared.roster_cache import RosterCache as SharedRosterCache
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +36,24 @@ class RosterCache:
         self._poll_seconds = poll_seconds
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()  # one connection: one query at a time
-        self._last_check = 0.0
-        self.rosters: Mapping[str, ElectionRoster] = {}
-        self.version: int | None = None
+        self._cache: SharedRosterCache[Mapping[str, ElectionRoster]] = SharedRosterCache(
+            repository.fetch_rosters, {}
+        )
+
+    @property
+    def rosters(self) -> Mapping[str, ElectionRoster]:
+        """Every election's roster as of the last reload (one object per reload)."""
+        return self._cache.value
+
+    @property
+    def version(self) -> int | None:
+        """The roster version in memory; None before the first load."""
+        return self._cache.version
 
     @property
     def loaded(self) -> bool:
         """True once a first roster load succeeded."""
-        return self.version is not None
+        return self._cache.loaded
 
     async def load(self) -> None:
         """First load; a database that cannot be reached here stops the process."""
@@ -55,18 +69,14 @@ class RosterCache:
     async def refresh(self) -> bool:
         """Reload when the roster version moved; True if it did."""
         async with self._lock:
-            self._last_check = time.monotonic()
-            conn = await self._connection()
-            if await roster_version(conn) == self.version:
-                return False
-            await self._reload(conn)
-            return True
+            self._cache.checked_at = time.monotonic()  # a failed connect counts as a check too
+            return await self._reload(await self._connection())
 
     async def refresh_for_unknown(self, elections: set[str]) -> None:
         """Check for a new roster when a batch names elections the cache does not know."""
         if not elections - self.rosters.keys():
             return
-        if time.monotonic() - self._last_check < UNKNOWN_ELECTION_CHECK_SECONDS:
+        if self._cache.checked_within(UNKNOWN_ELECTION_CHECK_SECONDS):
             return
         await self._refresh_or_keep()
 
@@ -92,7 +102,7 @@ class RosterCache:
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await connect(self._dsn)
+            self._conn = await repository.open_connection(self._dsn)
         return self._conn
 
     async def _drop_connection(self) -> None:
@@ -100,15 +110,11 @@ class RosterCache:
             self._conn.terminate()
             self._conn = None
 
-    async def _reload(self, conn: asyncpg.Connection) -> None:
+    async def _reload(self, conn: asyncpg.Connection) -> bool:
         started = time.perf_counter()
-        # Version and rosters from one snapshot: a load committing in between is seen whole
-        # on the next poll, never half now.
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            version = await roster_version(conn)
-            rosters = await fetch_all_rosters(conn)
-        self.rosters = rosters
-        self.version = version
+        if not await self._cache.refresh(conn):
+            return False
+        rosters, version = self._cache.value, self._cache.version or 0
         # The rosters live until the next reload: out of the cyclic collector's way (see
         # consumer.tune_gc), so that collections stop rescanning thousands of TPS each time.
         gc.collect()
@@ -124,3 +130,4 @@ class RosterCache:
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
+        return True

@@ -285,7 +285,7 @@ class Stream:
             election=ELECTION,
             contest=contest,
             tps=tps,
-            action=action,  # type: ignore[arg-type]
+            action=action,
             submission_id=target,
         )
 

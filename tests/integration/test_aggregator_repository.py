@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-import orjson
 import pytest
 
 from benchmarks.aggregator_bench import synthetic_tree, write_synthetic_roster
@@ -22,6 +21,7 @@ from services.aggregator.repository import (
     reset_projections,
     stored_offsets,
 )
+from services.api.live import scopes_of
 from shared.db import connect
 from shared.events import (
     Channel,
@@ -33,6 +33,8 @@ from shared.events import (
     Violation,
 )
 from shared.form import CHasil, Contest
+from shared.notify import ElectionChange, ResultsChanged
+from tests.dbs import one_row, pairs
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +147,7 @@ class Log:
             election=ELECTION,
             contest=Contest.PPWP,
             tps=tps,
-            action=action,  # type: ignore[arg-type]
+            action=action,
             submission_id=UUID(int=target) if target is not None else None,
         )
         return ReviewIn(decided, self._at())
@@ -170,7 +172,7 @@ async def apply(conn: asyncpg.Connection, events: Sequence[Incoming], log: Log) 
 async def test_a_batch_applies_once_even_when_delivered_again(db: asyncpg.Connection) -> None:
     log = Log()
     warning = Violation(code="DPT_MISMATCH", severity=Severity.WARNING, pesan="p", message="m")
-    batch = [
+    batch: list[Incoming] = [
         log.form(1, OP1, chasil(TPS[0], {1: 10, 2: 20, 3: 5}), warning),
         log.form(2, OP1, chasil(TPS[1], {1: 1, 2: 2, 3: 3})),
         log.form(3, OP2, chasil(TPS[0], {1: 99, 2: 20, 3: 5})),  # conflict
@@ -179,11 +181,11 @@ async def test_a_batch_applies_once_even_when_delivered_again(db: asyncpg.Connec
         log.form(1, OP1, chasil(TPS[0], {1: 10, 2: 20, 3: 5})),  # repeat
     ]
     assert await apply(db, batch, log) == 0
-    totals = dict(
-        await db.fetch("SELECT candidate, votes FROM area_totals WHERE area_code = '11' ORDER BY 1")
+    totals = await pairs(
+        db, "SELECT candidate, votes FROM area_totals WHERE area_code = '11' ORDER BY 1"
     )
     assert totals == {"c1": 14, "c2": 22, "c3": 8}
-    statuses = dict(await db.fetch("SELECT submission_id, status FROM submissions"))
+    statuses = await pairs(db, "SELECT submission_id, status FROM submissions")
     assert statuses == {
         UUID(int=1): "accepted",
         UUID(int=2): "superseded",
@@ -202,12 +204,13 @@ async def test_a_batch_applies_once_even_when_delivered_again(db: asyncpg.Connec
         ("conflict", None),
         ("revision", 2),
     ]
-    summary = await db.fetchrow(
+    summary = await one_row(
+        db,
         "SELECT tps_reported, tps_total, dpt_reported, suara_sah FROM area_summary "
-        "WHERE area_code = '11'"
+        "WHERE area_code = '11'",
     )
-    dpt = dict(await db.fetch("SELECT code, dpt FROM tps WHERE code = ANY($1)", TPS[:2]))
-    assert dict(summary) == {
+    dpt = await pairs(db, "SELECT code, dpt FROM tps WHERE code = ANY($1)", TPS[:2])
+    assert summary == {
         "tps_reported": 2,
         "tps_total": 40,
         "dpt_reported": dpt[TPS[0]] + dpt[TPS[1]],
@@ -216,8 +219,7 @@ async def test_a_batch_applies_once_even_when_delivered_again(db: asyncpg.Connec
     # The same records again (a crash before Kafka learnt of the commit): all skipped.
     assert await apply(db, batch, log) == len(batch)
     assert (
-        dict(await db.fetch("SELECT candidate, votes FROM area_totals WHERE area_code = '11'"))
-        == totals
+        await pairs(db, "SELECT candidate, votes FROM area_totals WHERE area_code = '11'") == totals
     )
     await assert_projections_consistent(db)
 
@@ -231,9 +233,9 @@ async def test_review_accepts_a_stored_conflicting_version(db: asyncpg.Connectio
     )
     await apply(db, [log.review(1, TPS[0], "accept_version", 2)], log)
     assert await db.fetchval("SELECT votes FROM area_totals WHERE area_code = '11'") == 30
-    row = await db.fetchrow("SELECT status, version, submission_id FROM tps_results")
-    assert dict(row) == {"status": "verified", "version": 2, "submission_id": UUID(int=2)}
-    statuses = dict(await db.fetch("SELECT submission_id, status FROM submissions"))
+    row = await one_row(db, "SELECT status, version, submission_id FROM tps_results")
+    assert row == {"status": "verified", "version": 2, "submission_id": UUID(int=2)}
+    statuses = await pairs(db, "SELECT submission_id, status FROM submissions")
     assert statuses == {UUID(int=1): "superseded", UUID(int=2): "accepted"}
     assert await db.fetchval("SELECT count(*) FROM review_decisions") == 1
     assert await disputed_count(db) == 0
@@ -278,8 +280,8 @@ async def test_verify_resolves_the_anomalies_before_it_in_the_log(db: asyncpg.Co
     ]
     # A later verify resolves form 4's; the ones resolved before keep their decision.
     await apply(db, [log.review(2, TPS[0], "verify")], log)
-    resolved = dict(
-        await db.fetch("SELECT submission_id, resolved_at FROM anomalies WHERE tps = $1", TPS[0])
+    resolved = await pairs(
+        db, "SELECT submission_id, resolved_at FROM anomalies WHERE tps = $1", TPS[0]
     )
     assert resolved == {
         UUID(int=1): decided,
@@ -294,7 +296,7 @@ async def test_a_rejected_submission_validated_later_counts(db: asyncpg.Connecti
     log = Log()
     await apply(db, [log.rejected(1, OP1, chasil(TPS[0], {1: 10}))], log)
     await apply(db, [log.form(1, OP1, chasil(TPS[0], {1: 10}))], log)
-    row = await db.fetchrow("SELECT status, violations FROM submissions")
+    row = await one_row(db, "SELECT status, violations FROM submissions")
     assert row["status"] == "accepted" and row["violations"] == []
     assert await db.fetchval("SELECT votes FROM area_totals WHERE area_code = '11'") == 10
 
@@ -324,10 +326,12 @@ async def test_each_batch_notifies_listeners(db: asyncpg.Connection, scratch_dat
     try:
         log = Log()
         await apply(db, [log.form(1, OP1, chasil(TPS[0], {1: 10}))], log)
-        payload = orjson.loads(await asyncio.wait_for(payloads.get(), timeout=5))
-        assert payload["elections"] == [{"election": ELECTION, "contests": ["PPWP"]}]
-        assert payload["areas"] == 4 and payload["tps"] == 1
-        assert payload["decisions"] == {"new": 1}
+        raw = await asyncio.wait_for(payloads.get(), timeout=5)
+        payload = ResultsChanged.model_validate_json(raw)  # the contract the api listens for
+        assert payload.elections == (ElectionChange(election=ELECTION, contests=("PPWP",)),)
+        assert payload.areas == 4 and payload.tps == 1
+        assert payload.decisions == {"new": 1}
+        assert scopes_of(raw) == {(ELECTION, "PPWP")}
     finally:
         await listener.close()
 
@@ -370,7 +374,7 @@ async def test_reset_projections_keeps_the_roster_denominators(db: asyncpg.Conne
     for table in ("submissions", "tps_results", "tps_result_versions", "area_totals"):
         assert await db.fetchval(f"SELECT count(*) FROM {table}") == 0
     assert await stored_offsets(db, "aggregator", [TOPIC]) == {}
-    row = await db.fetchrow(
-        "SELECT tps_total, tps_reported, suara_sah FROM area_summary WHERE area_code = '11'"
+    row = await one_row(
+        db, "SELECT tps_total, tps_reported, suara_sah FROM area_summary WHERE area_code = '11'"
     )
-    assert dict(row) == {"tps_total": 40, "tps_reported": 0, "suara_sah": 0}
+    assert row == {"tps_total": 40, "tps_reported": 0, "suara_sah": 0}

@@ -753,6 +753,29 @@ async def test_sse_stream_sends_changed_after_a_notify(api: Api, seeded: Seeded)
     assert not api.state.feed.subscribers
 
 
+async def test_sse_pings_an_idle_stream_and_forgets_a_client_that_hangs_up(
+    seeded: Seeded,
+) -> None:
+    async with serve_api(seeded.url, API_SSE_HEARTBEAT_S=0.2) as api:
+        lines: list[str] = []
+        async with (
+            httpx.AsyncClient(base_url=api.url, timeout=10, headers=auth(VIEWER)) as client,
+            client.stream("GET", "/v1/events") as response,
+        ):
+            assert response.headers["cache-control"] == "no-cache"
+            assert response.headers["x-accel-buffering"] == "no"
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line.startswith(":"):
+                    break  # hang up after the first keep-alive
+        assert "event: hello" in lines and lines[-1] == ": ping"
+        for _ in range(100):  # the disconnect is noticed and the subscriber dropped
+            if not api.state.feed.subscribers:
+                break
+            await asyncio.sleep(0.05)
+        assert not api.state.feed.subscribers
+
+
 async def test_sse_coalesces_a_burst_into_few_events(seeded: Seeded) -> None:
     async with serve_api(seeded.url, API_SSE_COALESCE_S=0.5) as api:
         received: list[dict[str, Any]] = []

@@ -139,9 +139,14 @@ async def test_only_camat_of_the_area_or_admin_may_decide(api: Api, seeded: Seed
         assert (await client.post(route, json={})).status_code == 401
         for token in (token_for(Role.VIEWER), OPERATOR_01):
             refused = await client.post(route, json={}, headers=auth(token))
-            assert (refused.status_code, refused.json()["code"]) == (403, "FORBIDDEN")
-        outside = await client.post(route, json={}, headers=auth(CAMAT_02))
-        assert outside.status_code == 403 and "di luar wilayah" in outside.json()["pesan"]
+            assert (refused.status_code, refused.json()["code"]) == (403, "REVIEW_ROLE")
+        # An admin with a scope is held to it, as the validator holds it (no 202 then rejected).
+        scoped_admin = token_for(Role.ADMIN, scope=("16.07.02",), operator_id="admin-16.07.02")
+        for token in (CAMAT_02, scoped_admin):
+            outside = await client.post(route, json={}, headers=auth(token))
+            body = outside.json()
+            assert (outside.status_code, body["code"]) == (403, "REVIEW_SCOPE_OUTSIDE")
+            assert "di luar wilayah" in body["pesan"] and "outside" in body["message"]
         admin = await client.post(route, json={}, headers=auth(ADMIN))
         assert admin.status_code == 202
 

@@ -452,7 +452,7 @@ async def test_403_outside_scope_and_viewer(intake: Harness) -> None:
     refused = await intake.client.post(
         "/v1/submissions", json=FORM, headers=await intake.auth(viewer)
     )
-    assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_VIEWER")
+    assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_CANNOT_SUBMIT")
     admin = OperatorRef(id="admin-16.07", role=Role.ADMIN, scope=("16.07",))
     allowed = await intake.client.post(
         "/v1/submissions",
@@ -542,7 +542,9 @@ async def test_batch_gives_one_result_per_item(intake: Harness) -> None:
     assert again.json()["results"] == body["results"]
     records = await intake.records()
     assert len(records) == 2
-    assert {received_adapter.validate_json(r.value).channel for r in records} == {Channel.BATCH}
+    assert {SubmissionReceived.model_validate_json(r.value).channel for r in records} == {
+        Channel.BATCH
+    }
 
 
 def _csv_sheet() -> bytes:
@@ -572,7 +574,9 @@ async def test_upload_csv_rows_become_forms_and_reupload_is_harmless(intake: Har
     assert again.json()["results"] == results
     records = await intake.records()
     assert len(records) == 2
-    assert {received_adapter.validate_json(r.value).channel for r in records} == {Channel.UPLOAD}
+    assert {SubmissionReceived.model_validate_json(r.value).channel for r in records} == {
+        Channel.UPLOAD
+    }
 
 
 async def test_upload_xlsx_party_contest(intake: Harness) -> None:

@@ -15,7 +15,7 @@ from deskpemilu.roster_load import LoadReport, RosterFileError, load_roster
 from shared.db import connect, migrate
 from shared.form import Contest
 from shared.roster_db import fetch_all_rosters, fetch_election_roster, roster_version
-from tests.dbs import drop_database
+from tests.dbs import drop_database, one_row, pairs
 
 pytestmark = pytest.mark.integration
 
@@ -83,18 +83,17 @@ async def test_load_banyuasin_pemilu_counts(
 ) -> None:
     report, seconds = pemilu_loaded
     print(f"\nload of {PEMILU.name}: {seconds:.3f} s; {report}")
-    levels = dict(await conn.fetch("SELECT level, count(*) FROM areas GROUP BY level"))
+    levels = await pairs(conn, "SELECT level, count(*) FROM areas GROUP BY level")
     assert levels == {"provinsi": 1, "kabko": 1, "kecamatan": 21, "desa": 313}
-    kinds = dict(
-        await conn.fetch("SELECT kind, count(*) FROM areas WHERE level = 'desa' GROUP BY kind")
-    )
+    kinds = await pairs(conn, "SELECT kind, count(*) FROM areas WHERE level = 'desa' GROUP BY kind")
     assert kinds == {"desa": 288, "kelurahan": 25}
-    tps = await conn.fetchrow(
+    tps = await one_row(
+        conn,
         "SELECT count(*) AS n, sum(dpt) AS dpt, sum(dpt_l) AS l, sum(dpt_p) AS p, max(dpt) AS top, "
         "count(*) FILTER (WHERE special) AS special, bool_and(generated) AS generated "
-        "FROM tps WHERE election = 'pemilu-2024'"
+        "FROM tps WHERE election = 'pemilu-2024'",
     )
-    assert dict(tps) == {
+    assert tps == {
         "n": 2_564,
         "dpt": 625_988,
         "l": 318_894,
@@ -147,7 +146,7 @@ async def test_second_election_adds_to_the_first(
     pemilu_before = await conn.fetch("SELECT * FROM tps WHERE election = 'pemilu-2024'")
     report = await load_roster(conn, PILKADA)
     assert report.tps == 1_384
-    per_election = dict(await conn.fetch("SELECT election, sum(dpt) FROM tps GROUP BY election"))
+    per_election = await pairs(conn, "SELECT election, sum(dpt) FROM tps GROUP BY election")
     assert per_election == {"pemilu-2024": 625_988, "pilkada-2024": 629_201}
     assert await conn.fetchval("SELECT max(dpt) FROM tps WHERE election = 'pilkada-2024'") <= 600
     assert await conn.fetchval("SELECT count(*) FROM areas") == 336

@@ -151,7 +151,7 @@ def review(
             election=ELECTION,
             contest=contest,
             tps=tps,
-            action=action,  # type: ignore[arg-type]
+            action=action,
             submission_id=uid(target) if target is not None else None,
             note=f"review {n}",
         )
@@ -240,10 +240,12 @@ class Store:
         return self.submissions[uid(n)][0]
 
 
-def recomputed(store: Store) -> tuple[Counter[tuple[str, str, str, str]], dict[tuple, tuple]]:
+def recomputed(
+    store: Store,
+) -> tuple[Counter[tuple[str, str, str, str]], dict[tuple[str, str, str], tuple[int, ...]]]:
     """Area totals and summaries summed afresh from the final counted result of every TPS."""
     totals: Counter[tuple[str, str, str, str]] = Counter()
-    summaries: dict[tuple, list[int]] = {}
+    summaries: dict[tuple[str, str, str], list[int]] = {}
     for (election, contest, tps), result in store.results.items():
         numbers = result.counted.numbers
         for area in ancestors_of(tps):
@@ -258,8 +260,10 @@ def recomputed(store: Store) -> tuple[Counter[tuple[str, str, str, str]], dict[t
     return +totals, {k: tuple(v) for k, v in summaries.items()}
 
 
-def summed(store: Store) -> tuple[Counter[tuple[str, str, str, str]], dict[tuple, tuple]]:
-    summaries = {
+def summed(
+    store: Store,
+) -> tuple[Counter[tuple[str, str, str, str]], dict[tuple[str, str, str], tuple[int, ...]]]:
+    summaries: dict[tuple[str, str, str], tuple[int, ...]] = {
         k: (s.suara_sah, s.suara_tidak_sah, s.pengguna, s.tps_reported, s.dpt_reported)
         for k, s in store.summaries.items()
         if not s.is_zero()
@@ -323,7 +327,7 @@ Corruption = Callable[[dict[str, Any]], object]
     ],
 )
 def test_submission_from_json_refuses_what_it_cannot_count(
-    corrupt: Callable[[dict], object],
+    corrupt: Callable[[dict[str, Any]], object],
 ) -> None:
     data = orjson.loads(received(7, OP1, form()).model_dump_json())
     corrupt(data)

@@ -13,7 +13,7 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from prometheus_client import REGISTRY
 
-from deskpemilu import prometheus
+from deskpemilu import prometheus, runtime
 
 PROM_DIR = prometheus.PROMETHEUS_DIR
 TEST_FILES = sorted((PROM_DIR / "tests").glob("*.yml"))
@@ -83,7 +83,7 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
 
 
 def test_every_alert_has_a_runbook_entry() -> None:
-    oncall = (prometheus.runtime.REPO_ROOT / "docs" / "ONCALL.md").read_text()
+    oncall = (runtime.REPO_ROOT / "docs" / "ONCALL.md").read_text()
     anchors = {
         re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
         for line in oncall.splitlines()
@@ -126,9 +126,7 @@ def test_rules_use_only_metrics_the_services_define() -> None:
 def test_checked_in_config_matches_the_rendered_one() -> None:
     run_promtool("check", "config", "prometheus.yml")
     checked_in = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
-    defaults = {
-        name: f"127.0.0.1:{port}" for name, port in prometheus.runtime.SERVICE_PORTS.items()
-    }
+    defaults = {name: f"127.0.0.1:{port}" for name, port in runtime.SERVICE_PORTS.items()}
     rendered = prometheus.scrape_config(defaults)
     assert checked_in["scrape_configs"] == rendered["scrape_configs"]
     assert checked_in["global"] == rendered["global"]
@@ -136,7 +134,7 @@ def test_checked_in_config_matches_the_rendered_one() -> None:
     targets = {
         c["labels"]["app"]: c["targets"][0] for c in compose["scrape_configs"][0]["static_configs"]
     }
-    assert targets == {n: f"{n}:{p}" for n, p in prometheus.runtime.SERVICE_PORTS.items()}
+    assert targets == {n: f"{n}:{p}" for n, p in runtime.SERVICE_PORTS.items()}
 
 
 def test_rendered_config_passes_promtool(tmp_path: Path) -> None:

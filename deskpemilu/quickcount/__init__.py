@@ -1,0 +1,1 @@
+"""The desk's quick count (hitung cepat): sample design, estimators, accuracy harness."""
