@@ -18,6 +18,9 @@ from services.api import (
     routes_areas,
     routes_events,
     routes_exports,
+    routes_findings,
+    routes_kpu,
+    routes_quickcount,
     routes_results,
     routes_review,
     routes_tps,
@@ -102,8 +105,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_review,
         routes_exports,
         routes_events,
+        routes_findings,
     ):
         app.include_router(module.router)
+    app.include_router(routes_quickcount.router)
+    app.include_router(routes_kpu.router)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:
