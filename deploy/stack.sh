@@ -9,17 +9,24 @@
 #   stop [svc]           SIGTERM, wait, SIGKILL after a timeout
 #   status               one line per service; exit 0 only if all are healthy
 #   env                  `export ...` lines:  eval "$(deploy/stack.sh env)"
-#   restart-kafka [--hard]     graceful stop+start (--hard: SIGKILL, i.e. a crash)
+#   restart-kafka [--hard] [--node N]   graceful stop+start (--hard: SIGKILL, i.e. a crash);
+#                              with KAFKA_BROKERS=3 one node only (N, else a random one)
 #   restart-postgres [--hard]  fast stop+start (--hard: immediate stop = crash recovery)
 #   logs [svc]           tail the service logs
 #   kafka-run-class <main-class> [args]   run a Kafka tool with the fetched jars, e.g.
 #       kafka-run-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
 #       kafka-run-class org.apache.kafka.tools.ProducerPerformance --topic t --num-records 100000 \
 #           --record-size 200 --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092
-#   install              apt packages if missing + Kafka jar fetch
+#   install              apt packages if missing (PostgreSQL, Java, Maven, Chromium, Prometheus;
+#                        Debian's own prometheus service is disabled) + Kafka jar fetch
 #
 # Environment (all optional):
 #   RUN_DIR=<repo>/.run  KAFKA_PORT=9092  KAFKA_CONTROLLER_PORT=9093  PG_PORT=5433
+#   KAFKA_BROKERS=1      3: a cluster of three KRaft nodes (broker+controller each) as local
+#     processes, replication factor 3, min.insync.replicas 2; node n listens on
+#     KAFKA_PORT+10*(n-1) and KAFKA_CONTROLLER_PORT+10*(n-1) unless KAFKA_PORTS and
+#     KAFKA_CONTROLLER_PORTS list the ports ("p1,p2,p3"). restart-kafka then crashes and
+#     restarts ONE node (--node N, else a random one).
 #   KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL: if set to something other than what
 #     this script would provide, that service is treated as EXTERNAL and never
 #     started/stopped here. (Our own values - e.g. after `eval "$(stack.sh env)"` -
@@ -53,6 +60,15 @@ KAFKA_LOGS="$KAFKA_DIR/logs"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster-id"
+KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+KAFKA_NODE_ID=1
+KAFKA_NODE_PORTS=()
+KAFKA_NODE_CONTROLLER_PORTS=()
+if [[ "$KAFKA_BROKERS" != 1 ]]; then
+    [[ "$KAFKA_BROKERS" == 3 ]] || { echo "KAFKA_BROKERS must be 1 or 3" >&2; exit 2; }
+    IFS=, read -r -a KAFKA_NODE_PORTS <<<"${KAFKA_PORTS:-$KAFKA_PORT,$((KAFKA_PORT + 10)),$((KAFKA_PORT + 20))}"
+    IFS=, read -r -a KAFKA_NODE_CONTROLLER_PORTS <<<"${KAFKA_CONTROLLER_PORTS:-$KAFKA_CONTROLLER_PORT,$((KAFKA_CONTROLLER_PORT + 10)),$((KAFKA_CONTROLLER_PORT + 20))}"
+fi
 
 # PostgreSQL runs as the postgres OS user, which must reach its data folder. A checkout under a
 # private directory (mode 700: a CI workspace, `mktemp -d`) gets its own folder under /var/tmp.
@@ -70,7 +86,12 @@ PG_DB=deskpemilu
 PG_USER=deskpemilu
 PG_PASSWORD=deskpemilu
 
-LOCAL_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+LOCAL_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"  # the node the kafka_* functions act on (kafka_node)
+OWN_BOOTSTRAP="$LOCAL_BOOTSTRAP"         # what this script provides: every node
+if (( KAFKA_BROKERS > 1 )); then
+    OWN_BOOTSTRAP="$(printf '127.0.0.1:%s,' "${KAFKA_NODE_PORTS[@]}")"
+    OWN_BOOTSTRAP="${OWN_BOOTSTRAP%,}"
+fi
 LOCAL_DATABASE_URL="postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
 
 # ----------------------------------------------------------------- helpers
@@ -134,7 +155,7 @@ show_log_tail() {  # $1 = label, rest = files
 }
 
 kafka_external() {
-    [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" && "$KAFKA_BOOTSTRAP_SERVERS" != "$LOCAL_BOOTSTRAP" ]]
+    [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" && "$KAFKA_BOOTSTRAP_SERVERS" != "$OWN_BOOTSTRAP" ]]
 }
 
 pg_external() {
@@ -172,8 +193,38 @@ kafka_healthy() {
     "$PYTHON" "$SCRIPT_DIR/lib/kafka_probe.py" --quiet --timeout 2 "$LOCAL_BOOTSTRAP"
 }
 
+kafka_node() {  # $1 = node id: point the kafka_* functions at that node of the cluster
+    local n="$1" i=$(( $1 - 1 ))
+    KAFKA_NODE_ID="$n"
+    KAFKA_PORT="${KAFKA_NODE_PORTS[$i]}"
+    KAFKA_CONTROLLER_PORT="${KAFKA_NODE_CONTROLLER_PORTS[$i]}"
+    LOCAL_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+    local dir="$KAFKA_DIR/node-$n"
+    KAFKA_DATA="$dir/data"
+    KAFKA_LOGS="$dir/logs"
+    KAFKA_PROPS="$dir/server.properties"
+    KAFKA_PIDFILE="$dir/kafka.pid"
+}
+
+kafka_voters() {  # 1@127.0.0.1:c1,2@127.0.0.1:c2,...
+    local i out=""
+    for i in "${!KAFKA_NODE_CONTROLLER_PORTS[@]}"; do
+        out+="$((i + 1))@127.0.0.1:${KAFKA_NODE_CONTROLLER_PORTS[$i]},"
+    done
+    echo "${out%,}"
+}
+
 kafka_render_props() {
     mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
+    if (( KAFKA_BROKERS > 1 )); then
+        sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+            -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+            -e "s|@KAFKA_LOG_DIR@|$KAFKA_DATA|g" \
+            -e "s|@NODE_ID@|$KAFKA_NODE_ID|g" \
+            -e "s|@VOTERS@|$(kafka_voters)|g" \
+            "$SCRIPT_DIR/kafka/server.cluster.properties.template" >"$KAFKA_PROPS"
+        return
+    fi
     sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
         -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
         -e "s|@KAFKA_LOG_DIR@|$KAFKA_DATA|g" \
@@ -196,8 +247,10 @@ kafka_format() {
         echo "$cid" >"$KAFKA_CLUSTER_ID_FILE"
     fi
     log "kafka: formatting storage (cluster id $cid)..."
+    local quorum=(--standalone)  # a cluster's static voters come from controller.quorum.voters
+    (( KAFKA_BROKERS > 1 )) && quorum=()
     if ! kafka_java kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_PROPS" \
-        --standalone --ignore-formatted >"$KAFKA_LOGS/format.log" 2>&1; then
+        "${quorum[@]}" --ignore-formatted >"$KAFKA_LOGS/format.log" 2>&1; then
         err "kafka: storage format FAILED"
         show_log_tail kafka "$KAFKA_LOGS/format.log"
         return 1
@@ -325,6 +378,73 @@ kafka_status() {
         log "kafka:    running, healthy (pid $pid, $LOCAL_BOOTSTRAP, $info)"; return 0
     fi
     log "kafka:    running, NOT healthy (pid $pid, $LOCAL_BOOTSTRAP: $info)"; return 1
+}
+
+# ------------------------------------------------------ kafka cluster (KAFKA_BROKERS=3)
+
+declare -A KAFKA_NODE_T0=()
+
+kafka_cluster_launch() {  # every node, without waiting (a node needs a quorum to be healthy)
+    local n
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        kafka_node "$n"
+        kafka_launch || return 1
+        KAFKA_NODE_T0[$n]="$KAFKA_LAUNCH_T0"
+        KAFKA_LAUNCH_T0=""
+    done
+}
+
+kafka_cluster_wait() {
+    local n
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        kafka_node "$n"
+        KAFKA_LAUNCH_T0="${KAFKA_NODE_T0[$n]:-}"
+        kafka_wait || return 1
+        KAFKA_NODE_T0[$n]=""
+    done
+}
+
+kafka_cluster_stop() {  # $1 = TERM or KILL; every node at once (the last ones lose their quorum)
+    local sig="${1:-TERM}" n pid pids=() t0=$EPOCHREALTIME
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        kafka_node "$n"
+        if pid="$(kafka_pid)"; then
+            kill "-$sig" "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    (( ${#pids[@]} )) || { log "kafka: not running"; return 0; }
+    log "kafka: stopping ${#pids[@]} node(s) (SIG$sig)..."
+    local deadline=$(( ${EPOCHREALTIME%.*} + KAFKA_STOP_TIMEOUT ))
+    for pid in "${pids[@]}"; do
+        while proc_alive "$pid"; do
+            if (( ${EPOCHREALTIME%.*} >= deadline )); then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+            sleep 0.1
+        done
+    done
+    for n in $(seq 1 "$KAFKA_BROKERS"); do rm -f "$KAFKA_DIR/node-$n/kafka.pid"; done
+    log "kafka: stopped in $(elapsed "$t0")s"
+}
+
+kafka_cluster_status() {
+    local n rc=0
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        kafka_node "$n"
+        printf 'node %s ' "$n"
+        kafka_status || rc=1
+    done
+    return "$rc"
+}
+
+kafka_cluster_restart_node() {  # $1 = node id or empty (random); $2 = TERM or KILL
+    local n="${1:-$(( RANDOM % KAFKA_BROKERS + 1 ))}"
+    (( n >= 1 && n <= KAFKA_BROKERS )) || { err "kafka: no node $n"; return 2; }
+    kafka_node "$n"
+    log "kafka: node $n ($LOCAL_BOOTSTRAP)"
+    kafka_stop "$2"
+    kafka_start
 }
 
 # ---------------------------------------------------------------- postgres
@@ -532,7 +652,11 @@ cmd_start() {
     local svcs rc=0
     svcs="$(services_of "${1:-all}")"
     take_lock
-    if [[ "$svcs" == "kafka postgres" ]]; then
+    if (( KAFKA_BROKERS > 1 )) && ! kafka_external; then
+        if [[ "$svcs" == *kafka* ]]; then kafka_cluster_launch || rc=1; fi
+        if [[ "$svcs" == *postgres* ]]; then pg_start || rc=1; fi
+        if [[ "$svcs" == *kafka* ]]; then kafka_cluster_wait || rc=1; fi
+    elif [[ "$svcs" == "kafka postgres" ]]; then
         # Overlap: the broker JVM boots while PostgreSQL starts.
         if kafka_external; then
             kafka_start || rc=1
@@ -557,6 +681,10 @@ cmd_stop() {
     svcs="$(services_of "${1:-all}")"
     take_lock
     for s in $svcs; do
+        if [[ "$s" == kafka ]] && (( KAFKA_BROKERS > 1 )) && ! kafka_external; then
+            kafka_cluster_stop TERM || rc=1
+            continue
+        fi
         case "$s" in
             kafka) kafka_stop TERM || rc=1 ;;
             postgres) pg_stop fast || rc=1 ;;
@@ -567,13 +695,17 @@ cmd_stop() {
 
 cmd_status() {
     local rc=0
-    kafka_status || rc=3
+    if (( KAFKA_BROKERS > 1 )) && ! kafka_external; then
+        kafka_cluster_status || rc=3
+    else
+        kafka_status || rc=3
+    fi
     pg_status || rc=3
     return "$rc"
 }
 
 cmd_env() {
-    local bootstrap="$LOCAL_BOOTSTRAP" url="$LOCAL_DATABASE_URL"
+    local bootstrap="$OWN_BOOTSTRAP" url="$LOCAL_DATABASE_URL"
     kafka_external && bootstrap="$KAFKA_BOOTSTRAP_SERVERS"
     pg_external && url="$DATABASE_URL"
     printf "export KAFKA_BOOTSTRAP_SERVERS='%s'\n" "$bootstrap"
@@ -586,7 +718,20 @@ cmd_restart_kafka() {
         err "kafka: external broker ($KAFKA_BOOTSTRAP_SERVERS); cannot restart it from here"
         return 1
     fi
-    if [[ "${1:-}" == "--hard" ]]; then kafka_stop KILL; else kafka_stop TERM; fi
+    local sig=TERM node=""
+    while (( $# )); do
+        case "$1" in
+            --hard) sig=KILL ;;
+            --node) node="${2:-}"; shift ;;
+            *) err "restart-kafka: unknown option $1"; return 2 ;;
+        esac
+        shift
+    done
+    if (( KAFKA_BROKERS > 1 )); then
+        kafka_cluster_restart_node "$node" "$sig"
+        return
+    fi
+    kafka_stop "$sig"
     kafka_start
 }
 
@@ -623,16 +768,31 @@ cmd_install() {
     command -v mvn >/dev/null || pkgs+=(maven)
     # The dashboard's browser test drives Debian's Chromium (never a downloaded browser).
     command -v chromium >/dev/null || pkgs+=(chromium)
+    # Prometheus (and promtool for the rule tests); `deskpemilu up` runs it as a local process.
+    command -v prometheus >/dev/null && command -v promtool >/dev/null || pkgs+=(prometheus)
     if (( ${#pkgs[@]} )); then
         log "install: apt-get install ${pkgs[*]}..."
         export DEBIAN_FRONTEND=noninteractive
         apt-get install -y --no-install-recommends "${pkgs[@]}" ||
             { apt-get update && apt-get install -y --no-install-recommends "${pkgs[@]}"; }
     else
-        log "install: postgresql, java, maven and chromium already present"
+        log "install: postgresql, java, maven, chromium and prometheus already present"
     fi
+    prometheus_disable_system_service
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
+}
+
+prometheus_disable_system_service() {
+    # Debian's package enables a system-wide prometheus on :9090 (and may start it under
+    # systemd): the desk runs its own, so that one must neither run nor hold the port.
+    if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null &&
+        systemctl list-unit-files prometheus.service >/dev/null 2>&1; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/prometheus ]] && command -v update-rc.d >/dev/null; then
+        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
 }
 
 usage() {

@@ -73,17 +73,26 @@ class StackControl(Protocol):
 
 
 def fault_schedule(
-    rng: random.Random, services: Sequence[str], *, backing: bool = True
+    rng: random.Random,
+    services: Sequence[str],
+    *,
+    backing: bool = True,
+    backing_targets: Sequence[str] = BACKING,
 ) -> Iterator[str]:
-    """Targets of successive faults: every target once in a shuffled first round, then at random."""
-    first = [*services, *(BACKING if backing else ())]
+    """Targets of successive faults: every target once in a shuffled first round, then at random.
+
+    backing_targets: which of Kafka and PostgreSQL may crash (with a three-broker cluster,
+    `kafka` is one broker: deploy/stack.sh restart-kafka crashes a single node).
+    """
+    crashable = list(backing_targets) if backing else []
+    first = [*services, *crashable]
     rng.shuffle(first)
     yield from first
     while True:
-        if not backing or rng.random() < SERVICE_SHARE:
+        if services and (not crashable or rng.random() < SERVICE_SHARE):
             yield rng.choice(list(services))
         else:
-            yield rng.choice(BACKING)
+            yield rng.choice(crashable)
 
 
 def compare_statuses(
@@ -108,6 +117,8 @@ class ChaosConfig:
     seed: int = 1
     kill_every_s: float = 5.0  # mean pause between two faults
     backing_restarts: bool = True  # also crash Kafka and PostgreSQL
+    backing_targets: tuple[str, ...] = BACKING  # which of the two (KAFKA only: broker faults)
+    service_kills: bool = True  # False: only the backing servers crash
     duration_s: float = 120.0  # real seconds the simulated day takes
     day_timeout_s: float | None = None  # give up on unacknowledged sends (default: +180 s)
     concurrency: int = 16
@@ -335,8 +346,12 @@ class Chaos:
 
     async def _inject(self, done: asyncio.Event) -> None:
         rng = random.Random(self.config.seed)
+        names = list(self.services.names) if self.config.service_kills else []
         targets = fault_schedule(
-            rng, self.services.names, backing=self.config.backing_restarts and bool(self.stack)
+            rng,
+            names,
+            backing=self.config.backing_restarts and bool(self.stack),
+            backing_targets=self.config.backing_targets,
         )
         # A Kafka or PostgreSQL restart runs beside the kills: services also die while the
         # broker or the database is away, and must come back when it does.
@@ -354,8 +369,8 @@ class Chaos:
                     await self._fault(target)
                 elif backing is None or backing.done():
                     backing = asyncio.create_task(self._fault(target))
-                else:
-                    await self._fault(rng.choice(list(self.services.names)))
+                elif names:
+                    await self._fault(rng.choice(names))
         finally:
             if backing is not None:
                 await backing

@@ -17,7 +17,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from deskpemilu import anomalies, runtime
+from deskpemilu import anomalies, prometheus, runtime
 from deskpemilu.kpu import app as kpu_app
 from deskpemilu.quickcount.cli import app as quickcount_app
 
@@ -34,6 +34,7 @@ app.add_typer(operators_app, name="operators")
 app.add_typer(quickcount_app, name="quickcount")
 app.add_typer(anomalies.app, name="anomalies")
 app.add_typer(kpu_app, name="kpu")
+app.add_typer(prometheus.app, name="prometheus")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -166,6 +167,7 @@ def up(
     from deskpemilu.supervisor import SERVICES
 
     _wait_healthy(SERVICES)
+    prometheus_line = prometheus.up_local(console)
     api = runtime.service_port("api")
     intake = runtime.service_port("intake")
     console.print(
@@ -176,6 +178,7 @@ def up(
         "(sign-in: deskpemilu operators token <id> --link)\n"
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
+        + prometheus_line
         + "\n  logs                  .run/logs/\n  stop                  deskpemilu down"
     )
 
@@ -192,6 +195,7 @@ def down() -> None:
                     break
                 time.sleep(0.1)
         console.print("services: stopped")
+    prometheus.down_local(console)
     _stack("stop", "all")
 
 
@@ -216,6 +220,7 @@ def status() -> None:
         except httpx.HTTPError:
             code = "down"
         console.print(f"{name:<11} {code:<5} {url}")
+    console.print(prometheus.status_line())
 
 
 @app.command()

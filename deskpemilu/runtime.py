@@ -58,6 +58,22 @@ def load_local_environment() -> None:
     os.environ.setdefault(
         "DATABASE_URL", f"postgresql://deskpemilu:deskpemilu@127.0.0.1:{pg_port}/deskpemilu"
     )
-    os.environ.setdefault(
-        "KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", local_bootstrap())
+    if kafka_brokers() > 1:  # deploy/stack.sh KAFKA_BROKERS=3: every topic on three brokers
+        os.environ.setdefault("TOPIC_REPLICATION_FACTOR", "3")
+
+
+def kafka_brokers() -> int:
+    """How many local Kafka nodes deploy/stack.sh runs (KAFKA_BROKERS: 1 or 3)."""
+    return int(os.environ.get("KAFKA_BROKERS", "1"))
+
+
+def local_bootstrap() -> str:
+    """The local Kafka's bootstrap list, as deploy/stack.sh computes it."""
+    port = int(os.environ.get("KAFKA_PORT", "9092"))
+    if kafka_brokers() == 1:
+        return f"127.0.0.1:{port}"
+    ports = os.environ.get("KAFKA_PORTS") or ",".join(
+        str(port + 10 * n) for n in range(kafka_brokers())
     )
+    return ",".join(f"127.0.0.1:{p}" for p in ports.split(","))

@@ -88,6 +88,9 @@ class SubmissionReceived(EventModel):
     idempotency_key: str
     form: CHasil
     reply_to: str | None = None  # phone number for WhatsApp/SMS verdicts
+    # When the intake handed the record to Kafka (its 202 follows Kafka's ack): the start of the
+    # freshness histograms. Optional, so records written before it existed still decode.
+    published_at: datetime | None = None
 
 
 class ReviewDecided(EventModel):

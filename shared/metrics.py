@@ -18,6 +18,11 @@ CONSUMER_LAG = Gauge(
     "Records behind the high watermark over the assigned partitions",
     ["service"],
 )
+HEALTH_CHECK = Gauge(
+    "deskpemilu_health_check",
+    "Each /healthz check at the last scrape of /metrics: 1 passing, 0 failing",
+    ["check"],
+)
 
 
 def render_latest() -> tuple[bytes, str]:

@@ -11,13 +11,34 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, Response
 
-from shared.metrics import render_latest
+from shared.metrics import HEALTH_CHECK, render_latest
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
+HEALTH_TIMEOUT_S = 2.0
+
+
+async def record_health(health: HealthCheck, known: set[str]) -> None:
+    """Set deskpemilu_health_check per check; checks that raise or hang all count as failing.
+
+    `known` collects the checks seen so far: when the checks raise (a database query failing
+    before it could answer false), every check seen before is set to 0 ("healthz" if none was).
+    """
+    try:
+        checks = await asyncio.wait_for(health(), HEALTH_TIMEOUT_S)
+    except Exception:  # any failure of the checks is a failing check, never a failed scrape
+        checks = dict.fromkeys(known or {"healthz"}, False)
+    known.update(checks)
+    for name, ok in checks.items():
+        HEALTH_CHECK.labels(name).set(1 if ok else 0)
 
 
 def add_ops_routes(app: FastAPI, health: HealthCheck) -> None:
-    """Add /healthz (200 when every check passes, else 503) and /metrics to an app."""
+    """Add /healthz (200 when every check passes, else 503) and /metrics to an app.
+
+    Each scrape of /metrics runs the checks too (deskpemilu_health_check), so Prometheus sees
+    the database or Kafka connection failing without probing /healthz itself.
+    """
+    known: set[str] = set()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -28,6 +49,7 @@ def add_ops_routes(app: FastAPI, health: HealthCheck) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
+        await record_health(health, known)
         body, content_type = render_latest()
         return Response(body, media_type=content_type)
 

@@ -174,6 +174,8 @@ class Version:
     operator_id: str
     channel: str
     received_at: datetime
+    # The intake's publish time (SubmissionReceived.published_at): only for the freshness metric.
+    published_at: datetime | None = field(default=None, compare=False, repr=False)
     # Formatted once: the COPY lines of submissions, tps_results and the history each use them.
     id_text: str = field(init=False, compare=False, repr=False)
     at_text: str = field(init=False, compare=False, repr=False)
@@ -220,6 +222,7 @@ def submission_from_event(sub: SubmissionReceivedRawForm) -> Submission:
             operator_id=sub.operator.id,
             channel=sub.channel.value,
             received_at=sub.received_at,
+            published_at=sub.published_at,
         )
         key = (str(form["election"]), str(form["contest"]), str(form["tps"]))
     except (KeyError, TypeError, AttributeError, ValueError) as error:

@@ -224,6 +224,10 @@ class BatchApplier:
             ):
                 self.conflicts_refreshed = time.monotonic()
                 metrics.CONFLICTS_OPEN.set(await disputed_count(conn))
+        if not applied.skipped:  # a redelivered batch was committed before: not fresh now
+            metrics.observe_freshness(
+                e.submission.version.published_at for e in events if not isinstance(e, ReviewIn)
+            )
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         metrics.SKIPPED.inc(applied.skipped)

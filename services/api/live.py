@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 
-from services.api.metrics import NOTIFICATIONS, SSE_CLIENTS
+from services.api.metrics import NOTIFICATIONS, SSE_CLIENTS, SSE_PUSH_SECONDS
 from shared.db import connect
 from shared.notify import ResultsChanged, Scope
 
@@ -34,16 +34,19 @@ def scopes_of(payload: str) -> set[Scope]:
 class Subscriber:
     """One SSE client: the latest version and the scopes changed since its last event."""
 
-    __slots__ = ("closed", "pending", "version", "wakeup")
+    __slots__ = ("changed_at", "closed", "pending", "version", "wakeup")
 
     def __init__(self, version: int) -> None:
         self.version = version
         self.pending: set[Scope] = set()
+        self.changed_at: float | None = None  # monotonic time of the oldest change not pushed
         self.wakeup = asyncio.Event()
         self.closed = False
 
-    def mark(self, version: int, scopes: set[Scope]) -> None:
+    def mark(self, version: int, scopes: set[Scope], at: float | None = None) -> None:
         """Merge a change: a slow client gets one event for many changes, never a backlog."""
+        if self.changed_at is None and at is not None:
+            self.changed_at = at
         self.version = version
         self.pending |= scopes
         self.wakeup.set()
@@ -94,16 +97,16 @@ class ChangeFeed:
             self.subscribers.discard(sub)
             SSE_CLIENTS.dec()
 
-    def changed(self, scopes: set[Scope]) -> None:
+    def changed(self, scopes: set[Scope], notified_at: float | None = None) -> None:
         """Results changed: drop caches first, so clients re-fetching see the new data."""
         self.on_change()
         self.version += 1
         for sub in self.subscribers:
-            sub.mark(self.version, scopes)
+            sub.mark(self.version, scopes, notified_at)
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         NOTIFICATIONS.inc()
-        self.changed(scopes_of(payload if isinstance(payload, str) else ""))
+        self.changed(scopes_of(payload if isinstance(payload, str) else ""), time.monotonic())
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -183,9 +186,13 @@ async def stream_changes(
             wait = last_sent + coalesce_s - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)  # changes arriving meanwhile merge into this event
-            scopes = sub.take()
+            scopes, changed_at = sub.take(), sub.changed_at
+            sub.changed_at = None
             changes = [{"election": e, "contest": c} for e, c in sorted(scopes) if e]
-            yield sse_event("changed", {"version": sub.version, "changes": changes}, sub.version)
+            event = sse_event("changed", {"version": sub.version, "changes": changes}, sub.version)
+            if changed_at is not None:
+                SSE_PUSH_SECONDS.observe(time.monotonic() - changed_at)
+            yield event
             last_sent = time.monotonic()
     finally:
         feed.unsubscribe(sub)

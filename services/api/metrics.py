@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 CACHE_LOOKUPS = Counter(
     "deskpemilu_api_cache_lookups_total", "Response cache lookups of the read API", ["outcome"]
@@ -10,4 +10,10 @@ CACHE_LOOKUPS = Counter(
 SSE_CLIENTS = Gauge("deskpemilu_api_sse_clients", "Server-Sent Events streams open")
 NOTIFICATIONS = Counter(
     "deskpemilu_api_notifications_total", "NOTIFY messages received on the results channel"
+)
+SSE_PUSH_SECONDS = Histogram(
+    "deskpemilu_api_sse_push_seconds",
+    "Time from a NOTIFY reaching the api to the 'changed' event pushed to a client "
+    "(including the coalescing wait); one observation per client and event",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10),
 )

@@ -17,6 +17,9 @@ KAFKA_ACK_SECONDS = Histogram(
 PUBLISH_ERRORS = Counter(
     "deskpemilu_intake_publish_errors_total", "Records Kafka did not acknowledge", ["reason"]
 )
+# Present from the start at 0, so the first error is an increase an alert can see.
+for _reason in ("not_connected", "timeout", "internal"):
+    PUBLISH_ERRORS.labels(_reason)
 FORMS = Counter("deskpemilu_intake_forms_total", "Forms published, by channel", ["channel"])
 REPLIES = Counter(
     "deskpemilu_intake_replies_total", "Replies to WhatsApp/SMS senders", ["channel", "outcome"]

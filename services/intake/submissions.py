@@ -92,6 +92,7 @@ class Intake:
                 idempotency_key=key,
                 form=form,
                 reply_to=reply_to,
+                published_at=utcnow(),
             )
             try:
                 await self.publisher.publish(self.topic, key_for_tps(form.tps), encode(event))

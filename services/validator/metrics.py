@@ -10,6 +10,9 @@ FORMS = Counter(
     "(validated, rejected, dead_letter, review, review_rejected)",
     ["outcome"],
 )
+# Present from the start at 0, so the first dead letter is an increase an alert can see.
+for _outcome in ("validated", "rejected", "dead_letter", "review", "review_rejected"):
+    FORMS.labels(_outcome)
 VIOLATIONS = Counter(
     "deskpemilu_validator_violations_total",
     "Rule violations found, by code and severity",

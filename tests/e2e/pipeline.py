@@ -60,6 +60,7 @@ async def start_pipeline(
     *,
     roster: Path = BANYUASIN_PEMILU,
     partitions: int = 4,
+    replication_factor: int = 1,
     **extra_env: str,
 ) -> Pipeline:
     """Load the roster, create the topics, start the four services and wait for /healthz."""
@@ -74,7 +75,7 @@ async def start_pipeline(
     await ensure_topics(
         kafka_bootstrap,
         partitions=partitions,
-        replication_factor=1,
+        replication_factor=replication_factor,
         topics=Topics(env["TOPIC_PREFIX"]).specs(),
     )
     pipeline = Pipeline(env=env, database_url=database_url)
@@ -122,8 +123,9 @@ class PrivateStack:
 
     @property
     def kafka_bootstrap(self) -> str:
-        """Bootstrap address of the private broker."""
-        return f"127.0.0.1:{self.env['KAFKA_PORT']}"
+        """Bootstrap address of the private broker (every node of a cluster)."""
+        ports = self.env.get("KAFKA_PORTS", self.env["KAFKA_PORT"]).split(",")
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
 
     @property
     def database_url(self) -> str:
@@ -147,8 +149,8 @@ class PrivateStack:
         return result.stdout
 
 
-def start_private_stack() -> PrivateStack:
-    """Start a Kafka broker and a PostgreSQL server on free ports under a fresh /tmp RUN_DIR."""
+def start_private_stack(brokers: int = 1) -> PrivateStack:
+    """Start Kafka (one broker or a cluster of 3) and PostgreSQL on free ports, own RUN_DIR."""
     import os
     import tempfile
 
@@ -165,6 +167,18 @@ def start_private_stack() -> PrivateStack:
         KAFKA_CONTROLLER_PORT=str(free_port()),
         PG_PORT=str(free_port()),
     )
+    if brokers > 1:
+        ports: list[str] = []
+        while len(ports) < 2 * brokers:
+            port = str(free_port())
+            if port not in ports and port not in env.values():
+                ports.append(port)
+        env.update(
+            KAFKA_BROKERS=str(brokers),
+            KAFKA_PORTS=",".join(ports[:brokers]),
+            KAFKA_CONTROLLER_PORTS=",".join(ports[brokers:]),
+            KAFKA_HEAP_OPTS="-Xms256m -Xmx512m",
+        )
     stack = PrivateStack(run_dir, env)
     stack.run("start", "all")
     return stack

@@ -6,7 +6,16 @@ import asyncio
 import time
 
 from services.api.live import ChangeFeed, scopes_of, sse_event, sse_ping, stream_changes
+from services.api.metrics import SSE_PUSH_SECONDS
 from shared.notify import ElectionChange, ResultsChanged
+
+
+def push_observations() -> tuple[float, float]:
+    """(count, sum) of the NOTIFY-to-push histogram so far."""
+    samples = {s.name: s.value for m in SSE_PUSH_SECONDS.collect() for s in m.samples}
+    return samples["deskpemilu_api_sse_push_seconds_count"], samples[
+        "deskpemilu_api_sse_push_seconds_sum"
+    ]
 
 
 def test_scopes_of_reads_the_aggregator_payload_and_tolerates_anything() -> None:
@@ -106,3 +115,26 @@ async def test_stream_ends_when_the_token_is_revoked() -> None:
     assert time.monotonic() - started < 0.5  # noticed at the next heartbeat (0.02 s)
     assert [chunk async for chunk in stream] == []
     assert not feed.subscribers
+
+
+async def test_push_delay_is_measured_from_the_notify_including_the_coalescing_wait() -> None:
+    feed = ChangeFeed("postgresql://unused", "deskpemilu_results", lambda: None)
+    stream = stream_changes(feed, heartbeat_s=10, coalesce_s=0.2, expires_at=time.time() + 60)
+    await anext(stream)  # hello
+    count0, sum0 = push_observations()
+    payload = '{"elections": [{"election": "pemilu-2024", "contests": ["PPWP"]}]}'
+    feed._notified(None, 1, "deskpemilu_results", payload)  # what asyncpg calls on a NOTIFY
+    assert b"event: changed" in (await anext(stream)).encode()  # the first goes out at once
+    feed._notified(None, 1, "deskpemilu_results", payload)
+    await asyncio.sleep(0.05)
+    feed._notified(None, 1, "deskpemilu_results", payload)
+    assert b"event: changed" in (await anext(stream)).encode()  # the burst waits
+    count, total = push_observations()
+    assert count == count0 + 2  # one per event pushed, not one per NOTIFY
+    # The second waited ~0.2 s after the first push, measured from the burst's first NOTIFY.
+    assert 0.15 <= total - sum0 < 1.0
+    # A change that is no NOTIFY (the feed reconnecting) is pushed but not measured.
+    feed.changed({("", "")})
+    assert b"event: changed" in (await anext(stream)).encode()
+    assert push_observations()[0] == count
+    await stream.aclose()
