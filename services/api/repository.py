@@ -351,3 +351,26 @@ async def fetch_anomalies(
 def record_dict(record: asyncpg.Record) -> dict[str, Any]:
     """A record as a plain dict."""
     return dict(record.items())
+
+
+_LAST_ACTIVITY = """
+SELECT s.election, max(s.updated_at) AS last_activity
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(election, contest, area_code)
+JOIN area_summary s
+  ON s.election = k.election AND s.contest = k.contest AND s.area_code = k.area_code
+WHERE s.tps_reported > 0
+GROUP BY s.election
+"""
+
+
+async def fetch_last_activity(
+    conn: Conn, places: Sequence[tuple[str, str, str]]
+) -> dict[str, datetime]:
+    """When each election's totals last moved, from the given (election, contest, area) rows."""
+    rows = await conn.fetch(
+        _LAST_ACTIVITY,
+        [p[0] for p in places],
+        [p[1] for p in places],
+        [p[2] for p in places],
+    )
+    return {r["election"]: r["last_activity"] for r in rows}

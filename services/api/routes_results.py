@@ -14,10 +14,10 @@ from services.api.deps import (
 )
 from services.api.estimator import TpsSample, ratio_estimate
 from services.api.repository import fetch_area_sums, fetch_results_under, fetch_tps_under
-from services.api.schemas import AreaResultPublic, EstimatePublic
+from services.api.schemas import READ_ERRORS, AreaResultPublic, EstimatePublic
 from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute)
+router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute, responses=READ_ERRORS)
 
 
 @router.get("/results/{election}/{contest}/{area}", response_model=AreaResultPublic)

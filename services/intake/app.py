@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +44,8 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The labelled counters, looked up once: labels() costs more than inc() on the hot path.
+        self._counters: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +64,11 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or "unmatched"
-            metrics.REQUESTS.labels(template, str(status)).inc()
+            counter = self._counters.get((template, status))
+            if counter is None:
+                counter = metrics.REQUESTS.labels(template, str(status))
+                self._counters[(template, status)] = counter
+            counter.inc()
 
 
 def _field(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -89,15 +96,29 @@ _HTTP_TEXTS = {
 }
 
 
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    # Starlette's 405 names the methods of the first route on the path; a path can have several.
+    methods = {
+        method
+        for route in iter_route_contexts(app.routes)
+        if (regex := getattr(route, "path_regex", None)) is not None and regex.match(path)
+        for method in route.methods or ()
+    }
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, pesan, message = _HTTP_TEXTS.get(
         exc.status_code, (f"HTTP_{exc.status_code}", str(exc.detail), str(exc.detail))
     )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request.app, request.url.path)
     return JsonResponse(
         {"code": code, "pesan": pesan, "message": message, "details": []},
         status_code=exc.status_code,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
