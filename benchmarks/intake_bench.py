@@ -295,7 +295,7 @@ def main() -> None:
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)], cwd=REPO, env=env)
     try:
-        intake.start()
+        intake.start(timeout_s=90)  # a loaded machine starts it slowly
         bare_url = f"http://127.0.0.1:{bare_port}"
         wait_healthy(bare_url)
         body = json.dumps(FORM)

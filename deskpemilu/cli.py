@@ -441,6 +441,27 @@ def simulate(
 
     _run(go())
     console.print(f"check the totals: deskpemilu verify --election {election}")
+    if not intake_url:
+        console.print(_simulated_summary(election))
+
+
+def _simulated_summary(election: str) -> str:
+    """The closing lines of `simulate` on the local stack: the election and its dashboard link."""
+    api = f"http://127.0.0.1:{runtime.service_port('api')}"
+    token = _viewer_token()
+    name = election
+    try:
+        answer = httpx.get(
+            f"{api}/v1/elections/{election}", headers={"Authorization": f"Bearer {token}"}
+        )
+        if answer.status_code == 200:
+            name = str(answer.json()["name"])
+    except httpx.HTTPError:
+        pass  # the link below still works once the api answers
+    return (
+        f"[bold]simulated: {name} ({election})[/bold]\n"
+        f"  dashboard  {api}/?token={token}#/hasil/{election}"
+    )
 
 
 @app.command()

@@ -6,13 +6,19 @@ import re
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic.config import JsonDict
 
 # The shape check refuses only what no paper form can hold; the 0-999 box range is a
 # validation rule (with its own code) so that an OCR-like slip is reported, not rejected as 422.
 STRUCTURAL_MAX = 1_000_000
 Count = Annotated[int, Field(ge=0, le=STRUCTURAL_MAX)]
 CandidateNo = Annotated[int, Field(ge=1, le=999)]
+# Votes by candidate number; JSON object keys are text, so the schema says which texts are numbers.
+CandidateVotes = Annotated[
+    dict[CandidateNo, Count],
+    Field(json_schema_extra={"propertyNames": {"pattern": "^0*[1-9][0-9]{0,2}$"}}),
+]
 
 
 class Contest(StrEnum):
@@ -35,15 +41,18 @@ class Contest(StrEnum):
 
 PARTY_LIST_CONTESTS = frozenset({Contest.DPR, Contest.DPRD_PROV, Contest.DPRD_KABKO})
 
-_TPS_DOTTED = re.compile(r"^(\d{2})\.(\d{2})\.(\d{2})\.(\d{4})\.(\d{3})$")
-_TPS_UNDOTTED = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{4})(\d{3})$")
-_ELECTION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+_TPS_DOTTED = re.compile(r"([0-9]{2})\.([0-9]{2})\.([0-9]{2})\.([0-9]{4})\.([0-9]{3})")
+_TPS_UNDOTTED = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{4})([0-9]{3})")
+_ELECTION_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
+# The same rules as JSON Schema patterns, so that the OpenAPI documents what is enforced.
+TPS_CODE_PATTERN = r"^\s*([0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}\.[0-9]{3}|[0-9]{13})\s*$"
+ELECTION_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
 
 
 def normalise_tps_code(value: str) -> str:
     """Return a TPS code in dotted Kemendagri form; accepts KPU's 13-digit undotted form."""
     text = value.strip()
-    match = _TPS_DOTTED.match(text) or _TPS_UNDOTTED.match(text)
+    match = _TPS_DOTTED.fullmatch(text) or _TPS_UNDOTTED.fullmatch(text)
     if match is None:
         raise ValueError(
             "kode TPS harus 16.07.01.1016.001 atau 1607011016001 / "
@@ -53,15 +62,21 @@ def normalise_tps_code(value: str) -> str:
 
 
 def _check_election_id(value: str) -> str:
-    if not _ELECTION_ID.match(value):
+    if not _ELECTION_ID.fullmatch(value):
         raise ValueError(
             "id pemilihan tidak sah (contoh: pemilu-2024) / invalid election id (e.g. pemilu-2024)"
         )
     return value
 
 
-TpsCode = Annotated[str, AfterValidator(normalise_tps_code)]
-ElectionId = Annotated[str, AfterValidator(_check_election_id)]
+TpsCode = Annotated[
+    str, AfterValidator(normalise_tps_code), Field(json_schema_extra={"pattern": TPS_CODE_PATTERN})
+]
+ElectionId = Annotated[
+    str,
+    AfterValidator(_check_election_id),
+    Field(json_schema_extra={"pattern": ELECTION_ID_PATTERN}),
+]
 
 
 class FormModel(BaseModel):
@@ -102,20 +117,49 @@ class SuaraPartai(FormModel):
 
     nomor_partai: CandidateNo
     suara_partai: Count
-    suara_calon: dict[CandidateNo, Count] = Field(default_factory=dict)
+    suara_calon: CandidateVotes = Field(default_factory=dict)
     jumlah: Count
+
+
+def _votes_by_contest_kind() -> JsonDict:
+    # The rule of _votes_match_contest_kind below, as JSON Schema, so that the OpenAPI says it.
+    party_lists: list[JsonValue] = [c.value for c in sorted(PARTY_LIST_CONTESTS)]
+    others: list[JsonValue] = [c.value for c in Contest if c not in PARTY_LIST_CONTESTS]
+    return {
+        "anyOf": [
+            {
+                "properties": {
+                    "contest": {"enum": party_lists},
+                    "suara_partai": {"type": "array", "minItems": 1},
+                    "suara_calon": {"type": "null"},
+                },
+                "required": ["contest", "suara_partai"],
+            },
+            {
+                "properties": {
+                    "contest": {"enum": others},
+                    "suara_calon": {"type": "object", "minProperties": 1},
+                    "suara_partai": {"type": "null"},
+                },
+                "required": ["contest", "suara_calon"],
+            },
+        ]
+    }
 
 
 class CHasil(FormModel):
     """One C.Hasil form: the result of one contest at one TPS."""
 
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra=_votes_by_contest_kind()
+    )
     election: ElectionId
     contest: Contest
     tps: TpsCode
     pemilih: DataPemilih | None = None
     surat_suara: SuratSuara | None = None
     disabilitas: LP | None = None  # section III
-    suara_calon: dict[CandidateNo, Count] | None = None  # IV for paslon / DPD, by no. urut
+    suara_calon: CandidateVotes | None = None  # IV for paslon / DPD, by no. urut
     suara_partai: list[SuaraPartai] | None = None  # IV for DPR / DPRD
     suara_sah: Count  # V.A
     suara_tidak_sah: Count  # V.B

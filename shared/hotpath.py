@@ -1,11 +1,4 @@
-"""Hot routes: FastAPI documents them from their signature; a lean binder made once serves them.
-
-A route is declared once, on an `APIRouter(route_class=HotRoute)`, like any FastAPI route: its
-OpenAPI operation comes from that declaration. `install_hot_paths(app)` then answers the requests
-of those routes ahead of FastAPI's router and middleware (routing through included routers,
-telemetry, exit stacks, dependency solving cost more per request than a hot route's own checks);
-without it the same handler is reached through FastAPI, only slower.
-"""
+"""Hot routes: declared once as FastAPI routes (the OpenAPI), served by a lean binder made once."""
 
 from __future__ import annotations
 
@@ -18,7 +11,9 @@ from typing import Any
 import fastapi.routing
 from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor
@@ -36,12 +31,17 @@ Binder = Callable[[Request, Values, Errors, dict[Any, Any]], Awaitable[None]]
 class HotRoute(APIRoute):
     """An APIRoute served without FastAPI's per-request parameter and dependency solving.
 
+    A route is declared once, on an `APIRouter(route_class=HotRoute)`, like any FastAPI route, and
+    its OpenAPI operation comes from that declaration. `install_hot_paths(app)` then answers its
+    requests ahead of FastAPI's router and middleware (routing through included routers,
+    telemetry, exit stacks and dependency solving cost more per request than a hot route's own
+    checks); without it the same handler is reached through FastAPI, only slower.
+
     FastAPI builds the route (path, methods, OpenAPI operation) from the endpoint's signature as
     usual; only the request handler differs: the binder below reads path, query and header
     parameters and a JSON body, and awaits the dependencies (async callables, cached per request),
     with the same validation errors. Profiling showed most of a hot route's CPU in FastAPI's
     generic solver, not in the checks. Anything the binder cannot do fails when the route is made.
-    Use it as `APIRouter(route_class=HotRoute)`.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -78,7 +78,7 @@ def _handler(
             return Response(
                 result.model_dump_json(), status_code=status_code, media_type="application/json"
             )
-        raise TypeError(f"hot route {route.path}: return a Response or a pydantic model")
+        return JSONResponse(jsonable_encoder(result), status_code=status_code)
 
     return handle
 

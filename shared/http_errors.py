@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -109,9 +110,23 @@ async def _invalid_request(_request: Request, exc: Exception) -> Response:
     return error_response(validation_error(exc))
 
 
-async def _http(_request: Request, exc: Exception) -> Response:
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    # Starlette's 405 names the methods of the first route on the path; a path can have several.
+    methods = {
+        method
+        for route in iter_route_contexts(app.routes)
+        if (regex := getattr(route, "path_regex", None)) is not None and regex.match(path)
+        for method in getattr(route, "methods", None) or ()
+    }
+    return ", ".join(sorted(methods))
+
+
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(http_error(exc))
+    error = http_error(exc)
+    if exc.status_code == 405:
+        error.response_headers["Allow"] = _allowed_methods(request.app, request.url.path)
+    return error_response(error)
 
 
 async def _database(_request: Request, _exc: Exception) -> Response:

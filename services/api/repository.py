@@ -372,3 +372,26 @@ async def fetch_reported_for_quickcount(
 async def fetch_in_sample(conn: Conn, election: str, tps: str) -> bool:
     """Whether a TPS is in the election's current quick-count sample."""
     return bool(await conn.fetchval(_QC_IS_SAMPLE, election, tps))
+
+
+_LAST_ACTIVITY = """
+SELECT s.election, max(s.updated_at) AS last_activity
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(election, contest, area_code)
+JOIN area_summary s
+  ON s.election = k.election AND s.contest = k.contest AND s.area_code = k.area_code
+WHERE s.tps_reported > 0
+GROUP BY s.election
+"""
+
+
+async def fetch_last_activity(
+    conn: Conn, places: Sequence[tuple[str, str, str]]
+) -> dict[str, datetime]:
+    """When each election's totals last moved, from the given (election, contest, area) rows."""
+    rows = await conn.fetch(
+        _LAST_ACTIVITY,
+        [p[0] for p in places],
+        [p[1] for p in places],
+        [p[2] for p in places],
+    )
+    return {r["election"]: r["last_activity"] for r in rows}

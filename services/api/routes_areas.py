@@ -13,11 +13,19 @@ from services.api.deps import (
     election_or_404,
 )
 from services.api.errors import not_found
-from services.api.schemas import AreaNodePublic, ElectionListPublic, ElectionPublic, WhoAmIPublic
+from services.api.repository import fetch_last_activity
+from services.api.schemas import (
+    READ_ERRORS,
+    AreaNodePublic,
+    ElectionListPublic,
+    ElectionPublic,
+    WhoAmIPublic,
+)
+from shared.events import utcnow
 from shared.hotpath import HotRoute
 from shared.policy import may_review
 
-router = APIRouter(prefix="/v1", tags=["areas"], route_class=HotRoute)
+router = APIRouter(prefix="/v1", tags=["areas"], route_class=HotRoute, responses=READ_ERRORS)
 
 
 @router.get("/whoami", response_model=WhoAmIPublic)
@@ -38,10 +46,18 @@ async def whoami(claims: CurrentClaims) -> WhoAmIPublic:
 async def list_elections(request: Request, state: StateDep, _viewer: CurrentViewer) -> Response:
     """Every loaded election with its contests and vote lines."""
     snapshot = state.roster
+    elections = list(snapshot.elections.values())
 
     async def load() -> ElectionListPublic:
+        # Answers are dropped from the cache whenever results change, so this stays current.
+        places = [(e.id, c, a) for e in elections for c in e.contests for a in e.top_areas]
+        async with state.pool.acquire() as conn:
+            activity = await fetch_last_activity(conn, places)
         return ElectionListPublic(
-            elections=[views.election_public(e) for e in snapshot.elections.values()]
+            elections=[views.election_public(e, activity.get(e.id)) for e in elections],
+            opening=views.opening_election(
+                elections, activity, utcnow().astimezone(views.WIB).date()
+            ),
         )
 
     return await cached_json(request, state, ("elections", snapshot.version), load)

@@ -10,12 +10,19 @@ from sse_starlette import EventSourceResponse
 from services.api.deps import StateDep, StreamClaims
 from services.api.errors import ApiError
 from services.api.live import sse_ping, stream_changes
+from services.api.schemas import error_responses
 from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["events"], route_class=HotRoute)
+router = APIRouter(
+    prefix="/v1", tags=["events"], route_class=HotRoute, responses=error_responses(401, 422, 503)
+)
 
 
-@router.get("/events", response_class=EventSourceResponse)
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
 async def events(
     state: StateDep,
     claims: StreamClaims,

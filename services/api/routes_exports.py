@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
-
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,12 +17,18 @@ from services.api.errors import ApiError
 from services.api.exports import RecapColumn, RecapLevel, RecapRow, RecapSheet
 from services.api.repository import fetch_area_sums, fetch_tps_under
 from services.api.roster_cache import ContestMeta, ElectionMeta, RosterSnapshot
+from services.api.schemas import error_responses
+from services.api.views import WIB
 from shared.events import utcnow
 from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"], route_class=HotRoute)
+router = APIRouter(
+    prefix="/v1/exports",
+    tags=["exports"],
+    route_class=HotRoute,
+    responses=error_responses(401, 404, 422, 503, 413),
+)
 
-WIB = timezone(timedelta(hours=7), "WIB")
 _LEVEL_DEPTH = {"provinsi": 1, "kabko": 2, "kecamatan": 3, "desa": 4, "tps": 5}
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -151,7 +155,11 @@ _LEVEL_QUERY = Query(default=RecapLevel.KECAMATAN, description="rows: kecamatan,
 _AREA_QUERY = Query(default=None, description="area code; the election's home area by default")
 
 
-@router.get("/{election}/{contest}.csv", response_class=Response)
+@router.get(
+    "/{election}/{contest}.csv",
+    response_class=Response,
+    responses={200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}}},
+)
 async def export_csv(
     election: str,
     contest: str,
@@ -169,7 +177,11 @@ async def export_csv(
     )
 
 
-@router.get("/{election}/{contest}.xlsx", response_class=Response)
+@router.get(
+    "/{election}/{contest}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+)
 async def export_xlsx(
     election: str,
     contest: str,

@@ -13,10 +13,10 @@ from services.api.deps import (
     election_or_404,
 )
 from services.api.repository import fetch_area_sums, fetch_tps_under
-from services.api.schemas import AreaResultPublic
+from services.api.schemas import READ_ERRORS, AreaResultPublic
 from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute)
+router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute, responses=READ_ERRORS)
 
 
 @router.get("/results/{election}/{contest}/{area}", response_model=AreaResultPublic)

@@ -20,26 +20,29 @@ from services.api.repository import (
     fetch_submission_place,
     fetch_tps_roster,
 )
-from services.api.routes_tps import tps_code_or_422
-from services.api.schemas import AcceptIn, ErrorPublic, ReviewQueuedPublic, VerifyIn
+from services.api.routes_tps import TpsPath, tps_code_or_422
+from services.api.schemas import (
+    AcceptIn,
+    ReviewQueuedPublic,
+    VerifyIn,
+    error_responses,
+)
 from shared.events import OperatorRef, ReviewDecided, utcnow
 from shared.form import Contest
 from shared.hotpath import HotRoute
 from shared.policy import review_refusal
 
-router = APIRouter(prefix="/v1/review", tags=["review"], route_class=HotRoute)
+router = APIRouter(
+    prefix="/v1/review",
+    tags=["review"],
+    route_class=HotRoute,
+    responses=error_responses(401, 403, 404, 422, 503, 409),
+)
 
 # Fixed namespace: (reviewer, Idempotency-Key) always gives the same decision id, so a retried
 # click after a timeout is applied once by the aggregator.
 REVIEW_NAMESPACE = uuid.UUID("b7c3a0e2-5d0e-4c55-8f6a-2a1f3e9d7c10")
 RETRY_AFTER_S = "5"
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-    409: {"model": ErrorPublic},
-    503: {"model": ErrorPublic},
-}
 
 
 def decision_id_for(reviewer_id: str, idempotency_key: str | None) -> uuid.UUID:
@@ -120,12 +123,11 @@ async def _publish(
     "/{election}/{contest}/{tps}/accept",
     status_code=202,
     response_model=ReviewQueuedPublic,
-    responses=_ERRORS,
 )
 async def accept_version(
     election: str,
     contest: str,
-    tps: str,
+    tps: TpsPath,
     body: AcceptIn,
     request: Request,
     state: StateDep,
@@ -170,12 +172,11 @@ async def accept_version(
     "/{election}/{contest}/{tps}/verify",
     status_code=202,
     response_model=ReviewQueuedPublic,
-    responses=_ERRORS,
 )
 async def verify(
     election: str,
     contest: str,
-    tps: str,
+    tps: TpsPath,
     body: VerifyIn,
     request: Request,
     state: StateDep,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.api import views
 from services.api.deps import (
@@ -23,11 +23,20 @@ from services.api.repository import (
     fetch_in_sample,
     fetch_tps_rows,
 )
-from services.api.schemas import AnomalyListPublic, ConflictListPublic, TpsDetailPublic
-from shared.form import normalise_tps_code
+from services.api.schemas import (
+    READ_ERRORS,
+    AnomalyListPublic,
+    ConflictListPublic,
+    TpsDetailPublic,
+)
+from shared.form import TPS_CODE_PATTERN, normalise_tps_code
 from shared.hotpath import HotRoute
 
-router = APIRouter(prefix="/v1", tags=["tps"], route_class=HotRoute)
+router = APIRouter(prefix="/v1", tags=["tps"], route_class=HotRoute, responses=READ_ERRORS)
+
+
+# Checked by tps_code_or_422 (422 TPS_CODE_INVALID); the pattern documents the same rule.
+TpsPath = Annotated[str, Path(json_schema_extra={"pattern": TPS_CODE_PATTERN})]
 
 
 def tps_code_or_422(value: str) -> str:
@@ -47,7 +56,7 @@ def tps_code_or_422(value: str) -> str:
 async def tps_detail(
     election: str,
     contest: str,
-    tps: str,
+    tps: TpsPath,
     request: Request,
     viewer: ViewerDep,
 ) -> Response:

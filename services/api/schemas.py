@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import ErrorDetail
+
 
 class PublicModel(BaseModel):
     """Base of every response: field order is the JSON order."""
@@ -54,12 +56,14 @@ class ElectionPublic(PublicModel):
     tps_total: int
     dpt_total: int
     contests: list[ContestPublic]
+    last_activity_at: datetime | None = None  # when its totals last moved; None: no result yet
 
 
 class ElectionListPublic(PublicModel):
-    """Every loaded election."""
+    """Every loaded election, and the one the dashboard opens on."""
 
     elections: list[ElectionPublic]
+    opening: str | None  # latest activity, else the one held today, else the first listed
 
 
 class AreaPublic(PublicModel):
@@ -435,3 +439,35 @@ class QuickCountPublic(PublicModel):
     progress: QuickCountProgress
     quick_count: QuickCountEstimate | None
     partial_count: QuickCountEstimate | None
+
+
+class InvalidRequestPublic(ErrorPublic):
+    """422: the request's parameters or body do not fit the documented shape."""
+
+    details: list[ErrorDetail] = []
+
+
+_ERROR_TEXTS = {
+    401: "No token, or a bad, expired or revoked token",
+    403: "The token's role or area scope does not allow this",
+    404: "Unknown election, contest, area or TPS",
+    409: "The decision does not fit the TPS's current state",
+    413: "Too many rows; choose a smaller area",
+    422: "Parameters or body not valid (TPS_CODE_INVALID: not a TPS code)",
+    503: "The database (or Kafka, for decisions) cannot be reached; see Retry-After",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of a route, each in the bilingual shape."""
+    return {
+        status: {
+            "model": InvalidRequestPublic if status == 422 else ErrorPublic,
+            "description": _ERROR_TEXTS[status],
+        }
+        for status in statuses
+    }
+
+
+# Every /v1 read: a token is needed, names in the path may be unknown, the database may be away.
+READ_ERRORS = error_responses(401, 404, 422, 503)

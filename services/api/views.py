@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -72,7 +73,23 @@ def contest_public(contest: ContestMeta) -> ContestPublic:
     )
 
 
-def election_public(election: ElectionMeta) -> ElectionPublic:
+WIB = timezone(timedelta(hours=7), "WIB")  # Banyuasin's time zone: its election days
+
+
+def opening_election(
+    elections: Sequence[ElectionMeta], last_activity: Mapping[str, datetime], today: date
+) -> str | None:
+    """Where a dashboard opens: latest activity, else held today, else the first (newest date)."""
+    active = [e for e in elections if e.id in last_activity]
+    if active:
+        return max(active, key=lambda e: last_activity[e.id]).id
+    candidates = [e for e in elections if e.date == today] or list(elections)
+    return candidates[0].id if candidates else None
+
+
+def election_public(
+    election: ElectionMeta, last_activity_at: datetime | None = None
+) -> ElectionPublic:
     """An election with its contests and roster size."""
     return ElectionPublic(
         id=election.id,
@@ -84,6 +101,7 @@ def election_public(election: ElectionMeta) -> ElectionPublic:
         tps_total=sum(election.coverage[c].tps for c in election.top_areas),
         dpt_total=sum(election.coverage[c].dpt for c in election.top_areas),
         contests=[contest_public(c) for c in election.contests.values()],
+        last_activity_at=last_activity_at,
     )
 
 

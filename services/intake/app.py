@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +41,8 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The labelled counters, looked up once: labels() costs more than inc() on the hot path.
+        self._counters: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +61,11 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or "unmatched"
-            metrics.REQUESTS.labels(template, str(status)).inc()
+            counter = self._counters.get((template, status))
+            if counter is None:
+                counter = metrics.REQUESTS.labels(template, str(status))
+                self._counters[(template, status)] = counter
+            counter.inc()
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:

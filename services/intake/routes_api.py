@@ -52,7 +52,7 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=200,
         description="Same key and same form from the same operator: same submission id, "
-        "stored once. Same key with another form: 422 IDEMPOTENCY_KEY_REUSED.",
+        "stored once. Same key with another form: 409 IDEMPOTENCY_KEY_REUSED.",
         examples=["hp-andi-2024-02-14-0001"],
     ),
 ]
@@ -60,6 +60,7 @@ IdempotencyKey = Annotated[
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No token, bad, expired or revoked token"},
     403: {"model": ErrorOut, "description": "Viewer account, or TPS outside the operator's area"},
+    409: {"model": ErrorOut, "description": "Idempotency-Key already used for another form"},
     422: {"model": ErrorOut, "description": "Shape errors per field (Indonesian and English)"},
     429: {"model": ErrorOut, "description": "Rate limit per operator; see Retry-After"},
     503: {"model": ErrorOut, "description": "Kafka did not acknowledge in time; see Retry-After"},
@@ -225,6 +226,7 @@ async def submit_batch(
     responses={
         207: _example(BatchResult),
         **_AUTH_ERRORS,
+        400: {"model": ErrorOut, "description": "Not a readable multipart/form-data body"},
         413: {"model": ErrorOut, "description": "File too large"},
     },
 )
@@ -296,8 +298,12 @@ async def _row_error(row: int, tps: str | None, details: Any) -> ItemResult:
     responses={
         200: _example(SubmissionStatus),
         401: _AUTH_ERRORS[401],
-        404: {"model": ErrorOut, "description": "Unknown id, or not yours to see"},
-        422: {"model": ErrorOut, "description": "The id is not a UUID"},
+        404: {
+            "model": ErrorOut,
+            "description": "Unknown id (or not a UUID), or not yours to see",
+        },
+        # Kept so that FastAPI does not document its own 422 shape for the path parameter.
+        422: {"model": ErrorOut, "description": "Not valid"},
     },
 )
 async def submission_status(

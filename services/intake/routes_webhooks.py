@@ -118,14 +118,18 @@ def _error_response(error: IntakeError) -> JsonResponse:
     return JsonResponse(error.body(), status_code=error.status, headers=error.headers())
 
 
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+
 @router.get(
     "/whatsapp",
     summary="WhatsApp webhook verification (Meta's hub.challenge)",
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {"example": "1158201444"}}},
-        403: {"model": ErrorOut, "description": "Wrong verify token"},
-        422: {"model": ErrorOut, "description": "Malformed query"},
+        # Errors are JSON although the 200 is text: spelled out, "model" would file them as text.
+        403: {"description": "Wrong verify token", "content": _ERROR_JSON},
+        422: {"description": "Malformed query", "content": _ERROR_JSON},
     },
 )
 async def whatsapp_verify(

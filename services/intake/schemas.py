@@ -144,7 +144,7 @@ class ItemResult(BaseModel):
     """The result of one batch item or sheet row: its own HTTP-like status."""
 
     index: int  # position in the batch, or the sheet's row number (header is row 1)
-    status: int  # 202, 403, 422, 429 or 503
+    status: int  # 202, 403, 409, 422, 429 or 503
     submission_id: uuid.UUID | None = None
     status_url: str | None = None
     tps: str | None = None

@@ -43,9 +43,12 @@ def kafka_unavailable(retry_after: int) -> IntakeError:
 
 
 def key_reused(key: str) -> IntakeError:
-    """The 422 answer for a known Idempotency-Key sent with a different form."""
+    """The 409 answer for a known Idempotency-Key sent with a different form.
+
+    409, not 422: the request is well formed; it conflicts with what the key already stored.
+    """
     return IntakeError(
-        422,
+        409,
         "IDEMPOTENCY_KEY_REUSED",
         f"Idempotency-Key '{key}' sudah dipakai untuk formulir lain. Pakai kunci baru.",
         f"Idempotency-Key '{key}' was already used for a different form. Use a new key.",

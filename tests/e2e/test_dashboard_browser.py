@@ -6,6 +6,7 @@ but never downloads a browser of its own. Saves artifacts/dashboard.png.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from deskpemilu.roster_load import load_roster
 from deskpemilu.simulator.run import load_operators, mint_tokens
 from shared.db import connect
 from shared.events import Role
@@ -208,6 +210,73 @@ async def test_camat_settles_a_dispute_from_the_review_page(
                 await page.screenshot(
                     path=str(SCREENSHOT.with_name("review-phone.png")), full_page=True
                 )
+            finally:
+                await browser.close()
+    finally:
+        pipeline.stop()
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+async def test_dashboard_opens_on_the_election_with_results(
+    kafka_bootstrap: str, scratch_database: str, tmp_path: Path
+) -> None:
+    conn = await connect(scratch_database)
+    try:
+        await load_roster(conn, REPO_ROOT / "data" / "rosters" / "pilkada-2024-banyuasin")
+    finally:
+        await conn.close()
+    pipeline = await start_pipeline(kafka_bootstrap, scratch_database, tmp_path)
+    try:
+        conn = await connect(scratch_database)
+        try:
+            operators, _ = await load_operators(conn)
+            chosen = [op for op in operators if op.id == "op-16.07.01" or op.role is Role.VIEWER]
+            tokens = await mint_tokens(conn, TEST_TOKEN_SECRET, chosen)
+            tps = await conn.fetchval(
+                "SELECT min(code) FROM tps WHERE election = $1 AND code LIKE '16.07.01.%'",
+                ELECTION,
+            )
+        finally:
+            await conn.close()
+        viewer = next(op.id for op in chosen if op.role is Role.VIEWER)
+        auth = {"Authorization": f"Bearer {tokens[viewer]}"}
+        async with httpx.AsyncClient(base_url=pipeline.api_url, timeout=10) as api:
+            listed = (await api.get("/v1/elections", headers=auth)).json()
+            # Pilkada (the later date) is listed first: opening on the first one would be wrong.
+            assert [e["id"] for e in listed["elections"]] == ["pilkada-2024", ELECTION]
+            form = {
+                "election": ELECTION,
+                "contest": "PPWP",
+                "tps": tps,
+                "suara_calon": VOTES,
+                "suara_sah": sum(VOTES.values()),
+                "suara_tidak_sah": TIDAK_SAH,
+            }
+            async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as intake:
+                sent = await intake.post(
+                    "/v1/submissions",
+                    json=form,
+                    headers={"Authorization": f"Bearer {tokens['op-16.07.01']}"},
+                )
+            assert sent.status_code == 202, sent.text
+            deadline = time.monotonic() + 60
+            while (await api.get("/v1/elections", headers=auth)).json()["opening"] != ELECTION:
+                assert time.monotonic() < deadline, "the api never named the active election"
+                await asyncio.sleep(0.5)
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                # A bare link, as bookmarked: no election in its #hash.
+                await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
+                await page.wait_for_selector("[data-testid=total-c2]")
+                assert await page.locator("#pick-election").input_value() == ELECTION
+                votes, reported = await page_totals(page)
+                assert reported == 1 and votes == {f"c{no}": v for no, v in VOTES.items()}
+                assert errors == []
             finally:
                 await browser.close()
     finally:

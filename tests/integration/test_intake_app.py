@@ -377,7 +377,7 @@ async def test_idempotent_retry_same_answer_one_record(intake: Harness) -> None:
     changed = await intake.client.post(
         "/v1/submissions", json={**FORM, "suara_tidak_sah": 6}, headers=headers
     )
-    assert changed.status_code == 422
+    assert changed.status_code == 409
     assert changed.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert len(await intake.records()) == 1
 

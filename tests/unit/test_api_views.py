@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.api.repository import AreaSums, RosterRows
-from services.api.roster_cache import build_snapshot
-from services.api.views import area_result, form_votes, pct
+from services.api.roster_cache import ElectionMeta, build_snapshot
+from services.api.views import area_result, form_votes, opening_election, pct
 
 AREAS = (
     ("16", "provinsi", "Sumsel", None, None),
@@ -103,3 +103,31 @@ def test_form_votes_reads_paslon_and_party_forms() -> None:
     assert form_votes({"suara_calon": {"1": 5, "2": 7}}) == {"c1": 5, "c2": 7}
     party = {"suara_partai": [{"nomor_partai": 3, "jumlah": 12}, {"nomor_partai": 5, "jumlah": 1}]}
     assert form_votes(party) == {"p3": 12, "p5": 1}
+
+
+def _election(election_id: str, day: date) -> ElectionMeta:
+    return ElectionMeta(
+        id=election_id,
+        kind="pemilu",
+        name=election_id,
+        date=day,
+        contests={},
+        coverage={},
+        top_areas=(),
+        home_area="16.07",
+    )
+
+
+def test_dashboard_opens_on_latest_activity_then_today_then_first() -> None:
+    pilkada = _election("pilkada-2024", date(2024, 11, 27))
+    pemilu = _election("pemilu-2024", date(2024, 2, 14))
+    listed = [pilkada, pemilu]  # newest date first, as the roster lists them
+    at = datetime(2024, 2, 14, 9, 0, tzinfo=UTC)
+    # Results only in Pemilu: it wins although Pilkada is listed first.
+    assert opening_election(listed, {"pemilu-2024": at}, date(2024, 11, 27)) == "pemilu-2024"
+    newer = {"pemilu-2024": at, "pilkada-2024": at + timedelta(seconds=1)}
+    assert opening_election(listed, newer, date(2024, 2, 14)) == "pilkada-2024"
+    # No results anywhere: the election held today, else the first listed.
+    assert opening_election(listed, {}, date(2024, 2, 14)) == "pemilu-2024"
+    assert opening_election(listed, {}, date(2025, 1, 1)) == "pilkada-2024"
+    assert opening_election([], {}, date(2025, 1, 1)) is None

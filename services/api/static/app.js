@@ -36,7 +36,7 @@
   };
 
   const S = {
-    token: null, me: null, elections: [], election: null, contest: null,
+    token: null, me: null, elections: [], opening: null, election: null, contest: null,
     view: "results", area: null, tps: null, es: null,
     refreshing: false, again: false, lastTotals: {},
   };
@@ -153,7 +153,9 @@
   function parseHash() {
     const parts = window.location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
     const [view, election, contest, where] = parts;
-    const e = S.elections.find((x) => x.id === election) || S.elections[0];
+    // Without an election in the link: the one the API says has the latest activity.
+    const e = S.elections.find((x) => x.id === election)
+      || S.elections.find((x) => x.id === S.opening) || S.elections[0];
     if (!e) return false;
     S.election = e.id;
     const c = e.contests.find((x) => x.contest === contest)
@@ -565,7 +567,9 @@
     try {
       S.me = await getJSON("/v1/whoami");
       $("who").textContent = `${S.me.name || S.me.id} (${S.me.role})`;
-      S.elections = (await getJSON("/v1/elections")).elections;
+      const listed = await getJSON("/v1/elections");
+      S.elections = listed.elections;
+      S.opening = listed.opening;
     } catch (err) {
       if (!(err instanceof HttpError && err.status === 401)) message(`Gagal memuat: ${err.message}`, "bad");
       return;
