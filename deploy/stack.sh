@@ -633,6 +633,8 @@ cmd_install() {
     fi
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
+    # The S3 server the photo store is tested against (cached: quick after the first build).
+    "$SCRIPT_DIR/s3/install-seaweedfs.sh" || err "install: SeaweedFS not built (S3 tests will skip)"
 }
 
 usage() {
