@@ -18,6 +18,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
+from services.intake.whatsapp_media import LatestForms
 from shared.blobstore import BlobSettings, blob_store_from
 from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
@@ -131,6 +132,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.replier = replier
     app.state.photos = photos
+    app.state.latest_forms = LatestForms(settings.photo_link_window_s)
     app.state.notifier = notifier
     install_error_handlers(app)
     install_hot_paths(app)

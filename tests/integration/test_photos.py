@@ -13,6 +13,7 @@ from shared.db import connect
 from shared.events import PhotoReceived
 from tests.integration.test_intake_app import (
     OPERATOR,
+    OPERATOR_PHONE,
     TPS,
     TPS_OTHER_KECAMATAN,
     FakeGraph,
@@ -22,7 +23,9 @@ from tests.integration.test_intake_app import (
     roster_database,
     start_harness,
     topic_prefix,
+    whatsapp_payload,
 )
+from tests.integration.whatsapp_media_standin import MediaGraph, image_payload, media_graph
 from tests.photo_fixtures import form_photo
 
 pytestmark = pytest.mark.integration
@@ -154,3 +157,67 @@ async def test_the_recorder_links_photos_and_a_reused_photo_raises_the_anomaly(
         )
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def wa_intake(
+    monkeypatch: pytest.MonkeyPatch,
+    kafka_bootstrap: str,
+    roster_database: str,
+    topic_prefix: str,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Harness, MediaGraph]]:
+    with media_graph() as graph:
+        async for harness in start_harness(
+            monkeypatch,
+            kafka_bootstrap=kafka_bootstrap,
+            database_url=roster_database,
+            prefix=topic_prefix,
+            graph=graph,
+            BLOB_STORE="fs",
+            BLOB_DIR=str(tmp_path / "blobs"),
+        ):
+            yield harness, graph
+
+
+async def test_a_whatsapp_image_with_caption_is_fetched_stored_and_read_back(
+    wa_intake: tuple[Harness, MediaGraph],
+) -> None:
+    harness, graph = wa_intake
+    data = form_photo(21)
+    graph.media["media-1"] = data
+    response = await harness.whatsapp(
+        image_payload(OPERATOR_PHONE, "media-1", "PPWP 1607011016#001", "wamid.img1")
+    )
+    assert response.status_code == 200 and response.json()["published"] == 1
+    [event] = await _photo_events(harness)
+    assert (event.tps, event.contest, event.channel.value) == (TPS, "PPWP", "whatsapp")
+    assert await harness.app.state.photos.store.get(event.sha256) == data
+    assert graph.media_gets == ["/v21.0/media-1", "/lookaside/media-1"]
+    [reply] = await graph.wait_for_texts(OPERATOR_PHONE, 1)
+    assert reply == "foto C.Hasil TPS 001 (PPWP) diterima"
+
+
+async def test_a_whatsapp_image_without_caption_follows_the_latest_form_or_asks(
+    wa_intake: tuple[Harness, MediaGraph],
+) -> None:
+    harness, graph = wa_intake
+    graph.media["media-2"] = form_photo(22)
+    graph.media["media-3"] = b"not a photo at all"
+    asked = await harness.whatsapp(image_payload(OPERATOR_PHONE, "media-2", None, "wamid.i2"))
+    assert asked.json()["published"] == 0
+    [question] = await graph.wait_for_texts(OPERATOR_PHONE, 1)
+    assert "TPS mana" in question and "PPWP 1607011016#001" in question
+    assert graph.media_gets == []  # nothing fetched, nothing stored
+
+    text = "PPWP#1607011016002#120#250#80#450#5"
+    await harness.whatsapp(whatsapp_payload(OPERATOR_PHONE, text, "wamid.t1"))
+    linked = await harness.whatsapp(image_payload(OPERATOR_PHONE, "media-2", "", "wamid.i3"))
+    assert linked.json()["published"] == 1
+    [event] = await _photo_events(harness)
+    assert event.tps == "16.07.01.1016.002" and event.submission_id is not None
+
+    refused = await harness.whatsapp(image_payload(OPERATOR_PHONE, "media-3", None, "wamid.i4"))
+    assert refused.json()["published"] == 0
+    texts = await graph.wait_for_texts(OPERATOR_PHONE, 4)
+    assert "bukan foto" in texts[-1]
