@@ -18,6 +18,7 @@ from services.api import (
     routes_areas,
     routes_events,
     routes_exports,
+    routes_photos,
     routes_results,
     routes_review,
     routes_tps,
@@ -102,8 +103,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_review,
         routes_exports,
         routes_events,
+        routes_photos,
     ):
         app.include_router(module.router)
+    routes_photos.install_photo_store(app)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:
