@@ -287,6 +287,10 @@ async def main(settings: AggregatorSettings | None = None) -> None:
                 stop,
             )
         )
+        # A failing recorder stops the process (the supervisor restarts it), never silently.
+        photo_recorder.add_done_callback(
+            lambda task: stop.set() if not task.cancelled() and task.exception() else None
+        )
         # Offsets live in PostgreSQL with the totals; Kafka commits would add nothing to them.
         await run_batches(
             consumer, handle, stop, service=SERVICE, commit=False, max_records=settings.max_batch

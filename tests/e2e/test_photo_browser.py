@@ -84,8 +84,12 @@ async def test_a_whatsapp_photo_with_caption_ends_on_the_tps_page(
                 image_payload(PHONE, "wa-media-41", "PPWP 1607011016#001", "wamid.e2e-i"),
             )
             assert photo.status_code == 200 and photo.json()["published"] == 1, photo.text
-            replies = await graph.wait_for_texts(PHONE, 2, timeout_s=30)
-            assert "foto C.Hasil TPS 001 (PPWP) diterima" in replies
+
+            # The form's read-back, its verdict and the photo's read-back, in any order.
+            async def read_back() -> bool:
+                return "foto C.Hasil TPS 001 (PPWP) diterima" in graph.texts_to(PHONE)
+
+            assert await wait_until(read_back, timeout_s=30, interval_s=0.2), graph.texts_to(PHONE)
 
             async def linked() -> bool:
                 conn = await connect(scratch_database)
@@ -94,7 +98,7 @@ async def test_a_whatsapp_photo_with_caption_ends_on_the_tps_page(
                 finally:
                     await conn.close()
 
-            await wait_until(linked, timeout_s=60)
+            assert await wait_until(linked, timeout_s=60), pipeline.logs()
 
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
