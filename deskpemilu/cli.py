@@ -17,7 +17,9 @@ import httpx
 import typer
 from rich.console import Console
 
-from deskpemilu import runtime
+from deskpemilu import anomalies, runtime
+from deskpemilu.kpu import app as kpu_app
+from deskpemilu.quickcount.cli import app as quickcount_app
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -29,6 +31,9 @@ roster_app = typer.Typer(no_args_is_help=True, help="Election rosters (areas, TP
 operators_app = typer.Typer(no_args_is_help=True, help="Operators and their tokens.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(operators_app, name="operators")
+app.add_typer(quickcount_app, name="quickcount")
+app.add_typer(anomalies.app, name="anomalies")
+app.add_typer(kpu_app, name="kpu")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -357,8 +362,13 @@ def simulate(
     tps_limit: Annotated[int, typer.Option(help="Only the first N TPS (0: all).")] = 0,
     intake_url: Annotated[str, typer.Option(help="Intake base URL (default: local).")] = "",
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth.")] = None,
+    manipulation: Annotated[
+        str, typer.Option(help="Injected manipulation: demo (a few), none, or a rate per kind.")
+    ] = "demo",
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
+    from deskpemilu.quickcount.repository import current_sample_tps
+    from deskpemilu.simulator.manipulation import manipulate_plan
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
@@ -378,15 +388,23 @@ def simulate(
                 raise typer.Exit(1)
             operators, phones = await load_operators(conn)
             tokens = await mint_tokens(conn, settings.token_secret.get_secret_value(), operators)
+            # TPS of the quick-count sample report first (deskpemilu quickcount draw).
+            sample = await current_sample_tps(conn, election)
         finally:
             await conn.close()
         plan = plan_day(
-            roster, Operators.from_list(operators), seed=seed, tps_limit=tps_limit or None
+            roster,
+            Operators.from_list(operators),
+            seed=seed,
+            tps_limit=tps_limit or None,
+            sample=sample,
         )
-        write_truth(truth_path, plan, roster)
+        injected = manipulate_plan(plan, roster, anomalies.rates_option(manipulation), seed)
+        write_truth(truth_path, plan, roster, [i.as_dict() for i in injected])
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
-            f"({expected_outcomes(plan)}); ground truth in {truth_path}"
+            f"({expected_outcomes(plan)}), {len(injected)} manipulated; ground truth in "
+            f"{truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
         secrets = _channel_secrets()

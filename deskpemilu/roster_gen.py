@@ -26,7 +26,9 @@ PILKADA_DPT_P = (PILKADA_DPT * PEMILU_DPT_P * 2 + (PEMILU_DPT_L + PEMILU_DPT_P))
     2 * (PEMILU_DPT_L + PEMILU_DPT_P)
 )
 PILKADA_DPT_L = PILKADA_DPT - PILKADA_DPT_P
-PILKADA_TPS = 1_384  # "about 1,384" in the press; where each TPS lies is made up
+# Sirekap's listing for Bupati Banyuasin 2024 has 1,389 TPS (the press said "about 1,384"); how
+# many lie in each desa, and their DPT, is made up.
+PILKADA_TPS = 1_389
 PEMILU_MAX_DPT = 300
 PILKADA_MAX_DPT = 600
 DPD_CANDIDATES = 15
@@ -473,8 +475,8 @@ def render(facts_dir: Path = ROSTERS_DIR) -> dict[str, dict[str, str]]:
                     "Pemilu 2024 TPS, numbered 1..n;",
                     f"DPT total {PILKADA_DPT} is real, its L/P split (L {PILKADA_DPT_L}, "
                     f"P {PILKADA_DPT_P}) follows the Pemilu 2024 share.",
-                    "DPT and TPS count: p2k.stekom.ac.id/ensiklopedia/"
-                    "Pemilihan_umum_Bupati_Banyuasin_2024",
+                    "DPT: p2k.stekom.ac.id/ensiklopedia/Pemilihan_umum_Bupati_Banyuasin_2024;",
+                    f"TPS count {PILKADA_TPS}: Sirekap's TPS listing for Bupati Banyuasin 2024.",
                 ],
             ),
             "contests.csv": _contests(PILKADA_CONTESTS),

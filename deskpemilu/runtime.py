@@ -21,12 +21,19 @@ DEFAULT_ROSTERS = REPO_ROOT / "data" / "rosters"
 # Secrets a fresh local run generates once (random, kept in .run/, never committed).
 GENERATED_SECRETS = tuple(name.upper() for name in LocalSecrets.model_fields)
 
-SERVICE_PORTS = {"api": 8000, "intake": 8001, "validator": 8002, "aggregator": 8003}
+SERVICE_PORTS = {
+    "api": 8000,
+    "intake": 8001,
+    "validator": 8002,
+    "aggregator": 8003,
+    "screener": 8004,
+}
 SERVICE_PORT_VARS = {
     "api": "API_PORT",
     "intake": "INTAKE_PORT",
     "validator": "VALIDATOR_PORT",
     "aggregator": "AGGREGATOR_PORT",
+    "screener": "SCREENER_PORT",
 }
 
 

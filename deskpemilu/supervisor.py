@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from deskpemilu.runtime import LOG_DIR, PAUSE_DIR, REPO_ROOT, SERVICES_STATE, SUPERVISOR_PID
 
-SERVICES = ("validator", "aggregator", "intake", "api")
+SERVICES = ("validator", "aggregator", "intake", "api", "screener")
 MAX_BACKOFF_S = 10.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -100,7 +100,8 @@ class ReviewDecided(EventModel):
     election: ElectionId
     contest: Contest
     tps: TpsCode
-    action: Literal["accept_version", "verify"]
+    # hold / release / reject: quarantine (services/screener holds, a camat or admin decides).
+    action: Literal["accept_version", "verify", "hold", "release", "reject"]
     submission_id: uuid.UUID | None = None  # the version accepted (accept_version)
     note: str = ""
 
@@ -179,3 +180,34 @@ ValidatedEvent = Annotated[SubmissionValidated | ReviewDecided, Field(discrimina
 
 received_adapter: TypeAdapter[SubmissionReceived | ReviewDecided] = TypeAdapter(ReceivedEvent)
 validated_adapter: TypeAdapter[SubmissionValidated | ReviewDecided] = TypeAdapter(ValidatedEvent)
+
+
+# Downstream of the validator (the aggregator) every form on the validated and rejected topics
+# was already checked as a CHasil: these variants validate the whole event but keep the form as
+# its JSON object, which such a consumer reads for figures and a canonical text anyway. Being
+# subclasses, they follow every change to the models above. Building the CHasil again costs
+# two to three times the rest of the decode (benchmarks/RESULTS.md, aggregator).
+class SubmissionReceivedRawForm(SubmissionReceived):
+    """A SubmissionReceived whose form stays a JSON object (already validated upstream)."""
+
+    form: dict[str, Any]  # type: ignore[assignment]  # the same form, not rebuilt as a CHasil
+
+
+class SubmissionValidatedRawForm(SubmissionValidated):
+    """SubmissionValidated with its form kept as JSON."""
+
+    submission: SubmissionReceivedRawForm
+
+
+class SubmissionRejectedRawForm(SubmissionRejected):
+    """SubmissionRejected with its form kept as JSON."""
+
+    submission: SubmissionReceivedRawForm
+
+
+ValidatedRawFormEvent = Annotated[
+    SubmissionValidatedRawForm | ReviewDecided, Field(discriminator="type")
+]
+validated_raw_form_adapter: TypeAdapter[SubmissionValidatedRawForm | ReviewDecided] = TypeAdapter(
+    ValidatedRawFormEvent
+)

@@ -98,19 +98,28 @@ def may_submit(role: Role, scope: tuple[str, ...], tps: str) -> bool:
     return role in SUBMIT_ROLES and covers(scope, role, tps)
 
 
+def _role_refusal(person: OperatorRef, roles: frozenset[Role], text: RefusalText) -> Refusal | None:
+    return None if person.role in roles else text.refusal(role=person.role.value)
+
+
+def _place_refusal(
+    person: OperatorRef, tps: str, roles: frozenset[Role], role: RefusalText, place: RefusalText
+) -> Refusal | None:
+    """Role first, then whether the scope covers the TPS."""
+    refused = _role_refusal(person, roles, role)
+    if refused is None and not covers(person.scope, person.role, tps):
+        return place.refusal(tps=tps, scope=_scope_text(person.scope))
+    return refused
+
+
 def submit_role_refusal(operator: OperatorRef) -> Refusal | None:
     """Why this operator may send no result at all (a viewer), or None."""
-    if operator.role not in SUBMIT_ROLES:
-        return ROLE_CANNOT_SUBMIT.refusal(role=operator.role.value)
-    return None
+    return _role_refusal(operator, SUBMIT_ROLES, ROLE_CANNOT_SUBMIT)
 
 
 def submit_refusal(operator: OperatorRef, tps: str) -> Refusal | None:
     """Why this operator may not send this TPS's result (role first, then scope), or None."""
-    refused = submit_role_refusal(operator)
-    if refused is None and not covers(operator.scope, operator.role, tps):
-        return SCOPE_OUTSIDE.refusal(tps=tps, scope=_scope_text(operator.scope))
-    return refused
+    return _place_refusal(operator, tps, SUBMIT_ROLES, ROLE_CANNOT_SUBMIT, SCOPE_OUTSIDE)
 
 
 def may_review(role: Role) -> bool:
@@ -120,17 +129,12 @@ def may_review(role: Role) -> bool:
 
 def review_role_refusal(reviewer: OperatorRef) -> Refusal | None:
     """Why this reviewer may decide no review at all, or None."""
-    if not may_review(reviewer.role):
-        return REVIEW_ROLE.refusal(role=reviewer.role.value)
-    return None
+    return _role_refusal(reviewer, REVIEW_ROLES, REVIEW_ROLE)
 
 
 def review_refusal(reviewer: OperatorRef, tps: str) -> Refusal | None:
     """Why this reviewer may not decide on this TPS (role first, then scope), or None."""
-    refused = review_role_refusal(reviewer)
-    if refused is None and not covers(reviewer.scope, reviewer.role, tps):
-        return REVIEW_SCOPE_OUTSIDE.refusal(tps=tps, scope=_scope_text(reviewer.scope))
-    return refused
+    return _place_refusal(reviewer, tps, REVIEW_ROLES, REVIEW_ROLE, REVIEW_SCOPE_OUTSIDE)
 
 
 def may_see_submission(reader: OperatorRef, sender_id: str, tps: str) -> bool:

@@ -20,6 +20,7 @@ PORT_VARS = {
     "intake": "INTAKE_PORT",
     "validator": "VALIDATOR_PORT",
     "aggregator": "AGGREGATOR_PORT",
+    "screener": "SCREENER_PORT",
 }
 TEST_TOKEN_SECRET = "test-secret-" + "x" * 40
 

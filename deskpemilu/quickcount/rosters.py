@@ -4,11 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deskpemilu.roster_load import read_roster_folder
+from deskpemilu.roster_files import read_roster_folder
+from deskpemilu.runtime import DEFAULT_ROSTERS
+from shared.errors import BilingualError
 from shared.form import Contest
 from shared.roster import ContestInfo, ElectionRoster, TpsInfo
 
-ROSTERS_DIR = Path(__file__).resolve().parents[2] / "data" / "rosters"
+
+class QuickCountInputError(BilingualError):
+    """An election, contest or sample the quick count cannot work with; nothing was stored."""
+
+
+def election_not_loaded(election: str) -> QuickCountInputError:
+    """The error for an election without a roster."""
+    return QuickCountInputError(
+        "ELECTION_UNKNOWN",
+        f"pemilihan {election!r} tidak punya roster",
+        f"election {election!r} has no roster",
+    )
+
+
+def contest_of(roster: ElectionRoster, contest: str) -> Contest:
+    """The contest by its code, if the election holds it; else a bilingual error."""
+    try:
+        value = Contest(contest.upper())
+    except ValueError:
+        value = None
+    if value is None or value not in roster.contests:
+        held = ", ".join(sorted(str(c) for c in roster.contests))
+        raise QuickCountInputError(
+            "CONTEST_NOT_IN_ELECTION",
+            f"pemilihan {roster.election_id} tidak memuat kontes {contest!r} (ada: {held})",
+            f"election {roster.election_id} does not hold contest {contest!r} (it holds: {held})",
+        )
+    return value
 
 
 def roster_from_folder(folder: Path) -> ElectionRoster:
@@ -39,9 +68,20 @@ def roster_from_folder(folder: Path) -> ElectionRoster:
 def known_folders() -> dict[str, Path]:
     """Election id -> roster folder, for every folder in data/rosters."""
     found: dict[str, Path] = {}
-    for folder in sorted(p for p in ROSTERS_DIR.iterdir() if (p / "election.csv").exists()):
+    for folder in sorted(p for p in DEFAULT_ROSTERS.iterdir() if (p / "election.csv").exists()):
         for line in (folder / "election.csv").read_text().splitlines():
             if line and not line.startswith(("#", "id,")):
                 found[line.split(",", 1)[0]] = folder
                 break
     return found
+
+
+def roster_of(election: str, folder: Path | None = None) -> ElectionRoster:
+    """The roster of an election from its folder (default: the one in data/rosters)."""
+    path = folder or known_folders().get(election)
+    if path is None:
+        raise election_not_loaded(election)
+    roster = roster_from_folder(path)
+    if roster.election_id != election:
+        raise election_not_loaded(election)
+    return roster

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,14 @@ def final_shares(plan: DayPlan, roster: ElectionRoster) -> dict[str, dict[str, f
     }
 
 
-def write_truth(path: Path, plan: DayPlan, roster: ElectionRoster) -> None:
-    """Write the ground truth file: totals per area, expected outcome per send, disputes."""
+def write_truth(
+    path: Path,
+    plan: DayPlan,
+    roster: ElectionRoster,
+    manipulated: Sequence[Mapping[str, object]] = (),
+) -> None:
+    """Write the ground truth file: totals per area, expected outcome per send, disputes, and
+    the TPS whose forms were manipulated (deskpemilu.simulator.manipulation)."""
     totals = expected_totals(plan, roster)
     payload = {
         "election": roster.election_id,
@@ -87,6 +94,7 @@ def write_truth(path: Path, plan: DayPlan, roster: ElectionRoster) -> None:
             for s in plan.sends
         ],
         "disputed": sorted(f"{c}/{t}" for c, t in plan.disputed),
+        "manipulated": list(manipulated),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))

@@ -14,7 +14,13 @@ from uuid import UUID
 
 import orjson
 
-from shared.events import ReviewDecided, Role, SubmissionReceived, Violation
+from shared.events import (
+    ReviewDecided,
+    Role,
+    SubmissionReceived,
+    SubmissionReceivedRawForm,
+    Violation,
+)
 from shared.form import PARTY_LIST_CONTESTS
 from shared.policy import REVIEW_ROLES
 from shared.roster import ancestors_of
@@ -55,6 +61,17 @@ class ResultStatus(StrEnum):
     VERIFIED = "verified"
 
 
+class Hold(StrEnum):
+    """tps_results.hold: whether the counted numbers are in the totals (quarantine)."""
+
+    NONE = ""  # counted in the totals
+    HELD = "held"  # out of the totals until a camat or admin releases or rejects it
+    REJECTED = "rejected"  # out of the totals until the TPS sends a new form
+
+
+QUARANTINE_ACTIONS = frozenset({"hold", "release", "reject"})
+
+
 class SubmissionStatus(StrEnum):
     """submissions.status as the aggregator sets it."""
 
@@ -82,6 +99,9 @@ class Numbers:
         if self.pengguna is not None:
             return self.pengguna
         return self.suara_sah + self.suara_tidak_sah
+
+
+NO_NUMBERS = Numbers(votes={}, suara_sah=0, suara_tidak_sah=0, pengguna=None, dpt=None)
 
 
 class UndecodableEvent(ValueError):
@@ -179,43 +199,47 @@ class Submission:
         return self.version.submission_id
 
 
-def submission_from_data(data: Mapping[str, Any]) -> Submission:
-    """A submission from the JSON shape of SubmissionReceived, without pydantic's full check.
+def submission_from_event(sub: SubmissionReceivedRawForm) -> Submission:
+    """The aggregator's view of a decoded submission (shared.events; form kept as JSON).
 
-    The validator wrote these events from validated models; this reads the few fields the
-    aggregator needs, several times faster, and raises UndecodableEvent if one is missing or
-    of the wrong type.
+    Ids, times, operator and channel come validated by the model; the form, validated as a
+    CHasil by the validator, is read in its JSON shape as for the forms stored in PostgreSQL:
+    its canonical text and digest must stay byte-identical to the digests already stored.
     """
+    form = sub.form
     try:
-        form = data["form"]
         # Area vectors are indexed by line number alone; the letter follows from the contest
         # (CHasil enforces it: party-list contests carry suara_partai, the rest suara_calon).
         if (form.get("suara_partai") is not None) != (form["contest"] in PARTY_LIST_CONTESTS):
             raise UndecodableEvent(f"{form['contest']}: vote lines of the other contest kind")
         form_json = canonical_form_json(form)
-        operator = data["operator"]
         version = Version(
-            submission_id=UUID(data["submission_id"]),
+            submission_id=sub.submission_id,
             numbers=numbers_of(form),
             digest=hashlib.sha256(form_json.encode()).hexdigest(),
-            operator_id=str(operator["id"]),
-            channel=str(data["channel"]),
-            received_at=datetime.fromisoformat(data["received_at"]),
+            operator_id=sub.operator.id,
+            channel=sub.channel.value,
+            received_at=sub.received_at,
         )
-        return Submission(
-            key=(str(form["election"]), str(form["contest"]), str(form["tps"])),
-            version=version,
-            operator_role=Role(operator["role"]),
-            idempotency_key=str(data.get("idempotency_key") or ""),
-            form_json=form_json,
-        )
+        key = (str(form["election"]), str(form["contest"]), str(form["tps"]))
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise UndecodableEvent(f"not a submission: {error!r}") from error
+    return Submission(
+        key=key,
+        version=version,
+        operator_role=sub.operator.role,
+        idempotency_key=sub.idempotency_key,
+        form_json=form_json,
+    )
 
 
 def submission_of(sub: SubmissionReceived) -> Submission:
-    """The aggregator's view of a validated model (the same function as the fast path)."""
-    return submission_from_data(sub.model_dump(mode="json"))
+    """The aggregator's view of a submission model (what decoding its JSON gives)."""
+    return submission_from_event(
+        SubmissionReceivedRawForm.model_validate(
+            {**sub.model_dump(exclude={"form"}), "form": sub.form.model_dump(mode="json")}
+        )
+    )
 
 
 def areas_above(tps: str) -> tuple[str, ...]:
@@ -236,6 +260,12 @@ class TpsResult:
     status: ResultStatus
     version: int  # bumped whenever the counted form changes
     open_conflicts: tuple[UUID, ...] = ()  # submissions in status conflict, oldest first
+    hold: Hold = Hold.NONE
+
+    @property
+    def in_totals(self) -> Numbers:
+        """What this result adds to the totals: its counted numbers, or nothing while held."""
+        return self.counted.numbers if self.hold is Hold.NONE else NO_NUMBERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,16 +603,21 @@ class _Batch:
             row.status = SubmissionStatus.REVISION
             self.set_status(current.counted.submission_id, SubmissionStatus.SUPERSEDED)
             if sub.operator_role in REVISERS:
-                # A camat's or admin's own form settles a dispute like a review decision does.
+                # A camat's or admin's own form settles a dispute like a review decision does
+                # (and a hold: they sent the numbers themselves).
                 self.close_conflicts(current)
                 result = TpsResult(key, new, ResultStatus.VERIFIED, current.version + 1)
             else:
                 # The operator corrects their own form; a dispute with another operator stays.
+                # A held TPS stays held; a rejected one counts again with its new form.
                 disputed = current.status is ResultStatus.DISPUTED
                 status = ResultStatus.DISPUTED if disputed else ResultStatus.OK
-                result = replace(current, counted=new, status=status, version=current.version + 1)
+                hold = Hold.HELD if current.hold is Hold.HELD else Hold.NONE
+                result = replace(
+                    current, counted=new, status=status, version=current.version + 1, hold=hold
+                )
             self.put(result)
-            self.move(key, current.counted.numbers, new.numbers)
+            self.move(key, current.in_totals, result.in_totals)
             self.history(key, decision, current.version + 1, new)
         elif new.numbers == current.counted.numbers:
             # Another operator agrees on every counted figure: nothing to dispute.
@@ -671,6 +706,10 @@ class _Batch:
         assert current is not None  # REVIEW_NO_RESULT otherwise
         self.reviews_applied.add(review.decision_id)
         self.out.reviews.append(review)
+        if review.action in QUARANTINE_ACTIONS:
+            self.quarantine(key, current, review)
+            self.out.decisions[Decision.REVIEW] += 1
+            return
         self.close_conflicts(current, keep=target.submission_id if target else None)
         if review.action == "verify":
             # The camat checked the TPS: whatever was flagged before this decision in the log
@@ -694,7 +733,7 @@ class _Batch:
             self.set_status(current.counted.submission_id, SubmissionStatus.SUPERSEDED)
             self.set_status(target.submission_id, SubmissionStatus.ACCEPTED)
             self.put(TpsResult(key, target, ResultStatus.VERIFIED, current.version + 1))
-            self.move(key, current.counted.numbers, target.numbers)
+            self.move(key, current.in_totals, target.numbers)
             self.history(
                 key,
                 Decision.REVIEW,
@@ -705,6 +744,27 @@ class _Batch:
                 at=review.decided_at,
             )
         self.out.decisions[Decision.REVIEW] += 1
+
+    def quarantine(self, key: Key, current: TpsResult, review: ReviewDecided) -> None:
+        """hold: the counted numbers leave the totals; release: they return; reject: they stay
+        out until the TPS sends a new form. The TPS stays reported (progress) throughout."""
+        hold = {"hold": Hold.HELD, "release": Hold.NONE, "reject": Hold.REJECTED}[review.action]
+        if review.action == "hold" and current.hold is Hold.REJECTED:
+            hold = Hold.REJECTED  # already out; a hold does not reopen a rejection
+        result = replace(current, hold=hold)
+        if result.hold is not current.hold:
+            self.put(result)
+            self.move(key, current.in_totals, result.in_totals)
+        self.history(
+            key,
+            Decision.REVIEW,
+            current.version,
+            current.counted,
+            operator_id=review.reviewer.id,
+            votes=False,
+            note=f"{review.action}: {review.note}" if review.note else review.action,
+            at=review.decided_at,
+        )
 
     def finish(self) -> BatchOutcome:
         # Deltas were summed per desa; each desa's sum now goes to it and every area above it,

@@ -18,6 +18,7 @@ from services.aggregator.aggregation import (
     BatchState,
     FormIn,
     HistoryRow,
+    Hold,
     Incoming,
     Key,
     LineDeltas,
@@ -78,7 +79,7 @@ SELECT decision_id, 'review' FROM review_decisions WHERE decision_id = ANY($2::u
 _CURRENT = """
 SELECT k.election, k.contest, k.tps, t.dpt AS roster_dpt, r.submission_id, r.votes,
        r.suara_sah, r.suara_tidak_sah, r.pengguna, r.dpt, r.status, r.version, r.operator_id,
-       r.channel, r.received_at, r.form_digest,
+       r.channel, r.received_at, r.form_digest, r.hold,
        CASE WHEN r.status = 'disputed' THEN ARRAY(
            SELECT s.submission_id FROM submissions s
            WHERE s.election = k.election AND s.contest = k.contest AND s.tps = k.tps
@@ -120,9 +121,10 @@ ON CONFLICT (submission_id) DO UPDATE
 _UPSERT_RESULTS = """
 INSERT INTO tps_results AS t (election, contest, tps, submission_id, votes, suara_sah,
                               suara_tidak_sah, pengguna, dpt, status, version, operator_id,
-                              channel, received_at, form_digest)
+                              channel, received_at, form_digest, hold)
 SELECT r->>0, r->>1, r->>2, (r->>3)::uuid, r->4, (r->>5)::int, (r->>6)::int, (r->>7)::int,
-       (r->>8)::int, r->>9, (r->>10)::int, r->>11, r->>12, (r->>13)::timestamptz, r->>14
+       (r->>8)::int, r->>9, (r->>10)::int, r->>11, r->>12, (r->>13)::timestamptz, r->>14,
+       r->>15
 FROM jsonb_array_elements($1::text::jsonb) r
 ON CONFLICT (election, contest, tps) DO UPDATE
     SET submission_id = EXCLUDED.submission_id, votes = EXCLUDED.votes,
@@ -130,7 +132,7 @@ ON CONFLICT (election, contest, tps) DO UPDATE
         pengguna = EXCLUDED.pengguna, dpt = EXCLUDED.dpt, status = EXCLUDED.status,
         version = EXCLUDED.version, operator_id = EXCLUDED.operator_id,
         channel = EXCLUDED.channel, received_at = EXCLUDED.received_at,
-        form_digest = EXCLUDED.form_digest, updated_at = now()
+        form_digest = EXCLUDED.form_digest, hold = EXCLUDED.hold, updated_at = now()
 """
 _INSERT_REVIEWS = """
 INSERT INTO review_decisions (decision_id, election, contest, tps, reviewer_id, reviewer_role,
@@ -320,6 +322,7 @@ def _result_from_row(key: Key, row: asyncpg.Record) -> TpsResult:
         status=ResultStatus(row["status"]),
         version=row["version"],
         open_conflicts=tuple(row["open_conflicts"] or ()),
+        hold=Hold(row["hold"] or ""),
     )
 
 
@@ -440,6 +443,7 @@ _RESULT_COLUMNS = (
     "channel",
     "received_at",
     "form_digest",
+    "hold",
 )
 _HISTORY_COLUMNS = (
     "election",
@@ -531,6 +535,7 @@ def _result_row(key: Key, r: TpsResult) -> tuple[Any, ...]:
         r.counted.channel,
         r.counted.received_at,
         r.counted.digest,
+        r.hold.value,
     )
 
 
@@ -542,7 +547,7 @@ def _result_line(key: Key, r: TpsResult, texts: _Texts) -> str:
         f"\t{texts.of_votes(n.votes)}\t{n.suara_sah}\t{n.suara_tidak_sah}"
         f"\t{_n(n.pengguna)}\t{_n(n.dpt)}\t{r.status.value}\t{r.version}"
         f"\t{_c(counted.operator_id)}\t{_c(counted.channel)}"
-        f"\t{counted.at_text}\t{_c(counted.digest)}\n"
+        f"\t{counted.at_text}\t{_c(counted.digest)}\t{_c(r.hold.value)}\n"
     )
 
 

@@ -164,21 +164,6 @@ async def fetch_tps_under(
     return await conn.fetch(_TPS_UNDER, election, contest, low, high)
 
 
-# Samples for the quick count: reported TPS under an area (only what the estimator needs).
-_RESULTS_UNDER = """
-SELECT votes, suara_sah FROM tps_results
-WHERE election = $1 AND contest = $2 AND tps >= $3 AND tps < $4
-"""
-
-
-async def fetch_results_under(
-    conn: Conn, *, election: str, contest: str, area_code: str
-) -> list[asyncpg.Record]:
-    """Vote lines and valid votes of every reported TPS under an area."""
-    low, high = prefix_range(area_code)
-    return await conn.fetch(_RESULTS_UNDER, election, contest, low, high)
-
-
 # --- one TPS ------------------------------------------------------------------------------------
 
 _TPS_ROSTER = """
@@ -337,3 +322,53 @@ async def fetch_anomalies(
 def record_dict(record: asyncpg.Record) -> dict[str, Any]:
     """A record as a plain dict."""
     return dict(record.items())
+
+
+# --- quick count ---------------------------------------------------------------------------------
+
+_QC_SAMPLE = """
+SELECT id, seed, size, drawn_at, forced, results_at_draw, reason
+FROM quickcount_samples WHERE election = $1 AND current
+"""
+_QC_DRAWN = """
+SELECT tps FROM quickcount_sample_tps WHERE sample_id = $1 AND tps >= $2 AND tps < $3
+"""
+# Every counted TPS under an area with its roster DPT and whether it is in the current sample.
+_QC_REPORTED = """
+SELECT r.tps, r.votes, r.suara_sah, r.suara_tidak_sah, r.pengguna, t.dpt,
+       (q.tps IS NOT NULL) AS in_sample
+FROM tps_results r
+JOIN tps t ON t.election = r.election AND t.code = r.tps
+LEFT JOIN quickcount_sample_tps q ON q.sample_id = $5 AND q.tps = r.tps
+WHERE r.election = $1 AND r.contest = $2 AND r.tps >= $3 AND r.tps < $4
+"""
+_QC_IS_SAMPLE = """
+SELECT EXISTS (
+    SELECT 1 FROM quickcount_sample_tps q JOIN quickcount_samples s ON s.id = q.sample_id
+    WHERE s.election = $1 AND s.current AND q.tps = $2)
+"""
+
+
+async def fetch_current_sample(conn: Conn, election: str) -> asyncpg.Record | None:
+    """The election's current quick-count sample, if one was drawn."""
+    return await conn.fetchrow(_QC_SAMPLE, election)
+
+
+async def fetch_sample_tps_under(conn: Conn, sample_id: int, area_code: str) -> list[str]:
+    """Codes of the sample's TPS under an area (or the area itself when it is a TPS)."""
+    low, high = prefix_range(area_code)
+    rows = await conn.fetch(_QC_DRAWN, sample_id, low, high)
+    return [r["tps"] for r in rows]
+
+
+async def fetch_reported_for_quickcount(
+    conn: Conn, *, election: str, contest: str, area_code: str, sample_id: int | None
+) -> list[asyncpg.Record]:
+    """Counted TPS under an area with roster DPT and sample membership."""
+    low, high = prefix_range(area_code)
+    return await conn.fetch(_QC_REPORTED, election, contest, low, high, sample_id or 0)
+
+
+async def fetch_in_sample(conn: Conn, election: str, tps: str) -> bool:
+    """Whether a TPS is in the election's current quick-count sample."""
+    return bool(await conn.fetchval(_QC_IS_SAMPLE, election, tps))

@@ -1,4 +1,4 @@
-"""Routes: a contest's result at an area with its children, and the quick-count estimate."""
+"""Routes: a contest's result at an area with its children (the quick count: routes_quickcount)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from services.api.deps import (
     contest_or_404,
     election_or_404,
 )
-from services.api.estimator import TpsSample, ratio_estimate
-from services.api.repository import fetch_area_sums, fetch_results_under, fetch_tps_under
-from services.api.schemas import AreaResultPublic, EstimatePublic
+from services.api.repository import fetch_area_sums, fetch_tps_under
+from services.api.schemas import AreaResultPublic
 from shared.hotpath import HotRoute
 
 router = APIRouter(prefix="/v1", tags=["results"], route_class=HotRoute)
@@ -56,37 +55,3 @@ async def area_result(
         )
 
     return await cached_json(request, state, ("result", election, contest, area), load)
-
-
-@router.get("/estimates/{election}/{contest}/{area}", response_model=EstimatePublic)
-async def estimate(
-    election: str,
-    contest: str,
-    area: str,
-    request: Request,
-    viewer: ViewerDep,
-) -> Response:
-    """Ratio estimate of each line's share over the TPS reported so far, with a 95% interval."""
-    state = viewer.state
-    election_meta = await election_or_404(state, election)
-    contest_meta = contest_or_404(election_meta, contest)
-    area_or_404(state, election_meta, area)
-    snapshot = state.roster
-    population = election_meta.coverage[area].tps
-
-    async def load() -> EstimatePublic:
-        async with state.pool.acquire() as conn:
-            rows = await fetch_results_under(
-                conn, election=election, contest=contest, area_code=area
-            )
-        samples = [TpsSample(dict(r["votes"]), r["suara_sah"]) for r in rows]
-        quick_count = ratio_estimate(samples, [x.key for x in contest_meta.lines], population)
-        return views.estimate_public(
-            election=election_meta,
-            contest=contest_meta,
-            area=snapshot.areas[area],
-            quick_count=quick_count,
-            population_size=population,
-        )
-
-    return await cached_json(request, state, ("estimate", election, contest, area), load)

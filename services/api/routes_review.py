@@ -82,7 +82,7 @@ async def _publish(
     election: str,
     contest: str,
     tps: str,
-    action: Literal["accept_version", "verify"],
+    action: Literal["accept_version", "verify", "release", "reject"],
     submission_id: uuid.UUID | None,
     note: str,
 ) -> Response:

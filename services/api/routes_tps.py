@@ -17,7 +17,12 @@ from services.api.deps import (
     election_or_404,
 )
 from services.api.errors import ApiError, not_found
-from services.api.repository import fetch_anomalies, fetch_conflicts, fetch_tps_rows
+from services.api.repository import (
+    fetch_anomalies,
+    fetch_conflicts,
+    fetch_in_sample,
+    fetch_tps_rows,
+)
 from services.api.schemas import AnomalyListPublic, ConflictListPublic, TpsDetailPublic
 from shared.form import normalise_tps_code
 from shared.hotpath import HotRoute
@@ -56,11 +61,13 @@ async def tps_detail(
     async def load() -> TpsDetailPublic:
         async with state.pool.acquire() as conn:
             rows = await fetch_tps_rows(conn, election=election, contest=contest, tps=code)
+            in_sample = await fetch_in_sample(conn, election, code)
         if rows.roster is None:
             raise not_found(f"TPS {code} di {election}", f"TPS {code} in {election}")
-        return views.tps_detail(
+        detail = views.tps_detail(
             snapshot=snapshot, election=election_meta, contest=contest_meta, tps=code, rows=rows
         )
+        return detail.model_copy(update={"in_sample": in_sample})
 
     return await cached_json(request, state, ("tps", election, contest, code), load)
 

@@ -147,31 +147,6 @@ class AreaResultPublic(PublicModel):
     children: list[ChildResultPublic]
 
 
-class ShareEstimatePublic(PublicModel):
-    """Estimated share of one line with its 95% interval, in percent."""
-
-    key: str
-    name: str
-    share_pct: float
-    std_error_pct: float | None
-    low_pct: float
-    high_pct: float
-
-
-class EstimatePublic(PublicModel):
-    """Quick-count style estimate over the TPS reported so far under an area."""
-
-    election: str
-    contest: str
-    area: AreaPublic
-    sample_size: int
-    population_size: int
-    sampling_fraction: float
-    estimates: list[ShareEstimatePublic]
-    pesan: str
-    message: str
-
-
 class TpsResultPublic(PublicModel):
     """The version of a TPS form counted in the totals."""
 
@@ -270,6 +245,7 @@ class TpsDetailPublic(PublicModel):
     versions: list[VersionPublic]
     decisions: list[DecisionPublic]
     anomalies: list[AnomalyPublic]
+    in_sample: bool = False  # in the election's current quick-count sample
 
 
 class RivalPublic(PublicModel):
@@ -336,7 +312,7 @@ class ReviewQueuedPublic(PublicModel):
     """A decision Kafka acknowledged; it shows in the TPS history once the aggregator applied it."""
 
     decision_id: uuid.UUID
-    action: Literal["accept_version", "verify"]
+    action: Literal["accept_version", "verify", "release", "reject"]
     status: Literal["queued"] = "queued"
     pesan: str
     message: str
@@ -351,3 +327,111 @@ class WhoAmIPublic(PublicModel):
     scope: list[str]
     can_review: bool
     expires_at: datetime
+
+
+# --- quick count (GET /v1/quickcount) -----------------------------------------------------------
+
+
+class QuickCountFigure(PublicModel):
+    """An estimated share (or turnout) with its SE and 95%/99% intervals, as fractions."""
+
+    key: str
+    name: str
+    share: float
+    se: float
+    margin95: float
+    low95: float
+    high95: float
+    low99: float
+    high99: float
+
+
+class QuickCountLead(PublicModel):
+    """The top two and their difference; decided only when its interval excludes zero."""
+
+    leader: str
+    runner_up: str
+    difference: float
+    se: float
+    low95: float
+    high95: float
+    decided95: bool
+    decided99: bool
+
+
+class QuickCountEstimate(PublicModel):
+    """One estimate: from the sample (stratified_ratio) or every report (post_stratified)."""
+
+    method: str
+    reports: int
+    lines: list[QuickCountFigure]
+    turnout: QuickCountFigure
+    lead: QuickCountLead | None
+    merged_groups: list[list[str]]  # strata estimated together by the merge rule
+    strata_without_reports: list[str]
+    sentence: str  # one Indonesian sentence for the dashboard
+    raw_shares: dict[str, float] | None  # the raw running total, for the partial count only
+
+
+class QuickCountStratum(PublicModel):
+    """Progress of one stratum (kecamatan)."""
+
+    code: str
+    name: str
+    tps_total: int
+    dpt: int
+    tps_reported: int
+    sample_drawn: int
+    sample_reported: int
+
+
+class QuickCountProgress(PublicModel):
+    """How far the sample and the count are, overall and per stratum."""
+
+    sample_drawn: int
+    sample_reported: int
+    tps_total: int
+    tps_reported: int
+    strata: list[QuickCountStratum]
+
+
+class QuickCountSample(PublicModel):
+    """The election's current sample; forced when it was drawn after results arrived."""
+
+    id: int
+    seed: int
+    size: int
+    drawn_at: datetime
+    forced: bool
+    results_at_draw: int
+    reason: str
+
+
+class QuickCountMethod(PublicModel):
+    """The method and its parameters, so the figures can be checked."""
+
+    estimator: str
+    strata: str
+    weights: str
+    finite_population_correction: bool
+    confidence: list[float]
+    min_reports_per_stratum: int
+    merge_rule: str
+
+
+class QuickCountPublic(PublicModel):
+    """The quick count of a contest at an area: progress, and estimates once released."""
+
+    election: str
+    contest: str
+    area: str
+    area_name: str
+    computed_at: datetime
+    release_at: datetime
+    released: bool
+    banner: str | None  # admins before the release moment: not for release
+    method: QuickCountMethod
+    sample: QuickCountSample | None
+    progress: QuickCountProgress
+    quick_count: QuickCountEstimate | None
+    partial_count: QuickCountEstimate | None

@@ -7,7 +7,6 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from services.api.estimator import QuickCount
 from services.api.repository import AreaSums, TpsRows, empty_sums
 from services.api.roster_cache import Area, ContestMeta, Coverage, ElectionMeta, RosterSnapshot
 from services.api.schemas import (
@@ -21,11 +20,9 @@ from services.api.schemas import (
     ContestPublic,
     DecisionPublic,
     ElectionPublic,
-    EstimatePublic,
     LineTotalPublic,
     ProgressPublic,
     RivalPublic,
-    ShareEstimatePublic,
     SubmissionPublic,
     TpsDetailPublic,
     TpsResultPublic,
@@ -227,48 +224,6 @@ def area_result(
         progress=progress(own, election.coverage.get(area_code)),
         updated_at=own.updated_at,
         children=children,
-    )
-
-
-def estimate_public(
-    *,
-    election: ElectionMeta,
-    contest: ContestMeta,
-    area: Area,
-    quick_count: QuickCount | None,
-    population_size: int,
-) -> EstimatePublic:
-    """The quick-count estimate with its caveat: reported TPS are not a random sample."""
-    names = {line.key: line.short_name for line in contest.lines}
-    estimates = []
-    if quick_count is not None:
-        estimates = [
-            ShareEstimatePublic(
-                key=e.candidate,
-                name=names.get(e.candidate, e.candidate),
-                share_pct=round(100 * e.share, 2),
-                std_error_pct=None if e.std_error is None else round(100 * e.std_error, 3),
-                low_pct=round(100 * e.low, 2),
-                high_pct=round(100 * e.high, 2),
-            )
-            for e in quick_count.estimates
-        ]
-    return EstimatePublic(
-        election=election.id,
-        contest=contest.contest,
-        area=area_public(area),
-        sample_size=quick_count.sample_size if quick_count else 0,
-        population_size=quick_count.population_size if quick_count else population_size,
-        sampling_fraction=round(quick_count.sampling_fraction, 4) if quick_count else 0.0,
-        estimates=estimates,
-        pesan=(
-            "Perkiraan rasio dari TPS yang sudah masuk, selang kepercayaan 95%. TPS yang masuk "
-            "lebih dulu bukan sampel acak: anggap sebagai petunjuk, bukan hasil."
-        ),
-        message=(
-            "Ratio estimate over the TPS reported so far, 95% interval. Early TPS are not a "
-            "random sample: treat it as a hint, not a result."
-        ),
     )
 
 

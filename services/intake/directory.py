@@ -61,6 +61,7 @@ class Directory:
         self.loaded = False
         self.refreshed_at = 0.0  # time.monotonic() of the last successful refresh
         self._roster: RosterCache[Operators] = RosterCache(_load_operators, Operators())
+        self._sample: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def roster_version(self) -> int | None:
@@ -80,14 +81,19 @@ class Directory:
         """The newest loaded election holding this contest (texts do not name the election)."""
         return self._roster.value.election_of_contest.get(contest)
 
+    def in_sample(self, election: str, tps: str) -> bool:
+        """True when the TPS is in the election's quick-count sample (as of the last refresh)."""
+        return (election, tps) in self._sample
+
     def elections(self) -> set[str]:
         """Every election with at least one contest loaded."""
         return set(self._roster.value.election_of_contest.values())
 
     async def refresh(self, conn: Conn) -> None:
-        """Reload revoked tokens; operators and elections only when the roster version moved."""
+        """Reload revoked tokens and samples; operators, elections only when the roster moved."""
         await self._roster.refresh(conn)
         await self.tokens.refresh_revoked(conn)
+        self._sample = frozenset(await repository.fetch_sample_tps(conn))
         self.loaded = True
         self.refreshed_at = time.monotonic()
 

@@ -807,9 +807,14 @@ def format_multiline(form: CHasil) -> str:
     return "\n".join(lines)
 
 
-def format_readback(form: CHasil) -> str:
+QUICKCOUNT_READBACK = "TPS ini sampel hitung cepat: kirim juga foto C.Hasil sekarang."
+
+
+def format_readback(form: CHasil, *, in_sample: bool = False) -> str:
     """The Indonesian read-back sent to the operator: what was read, and how to correct it."""
     lines = [f"Terbaca: {CONTEST_NAMES[form.contest]}", f"TPS {form.tps}"]
+    if in_sample:
+        lines.append(QUICKCOUNT_READBACK)
     if form.suara_partai is not None:
         for party in sorted(form.suara_partai, key=lambda p: p.nomor_partai):
             line = f"Partai {party.nomor_partai:02d}: {party.jumlah}"

@@ -66,6 +66,15 @@ async def fetch_election_contests(conn: Conn) -> list[ElectionContest]:
     return [ElectionContest(r["election"], r["contest"], r["date"]) for r in rows]
 
 
+async def fetch_sample_tps(conn: Conn) -> set[tuple[str, str]]:
+    """(election, TPS) of every election's current quick-count sample (migration 0016)."""
+    rows = await conn.fetch(
+        """SELECT s.election, q.tps FROM quickcount_sample_tps q
+           JOIN quickcount_samples s ON s.id = q.sample_id WHERE s.current"""
+    )
+    return {(r["election"], r["tps"]) for r in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class SubmissionRow:
     """A submission as the aggregator recorded it."""

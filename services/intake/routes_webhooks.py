@@ -114,7 +114,8 @@ async def handle_text(
     if replayed:
         return TextOutcome(None, published=True)  # the read-back went out the first time
     return TextOutcome(
-        f"{format_readback(form)}\nNo. kiriman: {str(accepted.submission_id)[:8]}",
+        f"{format_readback(form, in_sample=directory.in_sample(form.election, form.tps))}\n"
+        f"No. kiriman: {str(accepted.submission_id)[:8]}",
         published=True,
     )
 

@@ -55,6 +55,7 @@ RECOMPUTED_TOTALS = """
 SELECT r.election, r.contest, a.area_code, v.key AS candidate, sum(v.value::bigint) AS votes
 FROM tps_results r, jsonb_each_text(r.votes) v,
      unnest(ARRAY[left(r.tps, 13), left(r.tps, 8), left(r.tps, 5), left(r.tps, 2)]) a(area_code)
+WHERE r.hold = ''  -- held or rejected results are out of the totals (quarantine)
 GROUP BY 1, 2, 3, 4 HAVING sum(v.value::bigint) <> 0
 EXCEPT
 SELECT election, contest, area_code, candidate, sum(votes) FROM area_totals
@@ -67,13 +68,17 @@ EXCEPT
 SELECT r.election, r.contest, a.area_code, v.key, sum(v.value::bigint)
 FROM tps_results r, jsonb_each_text(r.votes) v,
      unnest(ARRAY[left(r.tps, 13), left(r.tps, 8), left(r.tps, 5), left(r.tps, 2)]) a(area_code)
+WHERE r.hold = ''  -- held or rejected results are out of the totals (quarantine)
 GROUP BY 1, 2, 3, 4
 """
 SUMMARY_MISMATCHES = """
 WITH recomputed AS (
-    SELECT r.election, r.contest, a.area_code, sum(r.suara_sah) AS sah,
-           sum(r.suara_tidak_sah) AS tidak_sah,
-           sum(coalesce(r.pengguna, r.suara_sah + r.suara_tidak_sah)) AS pengguna,
+    -- A held or rejected result is reported (progress) but its numbers are out (quarantine).
+    SELECT r.election, r.contest, a.area_code,
+           coalesce(sum(r.suara_sah) FILTER (WHERE r.hold = ''), 0) AS sah,
+           coalesce(sum(r.suara_tidak_sah) FILTER (WHERE r.hold = ''), 0) AS tidak_sah,
+           coalesce(sum(coalesce(r.pengguna, r.suara_sah + r.suara_tidak_sah))
+               FILTER (WHERE r.hold = ''), 0) AS pengguna,
            count(*) AS reported, sum(coalesce(t.dpt, 0)) AS dpt_reported
     FROM tps_results r LEFT JOIN tps t ON t.election = r.election AND t.code = r.tps,
          unnest(ARRAY[left(r.tps, 13), left(r.tps, 8), left(r.tps, 5), left(r.tps, 2)])

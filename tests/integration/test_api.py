@@ -392,7 +392,7 @@ async def test_every_data_route_needs_a_valid_token(api: Api, seeded: Seeded) ->
         f"/v1/elections/{ELECTION}",
         f"/v1/areas/{KABUPATEN}",
         f"/v1/results/{ELECTION}/PPWP/{KABUPATEN}",
-        f"/v1/estimates/{ELECTION}/PPWP/{KABUPATEN}",
+        f"/v1/quickcount/{ELECTION}/PPWP",
         f"/v1/tps/{ELECTION}/PPWP/{seeded.tps['a']}",
         f"/v1/conflicts/{ELECTION}",
         f"/v1/anomalies/{ELECTION}",
@@ -532,18 +532,6 @@ async def test_drill_down_kecamatan_desa_tps(api: Api, seeded: Seeded) -> None:
     assert tps_rows[seeded.tps["a"]]["name"].startswith("TPS 0")
     assert village["progress"]["tps_reported"] == 2
     assert nowhere.status_code == 404 and no_contest.status_code == 404
-
-
-async def test_estimate_over_reported_tps(api: Api, seeded: Seeded) -> None:
-    async with api.client() as client:
-        estimate = (await client.get(f"/v1/estimates/{ELECTION}/PPWP/{KABUPATEN}")).json()
-    assert (estimate["sample_size"], estimate["population_size"]) == (3, KAB_TPS)
-    shares = {e["key"]: e for e in estimate["estimates"]}
-    sah = sum(seeded.sah.values())
-    assert shares["c2"]["share_pct"] == round(100 * seeded.total("c2") / sah, 2)
-    assert shares["c2"]["low_pct"] <= shares["c2"]["share_pct"] <= shares["c2"]["high_pct"]
-    assert shares["c2"]["std_error_pct"] > 0
-    assert estimate["pesan"] and estimate["message"]
 
 
 # --- one TPS, conflicts, anomalies ---------------------------------------------------------------

@@ -28,6 +28,7 @@ from openpyxl import Workbook
 
 from deskpemilu.roster_load import load_roster
 from services.intake.app import create_app
+from services.intake.parser import QUICKCOUNT_READBACK
 from services.intake.settings import IntakeSettings
 from shared.auth import issue_token
 from shared.codec import encode
@@ -888,3 +889,30 @@ async def test_verdicts_are_sent_back_to_sms_senders_through_the_gateway_api(
     assert message["From"] == "+6281100000000" and message["To"] == "+" + OPERATOR_PHONE
     expected = base64.b64encode(f"{SMS_ACCOUNT}:{SMS_TOKEN}".encode()).decode()
     assert intake.graph.sms_auth == [f"Basic {expected}"]
+
+
+async def test_the_read_back_of_a_quick_count_sample_tps_says_so(intake: Harness) -> None:
+    directory = intake.app.state.directory
+    election = directory.election_for("PPWP")
+    conn = await connect(intake.database_url)
+    try:
+        sample_id = await conn.fetchval(
+            """INSERT INTO quickcount_samples (election, seed, size, design, sample_order,
+                                               allocation, drawn_by)
+               VALUES ($1, 1, 1, 'test', 'test', '{}', 'test') RETURNING id""",
+            election,
+        )
+        await conn.execute(
+            "INSERT INTO quickcount_sample_tps VALUES ($1, '16.07.01.1016.001', '16.07.01')",
+            sample_id,
+        )
+        await directory.refresh(conn)
+    finally:
+        await conn.close()
+    params = {"From": "+" + OPERATOR_PHONE, "Body": "PPWP#1607011016001#120#250#80#450#5"}
+    sampled = await intake.sms({**params, "MessageSid": "SMsample1"})
+    assert QUICKCOUNT_READBACK in sampled.text
+    other = await intake.sms(
+        {**params, "Body": "PPWP#1607011016002#120#250#80#450#5", "MessageSid": "SMsample2"}
+    )
+    assert "<Response><Message>Terbaca" in other.text and QUICKCOUNT_READBACK not in other.text

@@ -145,7 +145,7 @@ async def test_second_election_adds_to_the_first(
 ) -> None:
     pemilu_before = await conn.fetch("SELECT * FROM tps WHERE election = 'pemilu-2024'")
     report = await load_roster(conn, PILKADA)
-    assert report.tps == 1_384
+    assert report.tps == 1_389
     per_election = await pairs(conn, "SELECT election, sum(dpt) FROM tps GROUP BY election")
     assert per_election == {"pemilu-2024": 625_988, "pilkada-2024": 629_201}
     assert await conn.fetchval("SELECT max(dpt) FROM tps WHERE election = 'pilkada-2024'") <= 600
@@ -195,8 +195,8 @@ async def test_changed_roster_replaces_that_elections_rows(
     others_before = await table_state(conn, "tps")
     report = await load_roster(conn, folder)
     assert report.removed == {"candidates": 1, "parties": 0, "contests": 0, "tps": 1}
-    assert report.tps == 1_383
-    assert await conn.fetchval("SELECT count(*) FROM tps WHERE election = 'pilkada-uji'") == 1_383
+    assert report.tps == 1_388
+    assert await conn.fetchval("SELECT count(*) FROM tps WHERE election = 'pilkada-uji'") == 1_388
     assert await conn.fetchval(
         "SELECT array_agg(nomor ORDER BY nomor) FROM candidates "
         "WHERE election = 'pilkada-uji' AND contest = 'PILBUP'"

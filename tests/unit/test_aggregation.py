@@ -22,6 +22,7 @@ from services.aggregator.aggregation import (
     Incoming,
     Key,
     Numbers,
+    Position,
     RejectedIn,
     Resolution,
     ResultStatus,
@@ -35,9 +36,10 @@ from services.aggregator.aggregation import (
     areas_above,
     decide_batch,
     numbers_of,
-    submission_from_data,
     submission_of,
 )
+from services.aggregator.consumer import event_from_json
+from shared.codec import encode
 from shared.events import (
     Channel,
     OperatorRef,
@@ -45,6 +47,8 @@ from shared.events import (
     Role,
     Severity,
     SubmissionReceived,
+    SubmissionRejected,
+    SubmissionValidated,
     Violation,
 )
 from shared.form import LP, CHasil, Contest, DataPemilih, SuaraPartai
@@ -189,7 +193,9 @@ class Store:
                     )
                     if status == "conflict" and sub.key == key
                 )
-            results[key] = TpsResult(key, result.counted, result.status, result.version, conflicts)
+            results[key] = TpsResult(
+                key, result.counted, result.status, result.version, conflicts, result.hold
+            )
         stored = {
             sid: StoredSubmission(sub.key, sub.version, status)
             for sid, (status, sub) in self.submissions.items()
@@ -247,7 +253,7 @@ def recomputed(
     totals: Counter[tuple[str, str, str, str]] = Counter()
     summaries: dict[tuple[str, str, str], list[int]] = {}
     for (election, contest, tps), result in store.results.items():
-        numbers = result.counted.numbers
+        numbers = result.in_totals  # nothing while held (quarantine)
         for area in ancestors_of(tps):
             for line, votes in numbers.votes.items():
                 totals[(election, contest, area, line)] += votes
@@ -301,14 +307,33 @@ def test_digest_ignores_order_but_not_content() -> None:
     assert digest(form(tidak_sah=1)) != digest(form(tidak_sah=2))
 
 
-def test_submission_from_json_reads_what_the_model_says() -> None:
+def test_decoding_an_event_reads_what_the_model_says() -> None:
     sub = received(7, CAMAT, form(votes={1: 5}, contest=Contest.PPWP, pengguna=8))
-    fast = submission_from_data(orjson.loads(sub.model_dump_json()))
-    assert fast == submission_of(sub)
-    assert fast.key == (ELECTION, "PPWP", TPS_A)
-    assert fast.operator_role is Role.CAMAT and fast.idempotency_key == "k7"
-    assert fast.version.received_at == sub.received_at
-    assert CHasil.model_validate_json(fast.form_json) == sub.form
+    event = SubmissionValidated(submission=sub, warnings=(WARNING,), validated_at=T0)
+    decoded = event_from_json(encode(event), Position("v", 1, 2), rejected=False)
+    assert isinstance(decoded, FormIn)
+    assert decoded.submission == submission_of(sub) and decoded.warnings == (WARNING,)
+    assert decoded.submission.key == (ELECTION, "PPWP", TPS_A)
+    assert decoded.submission.operator_role is Role.CAMAT
+    assert decoded.submission.idempotency_key == "k7"
+    assert decoded.submission.version.received_at == sub.received_at
+    assert CHasil.model_validate_json(decoded.submission.form_json) == sub.form
+    rejected = SubmissionRejected(submission=sub, violations=(WARNING,), rejected_at=T0)
+    back = event_from_json(encode(rejected), Position("r", 1, 2), rejected=True)
+    assert isinstance(back, RejectedIn) and back.submission == submission_of(sub)
+
+
+def test_the_canonical_form_text_ignores_the_order_it_was_sent_in() -> None:
+    # The digest decides duplicates against versions already stored: it must not depend on
+    # the order of a form's keys or of its parties.
+    sub = received(7, OP1, form(votes={1: 5, 2: 7, 10: 1}))
+    data = orjson.loads(sub.model_dump_json())
+    data["form"]["suara_calon"] = dict(reversed(data["form"]["suara_calon"].items()))
+    data["form"] = dict(reversed(data["form"].items()))
+    event = {"type": "submission.validated", "submission": data, "validated_at": T0.isoformat()}
+    decoded = event_from_json(orjson.dumps(event), Position("v", 0, 0), rejected=False)
+    assert isinstance(decoded, FormIn)
+    assert decoded.submission.version.digest == submission_of(sub).version.digest
 
 
 Corruption = Callable[[dict[str, Any]], object]
@@ -317,22 +342,33 @@ Corruption = Callable[[dict[str, Any]], object]
 @pytest.mark.parametrize(
     "corrupt",
     [
-        lambda d: d.pop("form"),
-        lambda d: d["form"].update(suara_sah="12"),
-        lambda d: d["form"].update(suara_sah=-1),
-        lambda d: d["form"].update(suara_calon=None),
-        lambda d: d["operator"].update(role="raja"),
-        lambda d: d.update(received_at="yesterday"),
-        lambda d: d.update(submission_id="not-a-uuid"),
+        lambda d: d["submission"].pop("form"),
+        lambda d: d["submission"]["form"].update(suara_sah="12"),
+        lambda d: d["submission"]["form"].update(suara_sah=-1),
+        lambda d: d["submission"]["form"].update(suara_calon=None),
+        lambda d: d["submission"]["operator"].update(role="raja"),
+        lambda d: d["submission"].update(received_at="yesterday"),
+        lambda d: d["submission"].update(submission_id="not-a-uuid"),
+        lambda d: d.update(type="submission.rejected"),
+        lambda d: d.update(surprise=1),
     ],
 )
-def test_submission_from_json_refuses_what_it_cannot_count(
+def test_decoding_refuses_what_the_shared_model_refuses(
     corrupt: Callable[[dict[str, Any]], object],
 ) -> None:
-    data = orjson.loads(received(7, OP1, form()).model_dump_json())
+    event = SubmissionValidated(submission=received(7, OP1, form()), validated_at=T0)
+    data = orjson.loads(encode(event))
     corrupt(data)
     with pytest.raises(UndecodableEvent):
-        submission_from_data(data)
+        event_from_json(orjson.dumps(data), Position("v", 0, 0), rejected=False)
+
+
+def test_a_validated_event_on_the_rejected_topic_is_undecodable() -> None:
+    event = SubmissionValidated(submission=received(7, OP1, form()), validated_at=T0)
+    with pytest.raises(UndecodableEvent):
+        event_from_json(encode(event), Position("r", 0, 0), rejected=True)
+    with pytest.raises(UndecodableEvent):
+        event_from_json(b"not json", Position("v", 0, 0), rejected=False)
 
 
 @given(st.from_regex(r"\A\d{2}\.\d{2}\.\d{2}\.\d{4}\.\d{3}\Z") | st.from_regex(r"\A[0-9.]{1,20}\Z"))
@@ -689,7 +725,8 @@ def streams(draw: st.DrawFn) -> list[Incoming]:
             n_reviews += 1
             tps, contest = draw(st.sampled_from(KEYS))
             target = draw(st.sampled_from([None, 999, *(f.submission_id.int for f in forms)]))
-            action = "verify" if target is None else "accept_version"
+            quarantine = st.sampled_from(["verify", "hold", "release", "reject"])
+            action = draw(quarantine) if target is None else "accept_version"
             reviewer = draw(st.sampled_from([CAMAT, ADMIN, CAMAT, OP1]))
             events.append(
                 review(n_reviews, action, target, reviewer=reviewer, tps=tps, contest=contest)

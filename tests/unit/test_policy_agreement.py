@@ -23,6 +23,7 @@ from services.intake.submissions import scope_error
 from services.validator.reviews import check_review
 from services.validator.rules import check_scope
 from shared.auth import Claims
+from shared.errors import BilingualError
 from shared.events import OperatorRef, ReviewDecided, Role
 from shared.form import Contest
 from shared.roster import ContestInfo, ElectionRoster, TpsInfo
@@ -63,19 +64,23 @@ def _operator(role: Role, scope: tuple[str, ...]) -> OperatorRef:
     return OperatorRef(id=f"{role.value}-{'+'.join(scope) or 'none'}", role=role, scope=scope)
 
 
+def _code(refused: BilingualError | None) -> str | None:
+    """The code of a door's refusal (403, in both languages), None when it lets through."""
+    if refused is None:
+        return None
+    assert refused.status == 403 and refused.pesan and refused.message
+    assert refused.pesan != refused.message
+    return refused.code
+
+
 async def _api_review_code(reviewer: OperatorRef, tps: str) -> str | None:
     """What the api answers before publishing: the route's dependency, then its area check."""
     claims = Claims(reviewer, uuid.uuid4(), datetime.now(UTC) + timedelta(hours=1))
     try:
         checked = await current_reviewer(claims)
     except ApiError as exc:
-        assert exc.status == 403 and exc.pesan and exc.message
-        return exc.code
-    refused = review_forbidden(checked, tps)
-    if refused is None:
-        return None
-    assert refused.status == 403 and refused.pesan and refused.message
-    return refused.code
+        return _code(exc)
+    return _code(review_forbidden(checked, tps))
 
 
 def _validator_review_codes(reviewer: OperatorRef, tps: str) -> set[str]:
@@ -110,13 +115,8 @@ def _intake_submit_code(operator: OperatorRef, tps: str) -> str | None:
     try:
         may_submit(state, operator)
     except IntakeError as exc:
-        assert exc.status == 403 and exc.pesan and exc.message
-        return exc.code
-    refused = scope_error(operator, tps)
-    if refused is None:
-        return None
-    assert refused.status == 403 and refused.pesan and refused.message
-    return refused.code
+        return _code(exc)
+    return _code(scope_error(operator, tps))
 
 
 @pytest.mark.parametrize(("role", "scope", "tps"), CASES)

@@ -339,21 +339,6 @@
       : [h("li", { class: "muted" }, "Tidak ada anomali terbuka.")]));
   }
 
-  async function loadEstimate() {
-    const body = $("estimate-body");
-    const est = await getJSON(`/v1/estimates/${enc(S.election)}/${enc(S.contest)}/${enc(S.area)}`);
-    if (!est.sample_size) { body.replaceChildren(h("p", { class: "muted" }, "Belum ada TPS masuk.")); return; }
-    body.replaceChildren(
-      h("table", { class: "data compact" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Calon"), h("th", { class: "num" }, "Perkiraan"),
-          h("th", { class: "num" }, "Selang 95%"))),
-        h("tbody", {}, est.estimates.map((e) => h("tr", {},
-          h("td", {}, e.name),
-          h("td", { class: "num" }, pct(e.share_pct)),
-          h("td", { class: "num" }, `${pf.format(e.low_pct)} - ${pct(e.high_pct)}`))))),
-      h("p", { class: "muted small" }, `${fmt(est.sample_size)} dari ${fmt(est.population_size)} TPS. ${est.pesan}`));
-  }
-
   async function loadResults() {
     const base = `${enc(S.election)}/${enc(S.contest)}`;
     const [result, conflicts, anomalies] = await Promise.all([
@@ -369,7 +354,10 @@
     renderProgress(result);
     renderChildren(result);
     renderQueue(conflicts.conflicts, anomalies.anomalies, $("conflicts"), $("anomalies"));
-    if ($("estimate").open) await loadEstimate();
+    // The quick-count panel (quickcount.js) follows the same area and contest.
+    document.dispatchEvent(new CustomEvent("deskpemilu:results", {
+      detail: { token: S.token, election: S.election, contest: S.contest, area: S.area },
+    }));
   }
 
   // --- TPS view ------------------------------------------------------------------------------
@@ -417,7 +405,8 @@
     renderBreadcrumb($("tps-breadcrumb"), d.breadcrumb, true);
     $("tps-title").textContent = `TPS ${String(d.number).padStart(3, "0")} · ${areaLabel(desa)}`;
     $("tps-sub").textContent =
-      `${d.tps} · ${kec ? areaLabel(kec) : ""} · DPT ${fmt(d.dpt)}${d.special ? " · TPS lokasi khusus" : ""} · ${d.contest_name}`;
+      `${d.tps} · ${kec ? areaLabel(kec) : ""} · DPT ${fmt(d.dpt)}${d.special ? " · TPS lokasi khusus" : ""} · ${d.contest_name}` +
+      (d.in_sample ? " · TPS sampel hitung cepat" : "");
     const partyList = contestMeta() && contestMeta().party_list;
     const r = d.result;
     $("tps-result").replaceChildren(r
@@ -611,7 +600,6 @@
       b.addEventListener("click", () => download(b.dataset.export));
     }
     $("btn-print").addEventListener("click", () => window.print());
-    $("estimate").addEventListener("toggle", () => { if ($("estimate").open) loadEstimate().catch(() => {}); });
   }
 
   takeTokenFromUrl();

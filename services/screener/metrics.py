@@ -1,0 +1,25 @@
+"""Prometheus metrics of the screener."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OPEN_FINDINGS = Gauge(
+    "deskpemilu_screener_open_findings",
+    "Open findings of the screens across TPS, by screen code and severity (every election)",
+    ["code", "severity"],
+)
+KECAMATAN_SCREENED = Counter(
+    "deskpemilu_screener_kecamatan_screened_total",
+    "Kecamatan runs of the screens (one per kecamatan whose results changed)",
+)
+FINDINGS_CHANGED = Counter(
+    "deskpemilu_screener_findings_total",
+    "Findings opened, updated or closed by the screener",
+    ["change"],
+)
+RUN_SECONDS = Histogram(
+    "deskpemilu_screener_run_seconds",
+    "Time of one screening pass over every changed kecamatan",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
