@@ -83,12 +83,15 @@ def target_of(
 ) -> PhotoTarget | None:
     """The TPS and contest a photo documents: its caption, else the sender's latest form."""
     parsed = parse_photo_caption(caption) if caption.strip() else None
+    recent = latest.latest(operator_id)
     if parsed is not None:
         contest, tps = parsed
+        if recent is not None and (recent.contest, recent.tps) == (contest.value, tps):
+            return recent  # the caption names the form just sent: link that version
         election = election_for(contest.value)
         if election is not None:
             return PhotoTarget(election, contest.value, tps)
-    return latest.latest(operator_id)
+    return recent
 
 
 async def handle_image(

@@ -196,6 +196,16 @@ async def test_a_whatsapp_image_with_caption_is_fetched_stored_and_read_back(
     assert graph.media_gets == ["/v21.0/media-1", "/lookaside/media-1"]
     [reply] = await graph.wait_for_texts(OPERATOR_PHONE, 1)
     assert reply == "foto C.Hasil TPS 001 (PPWP) diterima"
+    assert event.submission_id is None  # no form from this sender yet: linked to the TPS
+
+    text = "PPWP#1607011016001#120#250#80#450#5"
+    await harness.whatsapp(whatsapp_payload(OPERATOR_PHONE, text, "wamid.t-cap"))
+    graph.media["media-1b"] = form_photo(23)
+    await harness.whatsapp(
+        image_payload(OPERATOR_PHONE, "media-1b", "PPWP 1607011016#001", "wamid.img1b")
+    )
+    second = (await _photo_events(harness))[-1]
+    assert second.tps == TPS and second.submission_id is not None  # the version just sent
 
 
 async def test_a_whatsapp_image_without_caption_follows_the_latest_form_or_asks(

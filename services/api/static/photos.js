@@ -63,7 +63,7 @@
       el("button", { type: "button", class: "photo-open", title: "Buka foto",
         onclick: async () => openViewer(await imageUrl(photo.image_url), label) }, img),
       el("figcaption", { class: "small muted" },
-        `${new Date(photo.received_at).toLocaleString("id-ID")} · ${photo.channel}`,
+        `${new Date(photo.received_at).toLocaleString("id-ID", { timeZone: "Asia/Jakarta", dateStyle: "medium", timeStyle: "short" })} · ${photo.channel}`,
         photo.caption ? ` · “${photo.caption}”` : ""));
   }
 
