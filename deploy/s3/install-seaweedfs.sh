@@ -28,13 +28,16 @@ if [[ ! -x "$BUILT" ]]; then
     src_dir="$("$GO" mod download -json "github.com/seaweedfs/seaweedfs@$VERSION" |
         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
     [[ -d "$src_dir" ]] || { log "module download failed"; exit 1; }
-    work="$(mktemp -d)"
-    trap 'rm -rf "$work"' EXIT
+    # A fixed folder: a rebuild after an interrupted one reuses Go's build cache.
+    work="$CACHE/seaweedfs-src-$VERSION"
+    rm -rf "$work"
+    mkdir -p "$work"
     cp -r "$src_dir/." "$work/"
     chmod -R u+w "$work"
     mkdir -p "$(dirname "$BUILT")"
-    (cd "$work" && GOFLAGS=-mod=mod "$GO" build -trimpath -o "$BUILT.tmp" ./weed)
+    (cd "$work" && GOFLAGS=-mod=mod nice "$GO" build -o "$BUILT.tmp" ./weed)
     mv "$BUILT.tmp" "$BUILT"
+    rm -rf "$work"
 fi
 mkdir -p "$(dirname "$LINK")"
 ln -sfn "$BUILT" "$LINK"
