@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from tests.procs import REPO_ROOT, free_port
 
 ACCESS_KEY = "deskpemilu-test-access"
@@ -52,6 +54,14 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _assignable(master_port: int) -> bool:
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{master_port}/dir/assign", timeout=5)
+        return answer.status_code == 200 and "fid" in answer.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def seaweedfs_s3(weed: str, *, timeout_s: float = 90.0) -> Iterator[S3Server]:
     """Start a one-node SeaweedFS with its S3 gateway; stop it and remove its data after."""
@@ -72,19 +82,20 @@ def seaweedfs_s3(weed: str, *, timeout_s: float = 90.0) -> Iterator[S3Server]:
             )
         )
         s3_port = free_port()
+        master_port = free_port()
         args = [
             weed,
             "server",
             f"-dir={data}",
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
-            f"-master.port={free_port()}",
+            f"-master.port={master_port}",
             f"-master.port.grpc={free_port()}",
             "-master.volumeSizeLimitMB=32",
             "-master.telemetry=false",
             f"-volume.port={free_port()}",
             f"-volume.port.grpc={free_port()}",
-            "-volume.max=4",
+            "-volume.max=32",
             f"-filer.port={free_port()}",
             f"-filer.port.grpc={free_port()}",
             "-s3",
@@ -106,6 +117,13 @@ def seaweedfs_s3(weed: str, *, timeout_s: float = 90.0) -> Iterator[S3Server]:
                     tail = (data / "weed.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"SeaweedFS S3 did not start:\n{tail}")
                 time.sleep(0.3)
+            # Writable only once a volume server registered and a volume can be assigned.
+            while not _assignable(master_port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    tail = (data / "weed.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"SeaweedFS has no writable volume:\n{tail}")
+                time.sleep(0.5)
             yield S3Server(f"http://127.0.0.1:{s3_port}", ACCESS_KEY, SECRET_KEY)
         finally:
             with contextlib.suppress(ProcessLookupError):

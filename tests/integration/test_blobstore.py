@@ -31,7 +31,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         server: S3Server = request.getfixturevalue("s3_server")
         blobs = S3BlobStore(
             endpoint_url=server.endpoint_url,
-            bucket=f"t{uuid.uuid4().hex[:12]}",
+            bucket="deskpemilu-test",  # one bucket (a SeaweedFS collection); a prefix per test
+            prefix=f"t{uuid.uuid4().hex[:12]}/",
             access_key=server.access_key,
             secret_key=server.secret_key,
         )
