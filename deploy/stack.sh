@@ -781,6 +781,8 @@ cmd_install() {
     prometheus_disable_system_service
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
+    # The S3 server the photo store is tested against (cached: quick after the first build).
+    "$SCRIPT_DIR/s3/install-seaweedfs.sh" || err "install: SeaweedFS not built (S3 tests will skip)"
 }
 
 prometheus_disable_system_service() {

@@ -140,6 +140,44 @@ class DeadLetter(EventModel):
     failed_at: datetime
 
 
+# Same bytes for the same TPS and contest always map to the same photo id (one photo).
+PHOTO_NAMESPACE = uuid.UUID("9d1c2b7e-4f3a-4e8b-a7c1-2f6b0e5d9a13")
+
+
+def photo_id_for(sha256: str, election: str, contest: str, tps: str) -> uuid.UUID:
+    """Deterministic id of one photo attached to one TPS and contest."""
+    return uuid.uuid5(PHOTO_NAMESPACE, f"{sha256}\n{election}\n{contest}\n{tps}")
+
+
+class PhotoReceived(EventModel):
+    """A C.Hasil photo stored in the blob store and linked to a TPS (topic photos.received.v1).
+
+    Only the metadata travels on Kafka; the bytes are in the blob store under their SHA-256.
+    """
+
+    type: Literal["photo.received"] = "photo.received"
+    photo_id: uuid.UUID
+    received_at: datetime
+    channel: Channel
+    operator: OperatorRef
+    election: ElectionId
+    contest: Contest
+    tps: TpsCode
+    submission_id: uuid.UUID | None = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # the original as uploaded
+    served_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # upright, without EXIF
+    thumb_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    mime: str
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    size: int = Field(ge=1)
+    phash: str = Field(pattern=r"^[0-9a-f]{16}$")
+    taken_at: datetime | None = None  # EXIF capture time
+    gps_lat: float | None = None  # EXIF GPS, kept for the desk, never served
+    gps_lon: float | None = None
+    caption: str = ""
+
+
 ReceivedEvent = Annotated[SubmissionReceived | ReviewDecided, Field(discriminator="type")]
 ValidatedEvent = Annotated[SubmissionValidated | ReviewDecided, Field(discriminator="type")]
 

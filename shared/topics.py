@@ -8,6 +8,7 @@ RECEIVED = "submissions.received.v1"
 VALIDATED = "submissions.validated.v1"
 REJECTED = "submissions.rejected.v1"
 DLQ = "submissions.dlq.v1"
+PHOTOS = "photos.received.v1"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Topics:
         """Records that could not be decoded, with the original bytes."""
         return self.prefix + DLQ
 
+    @property
+    def photos(self) -> str:
+        """Photo metadata (the bytes are in the blob store), kept forever: a replay relinks."""
+        return self.prefix + PHOTOS
+
     def specs(self) -> tuple[TopicSpec, ...]:
         """Every topic with its configuration; received is kept forever for replays."""
         month_ms = str(30 * 24 * 3600 * 1000)
@@ -52,6 +58,7 @@ class Topics:
             TopicSpec(self.validated, {"retention.ms": month_ms}),
             TopicSpec(self.rejected, {"retention.ms": month_ms}),
             TopicSpec(self.dlq, {"retention.ms": str(3 * int(month_ms))}),
+            TopicSpec(self.photos, {"retention.ms": "-1", "retention.bytes": "-1"}),
         )
 
 

@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.aggregator.aggregation import Incoming, Position
 from services.aggregator.consumer import event_from_json
+from services.aggregator.photos import replay_photos
 from services.aggregator.repository import (
     apply_batch,
     release_rebuild_lock,
@@ -54,6 +55,7 @@ class RebuildReport:
     records: int = 0
     dead_letters: int = 0  # records the validator would send to the DLQ: not applied
     decisions: Counter[str] = field(default_factory=Counter)
+    photos: int = 0  # photo records relinked from the photos topic
     seconds: float = 0.0
 
 
@@ -166,13 +168,16 @@ async def rebuild(settings: AggregatorSettings, progress: Progress | None = None
             await conn.execute(
                 "DELETE FROM consumer_offsets WHERE consumer_group = $1", rebuild_group
             )
+            report.photos = await replay_photos(
+                settings.kafka_bootstrap_servers, topics.photos, settings.group_id + "-photos", conn
+            )
         finally:
             await admin.close()
             await consumer.stop()
         report.seconds = time.monotonic() - started
         say(
             f"rebuild done: {report.records} records, {report.dead_letters} to the DLQ, "
-            f"{dict(report.decisions)}, {report.seconds:.1f} s"
+            f"{dict(report.decisions)}, {report.photos} photos, {report.seconds:.1f} s"
         )
         return report
     finally:

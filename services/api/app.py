@@ -20,6 +20,7 @@ from services.api import (
     routes_exports,
     routes_findings,
     routes_kpu,
+    routes_photos,
     routes_quickcount,
     routes_results,
     routes_review,
@@ -106,10 +107,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_exports,
         routes_events,
         routes_findings,
+        routes_photos,
     ):
         app.include_router(module.router)
     app.include_router(routes_quickcount.router)
     app.include_router(routes_kpu.router)
+    routes_photos.install_photo_store(app)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:

@@ -9,18 +9,22 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import metrics, routes_api, routes_app, routes_webhooks
+from services.intake import metrics, routes_api, routes_app, routes_photos, routes_webhooks
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.idempotency import IdempotencyCache
 from services.intake.notifier import Replier, VerdictNotifier
+from services.intake.photos import PhotoIntake
 from services.intake.publisher import Publisher
 from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
+from services.intake.whatsapp_media import LatestForms
+from shared.blobstore import BlobSettings, blob_store_from
 from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
+from shared.photos import PhotoLimits
 from shared.tokens import TokenVerifier
 
 DESCRIPTION = """
@@ -88,6 +92,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         topic=settings.topics.received,
         retry_after_s=settings.retry_after_s,
     )
+    blobs = blob_store_from(BlobSettings())
+    photos = PhotoIntake(
+        blobs,
+        publisher,
+        topic=settings.topics.photos,
+        limits=PhotoLimits(max_bytes=settings.photo_max_bytes),
+        retry_after_s=settings.retry_after_s,
+    )
     replier = Replier(settings, directory)
     notifier = VerdictNotifier(settings, replier)
 
@@ -96,6 +108,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         # Neither Kafka nor PostgreSQL has to be up for the process to start: both connect in
         # the background, and until then the routes answer 503 quickly.
         publisher.start()
+        await blobs.start()
         refresher.start()
         replier.start()
         if settings.notifier_enabled:
@@ -108,6 +121,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             await replier.stop()
             await publisher.stop()
             await refresher.stop()
+            await blobs.close()
 
     app = FastAPI(
         title="Desk Pemilu intake",
@@ -124,6 +138,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
     app.state.tokens = tokens
     app.state.replier = replier
+    app.state.photos = photos
+    app.state.latest_forms = LatestForms(settings.photo_link_window_s)
     app.state.notifier = notifier
     install_error_handlers(app)
     install_hot_paths(app)
@@ -132,6 +148,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(routes_api.upload_router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_app.router)
+    app.include_router(routes_photos.router)
 
     async def health() -> dict[str, bool]:
         return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}

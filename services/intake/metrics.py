@@ -24,3 +24,6 @@ FORMS = Counter("deskpemilu_intake_forms_total", "Forms published, by channel", 
 REPLIES = Counter(
     "deskpemilu_intake_replies_total", "Replies to WhatsApp/SMS senders", ["channel", "outcome"]
 )
+PHOTOS = Counter(
+    "deskpemilu_intake_photos_total", "Photos stored and published, by channel", ["channel"]
+)

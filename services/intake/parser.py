@@ -861,3 +861,25 @@ def help_text() -> str:
             "Salah? Kirim ulang pesan lengkap; pesan terakhir untuk TPS itu yang dipakai.",
         ]
     )
+
+
+def parse_photo_caption(text: str) -> tuple[Contest, str] | None:
+    """The contest and TPS code a photo's caption names ('PPWP 1607011016#001'), or None.
+
+    The same reading as the first fields of a text form: the contest word, then the TPS code in
+    any of the forms a text form accepts; whatever follows is ignored.
+    """
+    if len(text) > MAX_MESSAGE_CHARS:
+        return None
+    # A caption is often 'PPWP 1607011016#001': the contest word may end at a space.
+    for candidate in (text, re.sub(r"\s+", "#", text.strip(), count=1)):
+        try:
+            items = _split_items(candidate)
+            if len(items) < 2:
+                continue
+            contest = _read_contest(items[0])
+            tps, _ = _read_region(items, 1)
+        except _Fail:
+            continue
+        return contest, tps
+    return None

@@ -15,11 +15,13 @@ from fastapi.responses import PlainTextResponse
 from services.intake.directory import Directory, normalise_phone
 from services.intake.notifier import Replier, Reply
 from services.intake.parser import PARSE_HELP, ParseError, format_readback, parse_message
+from services.intake.photos import PhotoTarget
 from services.intake.ratelimit import RateLimiter
 from services.intake.schemas import ErrorOut, IntakeError, JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.signatures import sms_signature_ok, whatsapp_signature_ok
 from services.intake.submissions import Intake, scope_error
+from services.intake.whatsapp_media import handle_image
 from shared.events import Channel, OperatorRef
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,10 @@ async def handle_text(
         if exc.status == 503:
             raise
         return TextOutcome(exc.pesan, published=False)
+    request.app.state.latest_forms.note(
+        operator.id,
+        PhotoTarget(form.election, form.contest.value, form.tps, accepted.submission_id),
+    )
     if replayed:
         return TextOutcome(None, published=True)  # the read-back went out the first time
     return TextOutcome(
@@ -189,6 +195,24 @@ WHATSAPP_EXAMPLE: dict[str, Any] = {
 }
 
 
+async def _image_outcome(request: Request, phone: str, message: dict[str, Any]) -> TextOutcome:
+    """An image message: a registered sender's photo is fetched, checked, stored and linked."""
+    settings, _, directory, _, _ = _state(request)
+    row = directory.by_phone(phone) if directory.loaded else None
+    if row is None:
+        return TextOutcome(UNKNOWN_NUMBER_TEXT, published=False)
+    operator = OperatorRef(id=row.id, role=row.role, scope=row.scope, name=row.name)
+    reply, stored = await handle_image(
+        settings,
+        request.app.state.photos,
+        request.app.state.latest_forms,
+        directory.election_for,
+        operator=operator,
+        message=message,
+    )
+    return TextOutcome(reply, published=stored)
+
+
 def _messages(payload: Any) -> list[dict[str, Any]]:
     """Inbound messages of a Meta webhook payload; delivery statuses and the rest are ignored."""
     found: list[dict[str, Any]] = []
@@ -259,7 +283,12 @@ async def whatsapp_inbound(request: Request) -> Response:
         message_id = str(message.get("id", ""))
         if not phone or not message_id:
             continue
-        if message.get("type") != "text":
+        if message.get("type") == "image":
+            try:
+                outcome = await _image_outcome(request, phone, message)
+            except IntakeError as exc:
+                return _error_response(exc)
+        elif message.get("type") != "text":
             outcome = TextOutcome(NOT_TEXT_TEXT, published=False)
         else:
             text = str((message.get("text") or {}).get("body", ""))

@@ -31,6 +31,14 @@ class IntakeSettings(TokenSettings):
     upload_max_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1, validation_alias="INTAKE_UPLOAD_MAX_BYTES"
     )
+    photo_max_bytes: int = Field(
+        default=12 * 1024 * 1024, ge=1, validation_alias="INTAKE_PHOTO_MAX_BYTES"
+    )
+    # A WhatsApp photo without a caption naming its TPS goes to the sender's latest form if
+    # that form came within this many seconds; otherwise the sender is asked which TPS.
+    photo_link_window_s: float = Field(
+        default=1800.0, gt=0, validation_alias="INTAKE_PHOTO_LINK_WINDOW_S"
+    )
     # Election a WhatsApp/SMS text belongs to; empty: the newest loaded election with its contest.
     text_election: str = Field(default="", validation_alias="INTAKE_TEXT_ELECTION")
 
