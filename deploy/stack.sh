@@ -781,8 +781,11 @@ cmd_install() {
     prometheus_disable_system_service
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
-    # The S3 server the photo store is tested against (cached: quick after the first build).
-    "$SCRIPT_DIR/s3/install-seaweedfs.sh" || err "install: SeaweedFS not built (S3 tests will skip)"
+    # The S3 server the photo store is tested against: SeaweedFS, built from source (no Debian
+    # package; the first build takes tens of minutes on 2 cores, then it is cached), so opt-in.
+    if [[ "${INSTALL_S3:-0}" == 1 ]]; then
+        "$SCRIPT_DIR/s3/install-seaweedfs.sh" || err "install: SeaweedFS not built (S3 tests will skip)"
+    fi
 }
 
 prometheus_disable_system_service() {

@@ -22,6 +22,11 @@ import httpx
 
 from tests.procs import REPO_ROOT, free_port
 
+NO_WEED = (
+    "no SeaweedFS binary (weed): SeaweedFS is built from source, opt-in: run"
+    " `INSTALL_S3=1 deploy/stack.sh install`, or set WEED_BIN"
+)
+
 ACCESS_KEY = "deskpemilu-test-access"
 SECRET_KEY = "deskpemilu-test-secret-key-0123456789"
 

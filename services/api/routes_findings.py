@@ -30,10 +30,11 @@ from services.api.repository_findings import (
     fetch_quarantine,
 )
 from services.api.routes_review import _checked_place, _publish
-from services.api.schemas import ReviewQueuedPublic
+from services.api.routes_tps import TpsPath
+from services.api.schemas import READ_ERRORS, ReviewQueuedPublic, error_responses
 from services.screener.screens import CODES, Severity
 
-router = APIRouter(prefix="/v1", tags=["findings"])
+router = APIRouter(prefix="/v1", tags=["findings"], responses=READ_ERRORS)
 
 
 class FindingPublic(BaseModel):
@@ -303,11 +304,12 @@ class QuarantineDecisionIn(BaseModel):
     "/quarantine/{election}/{contest}/{tps}/{action}",
     status_code=202,
     response_model=ReviewQueuedPublic,
+    responses=error_responses(400, 401, 403, 404, 409, 422, 503),
 )
 async def decide_quarantine(
     election: str,
     contest: str,
-    tps: str,
+    tps: TpsPath,
     action: Literal["release", "reject"],
     body: QuarantineDecisionIn,
     request: Request,
@@ -354,7 +356,11 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
-@router.get("/findings/{election}/export.csv", response_class=Response)
+@router.get(
+    "/findings/{election}/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def export_findings(
     election: str,
     state: StateDep,

@@ -23,7 +23,8 @@ from services.api.kpu_views import (
     KpuVersionPublic,
     RecapListPublic,
 )
-from services.api.routes_tps import tps_code_or_422
+from services.api.routes_tps import TpsPath, tps_code_or_422
+from services.api.schemas import READ_ERRORS
 from shared.events import utcnow
 from shared.kpu import repository as repo
 from shared.kpu.reconcile import (
@@ -36,7 +37,7 @@ from shared.kpu.reconcile import (
 )
 from shared.kpu.repository import KpuVersion
 
-router = APIRouter(prefix="/v1", tags=["kpu"])
+router = APIRouter(prefix="/v1", tags=["kpu"], responses=READ_ERRORS)
 WIB = timezone(timedelta(hours=7), "WIB")
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -148,7 +149,7 @@ async def kpu_tps_list(
 async def kpu_tps_detail(
     election: str,
     contest: str,
-    tps: str,
+    tps: TpsPath,
     state: StateDep,
     _viewer: CurrentViewer,
     tol: ToleranceDep,
@@ -241,7 +242,11 @@ async def _export(
     return title, rows, f"selisih-kpu-{election}-{contest}-{compared.area}-{level}"
 
 
-@router.get("/exports/kpu/{election}/{contest}.csv", response_class=Response)
+@router.get(
+    "/exports/kpu/{election}/{contest}.csv",
+    response_class=Response,
+    responses={200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}}},
+)
 async def kpu_export_csv(
     election: str,
     contest: str,
@@ -260,7 +265,11 @@ async def kpu_export_csv(
     )
 
 
-@router.get("/exports/kpu/{election}/{contest}.xlsx", response_class=Response)
+@router.get(
+    "/exports/kpu/{election}/{contest}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+)
 async def kpu_export_xlsx(
     election: str,
     contest: str,

@@ -33,10 +33,10 @@ from services.api.repository import (
     fetch_reported_for_quickcount,
     fetch_sample_tps_under,
 )
-from services.api.schemas import QuickCountPublic
+from services.api.schemas import READ_ERRORS, QuickCountPublic
 from shared.events import utcnow
 
-router = APIRouter(prefix="/v1", tags=["quickcount"])
+router = APIRouter(prefix="/v1", tags=["quickcount"], responses=READ_ERRORS)
 
 
 def _clock(request: Request) -> datetime:

@@ -448,6 +448,7 @@ class InvalidRequestPublic(ErrorPublic):
 
 
 _ERROR_TEXTS = {
+    400: "The body could not be read (BODY_UNREADABLE: not JSON)",
     401: "No token, or a bad, expired or revoked token",
     403: "The token's role or area scope does not allow this",
     404: "Unknown election, contest, area or TPS",

@@ -143,6 +143,7 @@ def _path_values(tps: str) -> dict[str, str]:
         "code": "16.07",
         "tps": tps,
         "submission_id": str(uuid.uuid4()),
+        "action": "release",
     }
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from shared.blobstore import BlobStore, FilesystemBlobStore, S3BlobStore, sha256_hex
-from tests.s3server import S3Server, seaweedfs_s3, weed_binary
+from tests.s3server import NO_WEED, S3Server, seaweedfs_s3, weed_binary
 
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[S3Server]:
     weed = weed_binary()
     if weed is None:
-        pytest.skip("no SeaweedFS binary (weed): run `deploy/stack.sh install`, or set WEED_BIN")
+        pytest.skip(NO_WEED)
     with seaweedfs_s3(weed) as server:
         yield server
 

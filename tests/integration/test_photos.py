@@ -27,7 +27,7 @@ from tests.integration.test_intake_app import (
 )
 from tests.integration.whatsapp_media_standin import MediaGraph, image_payload, media_graph
 from tests.photo_fixtures import form_photo
-from tests.s3server import seaweedfs_s3, weed_binary
+from tests.s3server import NO_WEED, seaweedfs_s3, weed_binary
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_graph", "roster_database", "topic_prefix"]
@@ -243,7 +243,7 @@ async def test_an_upload_goes_to_the_s3_store_when_configured(
 ) -> None:
     weed = weed_binary()
     if weed is None:
-        pytest.skip("no SeaweedFS binary (weed): run `deploy/stack.sh install`, or set WEED_BIN")
+        pytest.skip(NO_WEED)
     with seaweedfs_s3(weed) as server:
         async for harness in start_harness(
             monkeypatch,
