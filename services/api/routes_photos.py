@@ -15,12 +15,16 @@ from fastapi import APIRouter, Request, Response
 from services.api.deps import CurrentViewer, PoolDep, StateDep, contest_or_404, election_or_404
 from services.api.errors import ApiError, not_found
 from services.api.photo_repository import fetch_photo_gaps, fetch_tps_of_blob, fetch_tps_photos
-from services.api.routes_tps import tps_code_or_422
+from services.api.routes_tps import TpsPath, tps_code_or_422
+from services.api.schemas import error_responses
 from shared.blobstore import BlobSettings, BlobStore, blob_store_from, check_digest
 from shared.events import OperatorRef
 from shared.policy import covers
 
-router = APIRouter(prefix="/v1", tags=["photos"])
+# Photos are served only to readers whose area covers the TPS: 403 besides the reads' errors.
+router = APIRouter(
+    prefix="/v1", tags=["photos"], responses=error_responses(401, 403, 404, 422, 503)
+)
 
 
 class PhotoBlobs:
@@ -55,7 +59,7 @@ def _outside(reader: OperatorRef, tps: str) -> ApiError:
 
 @router.get("/tps/{election}/{contest}/{tps}/photos")
 async def tps_photos(
-    election: str, contest: str, tps: str, state: StateDep, reader: CurrentViewer
+    election: str, contest: str, tps: TpsPath, state: StateDep, reader: CurrentViewer
 ) -> dict[str, Any]:
     """The photos of one TPS and contest, each with the submission (version) it documents."""
     contest_or_404(await election_or_404(state, election), contest)
