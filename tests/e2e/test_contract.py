@@ -144,6 +144,7 @@ def _path_values(tps: str) -> dict[str, str]:
         "tps": tps,
         "submission_id": str(uuid.uuid4()),
         "action": "release",
+        "digest": "0" * 64,
     }
 
 
