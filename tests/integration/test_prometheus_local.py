@@ -35,6 +35,7 @@ def test_local_prometheus_starts_reloads_reports_and_stops() -> None:
         "INTAKE_PORT": "18501",
         "VALIDATOR_PORT": "18502",
         "AGGREGATOR_PORT": "18503",
+        "SCREENER_PORT": "18504",
     }
     home = run_dir / "prometheus"
     try:
@@ -52,6 +53,7 @@ def test_local_prometheus_starts_reloads_reports_and_stops() -> None:
             "intake": "127.0.0.1:18501",
             "validator": "127.0.0.1:18502",
             "aggregator": "127.0.0.1:18503",
+            "screener": "127.0.0.1:18504",
         }
         rules = httpx.get(f"http://127.0.0.1:{port}/api/v1/rules", timeout=5).json()
         assert sum(len(g["rules"]) for g in rules["data"]["groups"]) >= 20

@@ -65,7 +65,7 @@ async def test_draw_store_export_and_refuse_after_the_first_result(
         assert code == 0, out
         sheet = load_workbook(xlsx).active
         assert sheet is not None
-        assert sheet.max_row == 139 and sheet.cell(1, 5).value == "tps"
+        assert sheet.max_row == 1 + 139 and sheet.cell(1, 5).value == "tps"  # header + sample
 
         # Bad input: nothing stored.
         for args, expect in (
