@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +34,23 @@ router = APIRouter(
 _LEVEL_DEPTH = {"provinsi": 1, "kabko": 2, "kecamatan": 3, "desa": 4, "tps": 5}
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The documented 200 of an export route, by file kind.
+CSV_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}}
+}
+XLSX_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+}
+
+
+def attachment(body: bytes | str, filename: str) -> Response:
+    """A file to download: CSV or XLSX by the name's extension."""
+    media_type = XLSX_TYPE if filename.endswith(".xlsx") else CSV_TYPE
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def codes_at_level(
@@ -158,7 +177,7 @@ _AREA_QUERY = Query(default=None, description="area code; the election's home ar
 @router.get(
     "/{election}/{contest}.csv",
     response_class=Response,
-    responses={200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}}},
+    responses=CSV_DOC,
 )
 async def export_csv(
     election: str,
@@ -170,17 +189,13 @@ async def export_csv(
 ) -> Response:
     """The recap as CSV: header, one line per area or TPS, a JUMLAH line."""
     sheet, name = await _export(state, election, contest, level, area)
-    return Response(
-        exports.to_csv(sheet),
-        media_type=CSV_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return attachment(exports.to_csv(sheet), f"{name}.csv")
 
 
 @router.get(
     "/{election}/{contest}.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    responses=XLSX_DOC,
 )
 async def export_xlsx(
     election: str,
@@ -193,8 +208,4 @@ async def export_xlsx(
     """The recap as an XLSX workbook laid out like a recap sheet."""
     sheet, name = await _export(state, election, contest, level, area)
     body = await run_in_threadpool(exports.to_xlsx, sheet)  # CPU work off the event loop
-    return Response(
-        body,
-        media_type=XLSX_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-    )
+    return attachment(body, f"{name}.xlsx")

@@ -29,6 +29,7 @@ from services.api.repository_findings import (
     fetch_forensic_rows,
     fetch_quarantine,
 )
+from services.api.routes_exports import CSV_DOC, attachment
 from services.api.routes_review import _checked_place, _publish
 from services.api.routes_tps import TpsPath
 from services.api.schemas import READ_ERRORS, ReviewQueuedPublic, error_responses
@@ -359,7 +360,7 @@ EXPORT_COLUMNS = (
 @router.get(
     "/findings/{election}/export.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=CSV_DOC,
 )
 async def export_findings(
     election: str,
@@ -396,8 +397,4 @@ async def export_findings(
                 f.closed_at.isoformat() if f.closed_at else "",
             ]
         )
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="temuan-{election}.csv"'},
-    )
+    return attachment(out.getvalue(), f"temuan-{election}.csv")

@@ -23,6 +23,7 @@ from services.api.kpu_views import (
     KpuVersionPublic,
     RecapListPublic,
 )
+from services.api.routes_exports import CSV_DOC, XLSX_DOC, attachment
 from services.api.routes_tps import TpsPath, tps_code_or_422
 from services.api.schemas import READ_ERRORS
 from shared.events import utcnow
@@ -39,8 +40,6 @@ from shared.kpu.repository import KpuVersion
 
 router = APIRouter(prefix="/v1", tags=["kpu"], responses=READ_ERRORS)
 WIB = timezone(timedelta(hours=7), "WIB")
-CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _AREA = Query(default=None, description="area code; the election's home area by default")
 
 
@@ -245,7 +244,7 @@ async def _export(
 @router.get(
     "/exports/kpu/{election}/{contest}.csv",
     response_class=Response,
-    responses={200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}}},
+    responses=CSV_DOC,
 )
 async def kpu_export_csv(
     election: str,
@@ -258,17 +257,13 @@ async def kpu_export_csv(
 ) -> Response:
     """The comparison as CSV: per kecamatan, desa or TPS."""
     title, rows, name = await _export(state, election, contest, area, level, tol)
-    return Response(
-        kpu_views.to_csv(title, rows),
-        media_type=CSV_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return attachment(kpu_views.to_csv(title, rows), f"{name}.csv")
 
 
 @router.get(
     "/exports/kpu/{election}/{contest}.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    responses=XLSX_DOC,
 )
 async def kpu_export_xlsx(
     election: str,
@@ -282,8 +277,4 @@ async def kpu_export_xlsx(
     """The comparison as an XLSX workbook: per kecamatan, desa or TPS."""
     title, rows, name = await _export(state, election, contest, area, level, tol)
     body = await run_in_threadpool(kpu_views.to_xlsx, title, rows)
-    return Response(
-        body,
-        media_type=XLSX_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-    )
+    return attachment(body, f"{name}.xlsx")
