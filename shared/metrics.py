@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+# Prometheus is the desk's telemetry. FastAPI's native OpenTelemetry hooks stay off: unused, they
+# still look up the tracer, meter and logger providers on every request.
+APP_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 CONSUMER_RECORDS = Counter(
     "deskpemilu_consumer_records_total", "Kafka records handled by a consumer loop", ["service"]

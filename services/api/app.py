@@ -36,6 +36,7 @@ from services.api.settings import ApiSettings
 from shared.db import create_pool
 from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
+from shared.metrics import APP_TELEMETRY
 from shared.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
         description="Internal: every /v1 route needs `Authorization: Bearer <token>`.",
+        telemetry=APP_TELEMETRY,
     )
     install_error_handlers(app)
     for module in (

@@ -23,6 +23,7 @@ from services.intake.whatsapp_media import LatestForms
 from shared.blobstore import BlobSettings, blob_store_from
 from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
+from shared.metrics import APP_TELEMETRY
 from shared.ops import add_ops_routes
 from shared.photos import PhotoLimits
 from shared.tokens import TokenVerifier
@@ -129,6 +130,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        telemetry=APP_TELEMETRY,
     )
     app.state.settings = settings
     app.state.directory = directory

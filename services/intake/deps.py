@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import State
 
 from services.intake.directory import Directory
@@ -16,9 +15,13 @@ from services.intake.submissions import Intake, refusal_error
 from shared.auth import TokenError
 from shared.events import OperatorRef
 from shared.policy import submit_role_refusal
-from shared.tokens import TokenVerifier, bearer_token, token_missing
+from shared.tokens import BearerHeader, TokenVerifier, bearer_token, token_missing
 
-_bearer = HTTPBearer(auto_error=False, description="Operator token: `deskpemilu operators token`")
+_bearer = BearerHeader(
+    scheme_name="HTTPBearer",
+    auto_error=False,
+    description="Operator token: `deskpemilu operators token`",
+)
 
 
 async def _intake(request: Request) -> Intake:
@@ -111,18 +114,21 @@ def may_submit(state: State, operator: OperatorRef) -> OperatorRef:
     return operator
 
 
-async def _current_operator(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> OperatorRef:
-    return authenticate(request.app.state, request.headers.get("authorization"))
+# The Authorization header, documented in the OpenAPI as the bearer scheme.
+Authorization = Annotated[str | None, Depends(_bearer)]
+
+
+async def _current_operator(request: Request, authorization: Authorization) -> OperatorRef:
+    return authenticate(request.app.state, authorization)
 
 
 CurrentOperator = Annotated[OperatorRef, Depends(_current_operator)]
 
 
-async def _submitting_operator(request: Request, operator: CurrentOperator) -> OperatorRef:
-    return may_submit(request.app.state, operator)
+async def _submitting_operator(request: Request, authorization: Authorization) -> OperatorRef:
+    # One step, not a chain over CurrentOperator: each dependency level costs on the hot path.
+    state = request.app.state
+    return may_submit(state, authenticate(state, authorization))
 
 
 SubmittingOperator = Annotated[OperatorRef, Depends(_submitting_operator)]
