@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
+from pydantic import BaseModel
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -98,3 +101,21 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
     return applied_now
+
+
+Built = TypeVar("Built")
+
+
+def from_row(cls: type[Built], row: Mapping[str, Any] | asyncpg.Record, **given: Any) -> Built:
+    """A dataclass or pydantic model from a query row, field by field of the same name.
+
+    `given` supplies the fields the row does not hold as they are (converted, computed, renamed);
+    a field neither given nor in the row takes its default, or the constructor says it is missing.
+    """
+    names = (
+        cls.model_fields
+        if isinstance(cls, type) and issubclass(cls, BaseModel)
+        else [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    )
+    values = {name: row[name] for name in names if name not in given and name in row}
+    return cls(**values, **given)

@@ -34,6 +34,7 @@ from services.api.routes_review import _checked_place, _publish
 from services.api.routes_tps import TpsPath
 from services.api.schemas import READ_ERRORS, ReviewQueuedPublic, error_responses
 from services.screener.screens import CODES, Severity
+from shared.db import from_row
 
 router = APIRouter(prefix="/v1", tags=["findings"], responses=READ_ERRORS)
 
@@ -330,22 +331,12 @@ def _findings_public(
     rows: Sequence[asyncpg.Record], name: Callable[[str], str | None]
 ) -> list[FindingPublic]:
     return [
-        FindingPublic(
-            contest=r["contest"],
-            tps=r["tps"],
+        from_row(
+            FindingPublic,
+            r,
             desa=name(r["tps"].rsplit(".", 1)[0]) if r["tps"].count(".") == 4 else None,
-            kecamatan_code=r["kecamatan"],
+            kecamatan_code=r["kecamatan"],  # the row's kecamatan is the code
             kecamatan=name(r["kecamatan"]),
-            code=r["code"],
-            severity=r["severity"],
-            action=r["action"],
-            value=r["value"],
-            reference=r["reference"],
-            pesan=r["pesan"],
-            message=r["message"],
-            opened_at=r["opened_at"],
-            updated_at=r["updated_at"],
-            closed_at=r["closed_at"],
         )
         for r in rows
     ]

@@ -30,6 +30,7 @@ from services.api.schemas import (
     VersionPublic,
     VoteLinePublic,
 )
+from shared.db import from_row
 
 # A fetched record or a plain dict (unit tests): both index by column name.
 Row: TypeAlias = Mapping[str, Any] | asyncpg.Record
@@ -261,19 +262,8 @@ def _area_names(snapshot: RosterSnapshot, tps: str) -> tuple[str | None, str | N
 def anomaly_public(snapshot: RosterSnapshot, row: Row) -> AnomalyPublic:
     """An anomaly with the names of its desa and kecamatan."""
     desa, kecamatan = _area_names(snapshot, row["tps"])
-    return AnomalyPublic(
-        id=row["id"],
-        contest=row["contest"],
-        tps=row["tps"],
-        desa=desa,
-        kecamatan=kecamatan,
-        code=row["code"],
-        severity=row["severity"],
-        detail=dict(row["detail"] or {}),
-        submission_id=row["submission_id"],
-        created_at=row["created_at"],
-        resolved_at=row["resolved_at"],
-        resolved_by=row["resolved_by"],
+    return from_row(
+        AnomalyPublic, row, desa=desa, kecamatan=kecamatan, detail=dict(row["detail"] or {})
     )
 
 
@@ -281,31 +271,10 @@ def conflict_public(snapshot: RosterSnapshot, row: Row) -> ConflictPublic:
     """A disputed TPS with its rival versions."""
     desa, kecamatan = _area_names(snapshot, row["tps"])
     rivals = [
-        RivalPublic(
-            submission_id=r["submission_id"],
-            operator_id=r["operator_id"],
-            channel=r["channel"],
-            received_at=r["received_at"],
-            status=r["status"],
-            votes=form_votes(r["form"]),
-            suara_sah=r["form"].get("suara_sah"),
-        )
+        from_row(RivalPublic, r, votes=form_votes(r["form"]), suara_sah=r["form"].get("suara_sah"))
         for r in row["rivals"]
     ]
-    return ConflictPublic(
-        contest=row["contest"],
-        tps=row["tps"],
-        desa=desa,
-        kecamatan=kecamatan,
-        submission_id=row["submission_id"],
-        votes=dict(row["votes"]),
-        suara_sah=row["suara_sah"],
-        operator_id=row["operator_id"],
-        channel=row["channel"],
-        received_at=row["received_at"],
-        updated_at=row["updated_at"],
-        rivals=rivals,
-    )
+    return from_row(ConflictPublic, row, desa=desa, kecamatan=kecamatan, rivals=rivals)
 
 
 def tps_detail(
@@ -330,68 +299,23 @@ def tps_detail(
         special=rows.roster["special"],
         breadcrumb=[area_public(a) for a in snapshot.breadcrumb(tps.rsplit(".", 1)[0])],
         lines=lines_public(contest),
-        result=None
-        if result is None
-        else TpsResultPublic(
-            submission_id=result["submission_id"],
-            votes=dict(result["votes"]),
-            suara_sah=result["suara_sah"],
-            suara_tidak_sah=result["suara_tidak_sah"],
-            pengguna=result["pengguna"],
-            dpt=result["dpt"],
-            status=result["status"],
-            version=result["version"],
-            operator_id=result["operator_id"],
-            operator_name=result["operator_name"],
-            channel=result["channel"],
-            received_at=result["received_at"],
-            updated_at=result["updated_at"],
-        ),
+        result=None if result is None else from_row(TpsResultPublic, result),
         submissions=[
-            SubmissionPublic(
-                submission_id=s["submission_id"],
-                operator_id=s["operator_id"],
-                operator_name=s["operator_name"],
-                channel=s["channel"],
-                received_at=s["received_at"],
-                status=s["status"],
+            from_row(
+                SubmissionPublic,
+                s,
                 counted=s["submission_id"] == counted,
                 votes=form_votes(s["form"]),
                 suara_sah=s["form"].get("suara_sah"),
                 suara_tidak_sah=s["form"].get("suara_tidak_sah"),
-                form=dict(s["form"]),
                 violations=list(s["violations"] or []),
             )
             for s in rows.submissions
         ],
         versions=[
-            VersionPublic(
-                id=v["id"],
-                version=v["version"],
-                submission_id=v["submission_id"],
-                decision=v["decision"],
-                operator_id=v["operator_id"],
-                operator_name=v["operator_name"],
-                channel=v["channel"],
-                votes=dict(v["votes"]) if v["votes"] is not None else None,
-                note=v["note"],
-                at=v["at"],
-            )
+            from_row(VersionPublic, v, votes=dict(v["votes"]) if v["votes"] is not None else None)
             for v in rows.versions
         ],
-        decisions=[
-            DecisionPublic(
-                decision_id=d["decision_id"],
-                reviewer_id=d["reviewer_id"],
-                reviewer_name=d["reviewer_name"],
-                reviewer_role=d["reviewer_role"],
-                action=d["action"],
-                submission_id=d["submission_id"],
-                note=d["note"],
-                decided_at=d["decided_at"],
-                applied_at=d["applied_at"],
-            )
-            for d in rows.decisions
-        ],
+        decisions=[from_row(DecisionPublic, d) for d in rows.decisions],
         anomalies=[anomaly_public(snapshot, a) for a in rows.anomalies],
     )

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.screener.screens import Action, Finding, Severity, TpsResult
+from shared.db import from_row
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -132,17 +133,7 @@ async def kecamatan_results(conn: Conn, election: str, kecamatan: str) -> list[T
 async def open_findings(conn: Conn, election: str, kecamatan: str) -> list[Finding]:
     """The findings of a kecamatan that are open now."""
     return [
-        Finding(
-            code=row["code"],
-            severity=Severity(row["severity"]),
-            contest=row["contest"],
-            tps=row["tps"],
-            value=row["value"],
-            reference=row["reference"],
-            pesan=row["pesan"],
-            message=row["message"],
-            action=Action(row["action"]),
-        )
+        from_row(Finding, row, severity=Severity(row["severity"]), action=Action(row["action"]))
         for row in await conn.fetch(_OPEN, election, kecamatan)
     ]
 

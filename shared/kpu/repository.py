@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 import orjson
 
+from shared.db import from_row
 from shared.kpu.recap import RecapRow
 from shared.kpu.reconcile import DeskTps, KpuSnapshot
-from shared.kpu.sirekap import KpuState, KpuTps
+from shared.kpu.sirekap import KpuTps
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -124,21 +125,7 @@ WHERE v.election = $1 AND v.contest = $2 AND v.tps = $3 ORDER BY v.id
 
 
 def _kpu_tps(row: asyncpg.Record) -> KpuTps:
-    return KpuTps(
-        tps=row["tps"],
-        state=KpuState(row["state"]),
-        votes=row["votes"],
-        suara_sah=row["suara_sah"],
-        suara_tidak_sah=row["suara_tidak_sah"],
-        suara_total=row["suara_total"],
-        pengguna=row["pengguna"],
-        dpt=row["dpt"],
-        status_suara=row["status_suara"],
-        status_adm=row["status_adm"],
-        psu=row["psu"],
-        kpu_ts=row["kpu_ts"],
-        images=tuple(row["images"]),
-    )
+    return from_row(KpuTps, row)  # the model converts state and images
 
 
 async def fetch_kpu_current(
@@ -187,17 +174,7 @@ async def fetch_desk(
     """The desk's counted results under an area."""
     low, high = _bounds(area)
     rows = await conn.fetch(_DESK, election, contest, low, high)
-    return {
-        r["tps"]: DeskTps(
-            tps=r["tps"],
-            votes=r["votes"],
-            suara_sah=r["suara_sah"],
-            suara_tidak_sah=r["suara_tidak_sah"],
-            pengguna=r["pengguna"],
-            corrected_at=r["corrected_at"],
-        )
-        for r in rows
-    }
+    return {r["tps"]: from_row(DeskTps, r) for r in rows}
 
 
 _FRAME = "SELECT code, dpt FROM tps WHERE election = $1 AND code >= $2 AND code < $3"
@@ -288,17 +265,7 @@ async def fetch_recap_current(
     """KPU's latest recap figures per desa under an area."""
     low, high = _bounds(area)
     rows = await conn.fetch(_RECAP_CURRENT, election, contest, low, high)
-    return {
-        r["area_code"]: RecapRow(
-            area_code=r["area_code"],
-            votes=r["votes"],
-            suara_sah=r["suara_sah"],
-            suara_tidak_sah=r["suara_tidak_sah"],
-            pengguna=r["pengguna"],
-            dpt=r["dpt"],
-        )
-        for r in rows
-    }
+    return {r["area_code"]: from_row(RecapRow, r) for r in rows}
 
 
 # --- findings on the review queue ------------------------------------------------------------
