@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +17,10 @@ from rich.table import Table
 from shared.form import Contest
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from shared.kpu.repository import Conn, FindingCounts
+    from shared.roster import ElectionRoster
 
 app = typer.Typer(no_args_is_help=True, help="KPU's published results (Sirekap, D.Hasil).")
 console = Console(stderr=True, soft_wrap=True)
@@ -59,6 +64,27 @@ async def _sync_review_queue(conn: Conn, election: str, contest: Contest) -> Fin
     )  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def _election_roster(
+    election: str,
+) -> AsyncIterator[tuple[asyncpg.Connection, ElectionRoster]]:
+    """A migrated database connection and the election's roster; ImportSetupError if not loaded."""
+    from deskpemilu.kpu_import import ImportSetupError
+    from shared.db import connect, migrate
+    from shared.roster_db import fetch_election_roster
+    from shared.settings import CommonSettings
+
+    conn = await connect(CommonSettings().database_url)
+    try:
+        await migrate(conn)
+        roster = await fetch_election_roster(conn, election)
+        if roster is None:
+            raise ImportSetupError(f"election {election!r} is not loaded")
+        yield conn, roster
+    finally:
+        await conn.close()
+
+
 @app.command("import")
 def import_(
     source: Annotated[str, typer.Argument(help="A folder of Sirekap JSON or a base URL.")],
@@ -86,10 +112,7 @@ def import_(
         is_url,
         read_candidate_map,
     )
-    from shared.db import connect, migrate
     from shared.kpu.sirekap import SirekapError
-    from shared.roster_db import fetch_election_roster
-    from shared.settings import CommonSettings
 
     folder = Path(source)
     if not is_url(source) and not folder.is_dir():
@@ -97,12 +120,7 @@ def import_(
         raise typer.Exit(2)
 
     async def go() -> int:
-        conn = await connect(CommonSettings().database_url)
-        try:
-            await migrate(conn)
-            roster = await fetch_election_roster(conn, election)
-            if roster is None:
-                raise ImportSetupError(f"election {election!r} is not loaded")
+        async with _election_roster(election) as (conn, roster):
             async with httpx.AsyncClient(timeout=30, follow_redirects=True) as client:
                 mapping = await read_candidate_map(candidates, contest, client)
                 check_mapping(mapping, roster, contest)
@@ -129,8 +147,6 @@ def import_(
                             on_start=start, on_progress=advance,
                         )  # fmt: skip
             findings = await _sync_review_queue(conn, election, contest)
-        finally:
-            await conn.close()
         _print_bad(list(report.bad))
         console.print(f"kpu import {election}/{contest}: {report}")
         console.print(
@@ -155,24 +171,14 @@ def recap_(
 ) -> None:
     """Import D.Hasil recaps (CSV/XLSX per kecamatan, docs/KPU_IMPORT.md); exit 1 on bad rows."""
     from deskpemilu.kpu_import import ImportSetupError, import_recaps, roster_lines
-    from shared.db import connect, migrate
-    from shared.roster_db import fetch_election_roster
-    from shared.settings import CommonSettings
 
     async def go() -> int:
-        conn = await connect(CommonSettings().database_url)
-        try:
-            await migrate(conn)
-            roster = await fetch_election_roster(conn, election)
-            if roster is None:
-                raise ImportSetupError(f"election {election!r} is not loaded")
+        async with _election_roster(election) as (conn, roster):
             desa = {t.desa_code for t in roster.tps.values()}
             report = await import_recaps(
                 conn, election=election, contest=contest, files=files,
                 lines=roster_lines(roster, contest), desa=desa,
             )  # fmt: skip
-        finally:
-            await conn.close()
         _print_bad(list(report.bad))
         console.print(f"kpu recap {election}/{contest}: {report}")
         return 1 if report.bad else 0
