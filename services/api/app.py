@@ -37,6 +37,7 @@ from shared.db import create_pool
 from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
 from shared.metrics import APP_TELEMETRY
+from shared.notify import ResultsChanged
 from shared.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         async with pool.acquire() as conn:
             snapshot = build_snapshot(await fetch_roster_rows(conn))
         cache = ResponseCache(ttl_s=settings.cache_ttl_s, max_entries=settings.cache_max_entries)
-        feed = ChangeFeed(settings.database_url, settings.notify_channel, cache.invalidate)
+        feed = ChangeFeed(settings.database_url, ResultsChanged.CHANNEL, cache.invalidate)
         publisher = ReviewPublisher(
             settings.kafka_bootstrap_servers,
             settings.topics.received,

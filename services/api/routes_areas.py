@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request, Response
 
 from services.api import views
@@ -82,7 +84,7 @@ async def get_area(
     request: Request,
     state: StateDep,
     _viewer: CurrentViewer,
-    election: str | None = Query(default=None, description="only children holding its TPS"),
+    election: Annotated[str | None, Query(description="only children holding its TPS")] = None,
 ) -> Response:
     """An area with its breadcrumb and children (with TPS and DPT counts for an election)."""
     meta = await election_or_404(state, election) if election else None

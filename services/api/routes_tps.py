@@ -89,7 +89,7 @@ async def conflicts(
     _viewer: CurrentViewer,
     contest: str | None = None,
     area: str | None = None,
-    limit: int = Query(default=200, ge=1, le=2000),
+    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> Response:
     """Disputed TPS with their rival versions, newest first."""
     election_meta = await election_or_404(state, election)
@@ -121,7 +121,7 @@ async def anomalies(
     contest: str | None = None,
     area: str | None = None,
     status: Literal["open", "all"] = "open",
-    limit: int = Query(default=200, ge=1, le=2000),
+    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> Response:
     """Anomalies (warnings on accepted forms, outliers), newest first; open ones by default."""
     election_meta = await election_or_404(state, election)

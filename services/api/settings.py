@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.notify import ResultsChanged
 from shared.settings import TokenSettings
 
 
@@ -20,9 +19,6 @@ class ApiSettings(TokenSettings):
     cache_max_entries: int = Field(default=20_000, ge=16, validation_alias="API_CACHE_MAX_ENTRIES")
     # Browsers may reuse a response this long before revalidating it with If-None-Match.
     client_max_age_s: int = Field(default=2, ge=0, validation_alias="API_CLIENT_MAX_AGE_S")
-    notify_channel: str = Field(
-        default=ResultsChanged.CHANNEL, validation_alias="API_NOTIFY_CHANNEL"
-    )
     sse_coalesce_s: float = Field(default=0.5, ge=0, validation_alias="API_SSE_COALESCE_S")
     sse_heartbeat_s: float = Field(default=15.0, gt=0, validation_alias="API_SSE_HEARTBEAT_S")
     sse_max_clients: int = Field(default=5_000, ge=1, validation_alias="API_SSE_MAX_CLIENTS")

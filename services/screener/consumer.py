@@ -39,6 +39,7 @@ from shared.db import connect
 from shared.events import ReviewDecided, utcnow
 from shared.kafka import make_producer
 from shared.logs import configure_logging
+from shared.notify import ResultsChanged
 from shared.ops import serve_ops
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ async def main() -> None:
     def on_notify(*_: object) -> None:
         wake.set()
 
-    await conn.add_listener(settings.notify_channel, on_notify)
+    await conn.add_listener(ResultsChanged.CHANNEL, on_notify)
 
     async def health() -> dict[str, bool]:
         return {"postgres": not conn.is_closed(), "running": not stop.is_set()}

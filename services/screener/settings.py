@@ -13,7 +13,6 @@ class ScreenerSettings(CommonSettings):
 
     ops_host: str = Field(default="127.0.0.1", validation_alias="SCREENER_HOST")
     ops_port: int = Field(default=8004, validation_alias="SCREENER_PORT")
-    notify_channel: str = Field(default="deskpemilu_results", validation_alias="SCREENER_CHANNEL")
     # A run starts at most this often, however many NOTIFYs arrive, and at least this often
     # when none does (a NOTIFY can be lost while the connection is down).
     min_interval_s: float = Field(default=1.0, gt=0, validation_alias="SCREENER_MIN_INTERVAL_S")
