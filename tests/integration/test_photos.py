@@ -97,6 +97,24 @@ async def test_an_upload_is_stored_before_202_and_its_metadata_is_on_kafka(
     assert len(_blob_files(photo_intake)) == 3  # original, served copy, thumbnail: once
 
 
+async def test_a_heic_upload_is_kept_as_sent_and_served_as_jpeg(photo_intake: Harness) -> None:
+    data = form_photo(13, fmt="HEIF")
+    response = await photo_intake.client.post(
+        "/v1/photos",
+        headers=await photo_intake.auth(),
+        files={"photo": ("IMG_0001.HEIC", data, "application/octet-stream")},
+        data={"election": "pemilu-2024", "contest": "PPWP", "tps": TPS},
+    )
+    assert response.status_code == 202, response.text
+    [event] = await _photo_events(photo_intake)
+    assert event.mime == "image/heic" and event.taken_at is not None
+    store = photo_intake.app.state.photos.store
+    assert await store.get(event.sha256) == data  # the original, as sent
+    for digest in (event.served_sha256, event.thumb_sha256):
+        served = await store.get(digest)
+        assert served is not None and served[:3] == b"\xff\xd8\xff"  # JPEG
+
+
 async def test_truncated_and_non_image_uploads_get_a_bilingual_4xx_and_nothing_stored(
     photo_intake: Harness,
 ) -> None:
