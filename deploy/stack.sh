@@ -17,8 +17,9 @@
 #       kafka-run-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
 #       kafka-run-class org.apache.kafka.tools.ProducerPerformance --topic t --num-records 100000 \
 #           --record-size 200 --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092
-#   install              apt packages if missing (PostgreSQL, Java, Maven, Chromium, Prometheus;
-#                        Debian's own prometheus service is disabled) + Kafka jar fetch
+#   install              apt packages if missing (PostgreSQL, Java, Maven, Chromium, Prometheus,
+#                        curl; Debian's own prometheus service is disabled) + Kafka jar fetch +
+#                        the s3proxy jar (deploy/s3/install-s3proxy.sh)
 #
 # Environment (all optional):
 #   RUN_DIR=<repo>/.run  KAFKA_PORT=9092  KAFKA_CONTROLLER_PORT=9093  PG_PORT=5433
@@ -770,22 +771,23 @@ cmd_install() {
     command -v chromium >/dev/null || pkgs+=(chromium)
     # Prometheus (and promtool for the rule tests); `deskpemilu up` runs it as a local process.
     command -v prometheus >/dev/null && command -v promtool >/dev/null || pkgs+=(prometheus)
+    # curl fetches the s3proxy jar from Maven Central (over HTTPS: the CA certificates).
+    command -v curl >/dev/null || pkgs+=(curl)
+    [[ -f /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
     if (( ${#pkgs[@]} )); then
         log "install: apt-get install ${pkgs[*]}..."
         export DEBIAN_FRONTEND=noninteractive
         apt-get install -y --no-install-recommends "${pkgs[@]}" ||
             { apt-get update && apt-get install -y --no-install-recommends "${pkgs[@]}"; }
     else
-        log "install: postgresql, java, maven, chromium and prometheus already present"
+        log "install: postgresql, java, maven, chromium, prometheus and curl already present"
     fi
     prometheus_disable_system_service
     ensure_run_dir
     "$SCRIPT_DIR/kafka/fetch-jars.sh"
-    # The S3 server the photo store is tested against: SeaweedFS, built from source (no Debian
-    # package; the first build takes tens of minutes on 2 cores, then it is cached), so opt-in.
-    if [[ "${INSTALL_S3:-0}" == 1 ]]; then
-        "$SCRIPT_DIR/s3/install-seaweedfs.sh" || err "install: SeaweedFS not built (S3 tests will skip)"
-    fi
+    # The S3 server the photo store is tested against (and may run on one machine): s3proxy,
+    # one jar from Maven Central, checked against its .sha1, cached outside the checkout.
+    "$SCRIPT_DIR/s3/install-s3proxy.sh"
 }
 
 prometheus_disable_system_service() {

@@ -17,7 +17,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from deskpemilu import anomalies, prometheus, runtime
+from deskpemilu import anomalies, prometheus, runtime, s3local
 from deskpemilu.kpu import app as kpu_app
 from deskpemilu.quickcount.cli import app as quickcount_app
 
@@ -154,6 +154,7 @@ def up(
     _run(_prepare_database_and_topics(load_default_rosters=True))
     if not services:
         return
+    s3_line = s3local.up_local(console)  # before the services: they inherit its address
     if _supervisor_pid() is None:
         runtime.LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = (runtime.LOG_DIR / "supervisor.log").open("ab")
@@ -179,6 +180,7 @@ def up(
         "  metrics               /metrics on ports "
         + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
         + prometheus_line
+        + s3_line
         + "\n  logs                  .run/logs/\n  stop                  deskpemilu down"
     )
 
@@ -196,6 +198,7 @@ def down() -> None:
                 time.sleep(0.1)
         console.print("services: stopped")
     prometheus.down_local(console)
+    s3local.down_local(console)
     _stack("stop", "all")
 
 
@@ -221,6 +224,7 @@ def status() -> None:
             code = "down"
         console.print(f"{name:<11} {code:<5} {url}")
     console.print(prometheus.status_line())
+    console.print(s3local.status_line())
 
 
 @app.command()

@@ -170,10 +170,17 @@ class S3BlobStore:
         )
         self._client = await self._context.__aenter__()
         try:
-            await self._client.head_bucket(Bucket=self.bucket)
+            await self._ensure_bucket(self._client)
+        except BaseException:  # refused credentials, no server: release the connection pool
+            await self.close()
+            raise
+
+    async def _ensure_bucket(self, client: S3Client) -> None:
+        try:
+            await client.head_bucket(Bucket=self.bucket)
         except Exception:  # absent bucket: create it (idempotent on S3 servers)
             try:
-                await self._client.create_bucket(Bucket=self.bucket)
+                await client.create_bucket(Bucket=self.bucket)
             except Exception as exc:
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
                 if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):

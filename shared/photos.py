@@ -2,10 +2,12 @@
 
 `inspect_photo` takes the uploaded bytes and gives back what the desk keeps:
 * the original's SHA-256 (the photo's identity: the same bytes twice are one photo),
-* the real type sniffed from the bytes (JPEG, PNG or WebP; the file name and the declared
-  content type are not trusted), width and height within limits,
+* the real type sniffed from the bytes (JPEG, PNG, WebP, or HEIC/HEIF as iPhones and many
+  Android phones take them, decoded by pillow-heif; the file name and the declared content
+  type are not trusted), width and height within limits,
 * EXIF capture time and GPS position kept as metadata,
-* the served image: upright, re-encoded without any EXIF (no GPS leaves the desk),
+* the served image: upright, re-encoded as JPEG without any EXIF (no GPS leaves the desk;
+  a browser that cannot show HEIC still shows every photo),
 * a thumbnail, and a perceptual hash (imagehash's pHash) to find a photo reused for two TPS.
 
 A truncated file, a file that is no image, or one too large gets a PhotoError (a 4xx with
@@ -21,11 +23,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import imagehash
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import BilingualError
 
-MIME_OF_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# Pillow opens HEIC/HEIF through pillow-heif's plugin (format name "HEIF"); it applies the
+# file's own rotation when decoding and resets the EXIF orientation, so nothing turns twice.
+pillow_heif.register_heif_opener()
+
+MIME_OF_FORMAT = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "HEIF": "image/heic",
+}
+# ISO-BMFF brands of HEIC/HEIF still images ("ftyp" box at byte 4): a file with one of them
+# that does not open is a damaged HEIC, not some other kind of file.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 SERVED_FORMAT = "JPEG"
 SERVED_MIME = "image/jpeg"
 
@@ -73,6 +88,14 @@ def _refuse(code: str, pesan: str, message: str, status: int = 422) -> PhotoErro
     return PhotoError(code, pesan, message, status=status)
 
 
+def _damaged() -> PhotoError:
+    return _refuse(
+        "PHOTO_DAMAGED",
+        "Foto rusak atau terpotong; kirim ulang fotonya.",
+        "The photo is damaged or truncated; send it again.",
+    )
+
+
 def _dms(value: object) -> float | None:
     try:
         parts = [float(part) for part in value]  # type: ignore[attr-defined]
@@ -102,6 +125,10 @@ def exif_metadata(image: Image.Image) -> tuple[datetime | None, float | None, fl
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         lat = lon = None
     return taken_at, lat, lon
+
+
+def _looks_heif(data: bytes) -> bool:
+    return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def _jpeg(image: Image.Image, side: int, quality: int) -> bytes:
@@ -142,18 +169,16 @@ def inspect_photo(data: bytes, limits: PhotoLimits = PhotoLimits()) -> Inspected
     except PhotoError:
         raise
     except UnidentifiedImageError as exc:
+        if _looks_heif(data):  # a HEIC whose boxes are cut off cannot even be identified
+            raise _damaged() from exc
         raise _refuse(
             "PHOTO_NOT_IMAGE",
-            "Berkas ini bukan foto JPEG, PNG atau WebP.",
-            "This file is not a JPEG, PNG or WebP image.",
+            "Berkas ini bukan foto JPEG, PNG, WebP atau HEIC.",
+            "This file is not a JPEG, PNG, WebP or HEIC image.",
             status=415,
         ) from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning) as exc:
-        raise _refuse(
-            "PHOTO_DAMAGED",
-            "Foto rusak atau terpotong; kirim ulang fotonya.",
-            "The photo is damaged or truncated; send it again.",
-        ) from exc
+        raise _damaged() from exc
     taken_at, lat, lon = exif_metadata(image)
     upright = ImageOps.exif_transpose(image)
     return InspectedPhoto(

@@ -1,4 +1,4 @@
-"""Fixtures for the real backing services: Kafka and PostgreSQL, never mocks.
+"""Fixtures for the real backing services: Kafka, PostgreSQL and S3, never mocks.
 
 Where a Docker engine answers a ping, testcontainers starts throwaway ones; otherwise the tests use
 the local processes started by deploy/stack.sh, or those KAFKA_BOOTSTRAP_SERVERS/DATABASE_URL name.
@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.db import connect, migrate
 from tests.dbs import drop_database
+from tests.s3server import S3Server, missing_jar_message, s3proxy_jar, s3proxy_s3
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
@@ -106,6 +107,16 @@ def database_url() -> Iterator[str]:
             yield container.get_connection_url()
         return
     yield os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (s3proxy, filesystem backend) on a free port, for the session."""
+    jar = s3proxy_jar()
+    if not jar.is_file():
+        pytest.fail(missing_jar_message(jar))
+    with s3proxy_s3(jar) as server:
+        yield server
 
 
 def _with_database(url: str, name: str) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import random
 
+import pillow_heif
 from PIL import Image, ImageDraw
+
+pillow_heif.register_heif_opener()  # form_photo(fmt="HEIF") writes a real HEIC
 
 BANYUASIN_LAT = (2.0, 54.0, 30.5)  # 2°54'30.5" S
 BANYUASIN_LON = (104.0, 45.0, 12.25)  # 104°45'12.25" E
@@ -36,7 +39,7 @@ def form_photo(
         draw.line((40, y, w - 40, y), fill=(0, 0, 0), width=3)
         draw.text((60, y + 10), f"{rng.randrange(0, 300):03d}", fill=(0, 0, 120))
     out = io.BytesIO()
-    if exif and fmt == "JPEG":
+    if exif and fmt in ("JPEG", "HEIF"):
         tags = Image.Exif()
         tags[306] = taken
         tags[0x8825] = {1: "S", 2: BANYUASIN_LAT, 3: "E", 4: BANYUASIN_LON}

@@ -38,7 +38,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Viewer, or TPS outside the operator's area"},
     404: {"model": ErrorOut, "description": "Submission not known (yet)"},
     413: {"model": ErrorOut, "description": "Photo larger than the limit"},
-    415: {"model": ErrorOut, "description": "Not a JPEG, PNG or WebP image"},
+    415: {"model": ErrorOut, "description": "Not a JPEG, PNG, WebP or HEIC image"},
     422: {"model": ErrorOut, "description": "Damaged/truncated photo, dimensions, missing target"},
     503: {"model": ErrorOut, "description": "Blob store or Kafka unavailable; nothing stored"},
 }
@@ -99,7 +99,7 @@ async def _target_of_submission(
 async def upload_photo(
     request: Request,
     operator: SubmittingOperator,
-    photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP photo of the C.Hasil")],
+    photo: Annotated[UploadFile, File(description="JPEG, PNG, WebP or HEIC photo of the C.Hasil")],
     submission_id: Annotated[uuid.UUID | None, Form()] = None,
     election: Annotated[str | None, Form()] = None,
     contest: Annotated[Contest | None, Form()] = None,

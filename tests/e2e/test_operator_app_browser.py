@@ -6,13 +6,16 @@ each form reaches the received topic exactly once (the first answer of each is l
 back, so the app retries with the same Idempotency-Key), and the verdicts the validator gives
 show in the work list. The app's checks, evaluated by its own JavaScript, say what the
 validator says on the same forms. A 422 is shown and not retried; a revoked token shows a clear
-message and keeps the queue. Needs Debian's chromium (/usr/bin/chromium). Saves
-artifacts/app-worklist.png and artifacts/app-form.png (and app-form-dpr.png,
-app-token-revoked.png).
+message and keeps the queue. A HEIC photo of the C.Hasil attached to the first form offline waits
+in IndexedDB with it and reaches `POST /v1/photos` once online, linked to that form's
+submission, stored once although its first answer is lost too. Needs Debian's chromium
+(/usr/bin/chromium). Saves artifacts/app-worklist.png and artifacts/app-form.png (and
+app-form-dpr.png, app-form-photo.png, app-token-revoked.png).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 from pathlib import Path
@@ -20,17 +23,26 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, Page, Route, ViewportSize, async_playwright
+from playwright.async_api import (
+    BrowserContext,
+    FilePayload,
+    Page,
+    Route,
+    ViewportSize,
+    async_playwright,
+)
 
 from deskpemilu.simulator.run import load_operators, mint_tokens
 from services.validator.rules import check_form
 from shared.db import connect
+from shared.events import PhotoReceived
 from shared.form import CHasil
 from shared.roster_db import fetch_election_roster
 from shared.topics import Topics
 from tests.e2e.pipeline import REPO_ROOT, start_pipeline, wait_until
 from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.test_intake_app import read_topic
+from tests.photo_fixtures import form_photo
 from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(420)]
@@ -129,9 +141,16 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
     kafka_bootstrap: str, scratch_database: str, tmp_path: Path
 ) -> None:
     pipeline = await start_pipeline(
-        kafka_bootstrap, scratch_database, tmp_path, INTAKE_DIRECTORY_REFRESH_S="0.5"
+        kafka_bootstrap,
+        scratch_database,
+        tmp_path,
+        INTAKE_DIRECTORY_REFRESH_S="0.5",
+        BLOB_STORE="fs",
+        BLOB_DIR=str(tmp_path / "blobs"),
     )
     received_topic = Topics(pipeline.env["TOPIC_PREFIX"]).received
+    photos_topic = Topics(pipeline.env["TOPIC_PREFIX"]).photos
+    heic = form_photo(21, fmt="HEIF")  # as an iPhone takes it
     try:
         conn = await connect(scratch_database)
         try:
@@ -169,6 +188,17 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
             else:
                 await route.fulfill(response=response)
 
+        # The first photo upload is stored and its answer lost as well.
+        photo_posts: list[int] = []
+
+        async def lose_first_photo_answer(route: Route) -> None:
+            photo_posts.append(len(route.request.post_data_buffer or b""))
+            response = await route.fetch()
+            if len(photo_posts) == 1:
+                await route.abort("connectionreset")
+            else:
+                await route.fulfill(response=response)
+
         errors: list[str] = []
         profile = tmp_path / "chromium-profile"  # kept across a browser restart, as on a phone
 
@@ -185,6 +215,7 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                     has_touch=True,
                 )
                 await context.route("**/v1/submissions", lose_first_answer)
+                await context.route("**/v1/photos", lose_first_photo_answer)
                 page = context.pages[0] if context.pages else await context.new_page()
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 return context, page
@@ -234,6 +265,14 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 await fill(page, {"suara_calon.1": 50, "suara_calon.2": 70, "suara_calon.3": 30})
                 await fill(page, {"suara_sah": 150, "suara_tidak_sah": 4})
                 await page.wait_for_selector("[data-testid=checks-ok]")
+                # ... with a photo of the sheet from the phone's gallery.
+                await page.set_input_files(
+                    "#photo-file",
+                    files=FilePayload(name="IMG_0001.HEIC", mimeType="image/heic", buffer=heic),
+                )
+                assert "IMG_0001.HEIC" in await page.inner_text("[data-testid=photo-chosen]")
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await page.locator("#photo").screenshot(path=str(ARTIFACTS / "app-form-photo.png"))
                 await page.click("#send")
                 # 2. PPWP, V.A does not add up: the app says so while the operator types.
                 await page.click(f"[data-testid='chip-PPWP-{wrong}']")
@@ -278,8 +317,14 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 await page.wait_for_selector(f"[data-testid='tps-{good}']")
                 for contest, tps in (("PPWP", good), ("PPWP", wrong), ("DPR", party)):
                     assert await chip_state(page, contest, tps) == "queued"
-                assert await page.inner_text("#outbox") == "3 antre"
-                assert posted == []
+                assert await page.inner_text("#outbox") == "3 antre · 1 foto"
+                photo_line = f"[data-testid='photo-PPWP-{good}']"
+                assert await page.get_attribute(photo_line, "data-state") == "queued"
+                kept_photos = await page.evaluate(
+                    "DeskStore.all('photos').then(ps => ps.map(p => p.bytes.byteLength))"
+                )
+                assert kept_photos == [len(heic)]
+                assert posted == [] and photo_posts == []
                 assert await read_topic(kafka_bootstrap, received_topic) == []
 
                 await context.set_offline(False)
@@ -292,6 +337,7 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                         f"[data-testid='chip-{contest}-{tps}'][data-state='{verdict}']",
                         timeout=90_000,
                     )
+                await page.wait_for_selector(f"{photo_line}[data-state='sent']", timeout=60_000)
                 losing["on"] = False
                 records = await read_topic(kafka_bootstrap, received_topic)
                 keys = sorted(set(posted))
@@ -301,6 +347,20 @@ async def test_three_forms_entered_offline_are_sent_once_and_their_verdicts_show
                 ids = {item["submission_id"] for item in queue}
                 assert {r.key.decode() for r in records} == {good, wrong, party}
                 assert {str(_submission_id(r.value)) for r in records} == ids
+
+                # The photo: sent twice (the first answer lost), one photo, linked to the form.
+                good_id = next(i["submission_id"] for i in queue if i["tps"] == good)
+                photo_events = [
+                    PhotoReceived.model_validate_json(r.value)
+                    for r in await read_topic(kafka_bootstrap, photos_topic)
+                ]
+                assert len(photo_posts) == 2 and photo_events
+                assert {(e.sha256, e.tps, str(e.submission_id), e.mime) for e in photo_events} == {
+                    (hashlib.sha256(heic).hexdigest(), good, good_id, "image/heic")
+                }
+                assert len({e.photo_id for e in photo_events}) == 1
+                assert await wait_until(lambda: _photo_links(scratch_database, good), timeout_s=30)
+                assert await page.evaluate("DeskStore.all('photos')") == []  # space freed
 
                 # The rejection reads in Indonesian on the work list, as the app said it.
                 reasons = await page.inner_text(f"[data-testid='tps-{wrong}'] .reasons")
@@ -388,6 +448,15 @@ async def _refused(intake_url: str, token: str) -> bool:
     async with httpx.AsyncClient(base_url=intake_url, timeout=5) as client:
         answer = await client.get("/app/v1/setup", headers={"Authorization": f"Bearer {token}"})
     return answer.status_code == 401
+
+
+async def _photo_links(database_url: str, tps: str) -> bool:
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT tps FROM photo_links")
+    finally:
+        await conn.close()
+    return [r["tps"] for r in rows] == [tps]
 
 
 async def _progress_shows(page: Page, *texts: str) -> bool:

@@ -1,25 +1,17 @@
-"""Both blob stores pass the same tests: filesystem under a folder, S3 against real SeaweedFS."""
+"""Both blob stores pass the same tests: filesystem under a folder, S3 against a real s3proxy."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from shared.blobstore import BlobStore, FilesystemBlobStore, S3BlobStore, sha256_hex
-from tests.s3server import NO_WEED, S3Server, seaweedfs_s3, weed_binary
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    weed = weed_binary()
-    if weed is None:
-        pytest.skip(NO_WEED)
-    with seaweedfs_s3(weed) as server:
-        yield server
+from tests.s3server import S3Server
 
 
 @pytest.fixture(params=["fs", "s3"])
@@ -31,7 +23,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         server: S3Server = request.getfixturevalue("s3_server")
         blobs = S3BlobStore(
             endpoint_url=server.endpoint_url,
-            bucket="deskpemilu-test",  # one bucket (a SeaweedFS collection); a prefix per test
+            bucket="deskpemilu-test",  # one bucket for the session; a prefix per test
             prefix=f"t{uuid.uuid4().hex[:12]}/",
             access_key=server.access_key,
             secret_key=server.secret_key,
@@ -97,3 +89,16 @@ def test_filesystem_store_leaves_no_temporary_files(tmp_path: Path) -> None:
     names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert len(names) == 5
     assert not [n for n in names if n.startswith(".tmp-")]
+
+
+async def test_the_s3_server_refuses_a_wrong_secret(s3_server: S3Server) -> None:
+    blobs = S3BlobStore(
+        endpoint_url=s3_server.endpoint_url,
+        bucket="deskpemilu-test",
+        prefix=f"t{uuid.uuid4().hex[:12]}/",
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key + "-wrong",
+    )
+    with pytest.raises(ClientError) as refused:
+        await blobs.start()  # the bucket check is signed with the wrong secret
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -27,7 +27,7 @@ from tests.integration.test_intake_app import (
 )
 from tests.integration.whatsapp_media_standin import MediaGraph, image_payload, media_graph
 from tests.photo_fixtures import form_photo
-from tests.s3server import NO_WEED, seaweedfs_s3, weed_binary
+from tests.s3server import S3Server
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_graph", "roster_database", "topic_prefix"]
@@ -95,6 +95,24 @@ async def test_an_upload_is_stored_before_202_and_its_metadata_is_on_kafka(
     assert again.status_code == 202
     assert again.json()["photo_id"] == body["photo_id"]  # same bytes, same photo
     assert len(_blob_files(photo_intake)) == 3  # original, served copy, thumbnail: once
+
+
+async def test_a_heic_upload_is_kept_as_sent_and_served_as_jpeg(photo_intake: Harness) -> None:
+    data = form_photo(13, fmt="HEIF")
+    response = await photo_intake.client.post(
+        "/v1/photos",
+        headers=await photo_intake.auth(),
+        files={"photo": ("IMG_0001.HEIC", data, "application/octet-stream")},
+        data={"election": "pemilu-2024", "contest": "PPWP", "tps": TPS},
+    )
+    assert response.status_code == 202, response.text
+    [event] = await _photo_events(photo_intake)
+    assert event.mime == "image/heic" and event.taken_at is not None
+    store = photo_intake.app.state.photos.store
+    assert await store.get(event.sha256) == data  # the original, as sent
+    for digest in (event.served_sha256, event.thumb_sha256):
+        served = await store.get(digest)
+        assert served is not None and served[:3] == b"\xff\xd8\xff"  # JPEG
 
 
 async def test_truncated_and_non_image_uploads_get_a_bilingual_4xx_and_nothing_stored(
@@ -240,27 +258,24 @@ async def test_an_upload_goes_to_the_s3_store_when_configured(
     roster_database: str,
     topic_prefix: str,
     fake_graph: FakeGraph,
+    s3_server: S3Server,
 ) -> None:
-    weed = weed_binary()
-    if weed is None:
-        pytest.skip(NO_WEED)
-    with seaweedfs_s3(weed) as server:
-        async for harness in start_harness(
-            monkeypatch,
-            kafka_bootstrap=kafka_bootstrap,
-            database_url=roster_database,
-            prefix=topic_prefix,
-            graph=fake_graph,
-            BLOB_STORE="s3",
-            S3_ENDPOINT_URL=server.endpoint_url,
-            S3_ACCESS_KEY=server.access_key,
-            S3_SECRET_KEY=server.secret_key,
-            S3_BUCKET="deskpemilu-photos",
-        ):
-            data = form_photo(51)
-            response = await _upload(harness, data)
-            assert response.status_code == 202, response.text
-            [event] = await _photo_events(harness)
-            store = harness.app.state.photos.store
-            assert await store.get(event.sha256) == data
-            assert await store.exists(event.served_sha256)
+    async for harness in start_harness(
+        monkeypatch,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=roster_database,
+        prefix=topic_prefix,
+        graph=fake_graph,
+        BLOB_STORE="s3",
+        S3_ENDPOINT_URL=s3_server.endpoint_url,
+        S3_ACCESS_KEY=s3_server.access_key,
+        S3_SECRET_KEY=s3_server.secret_key,
+        S3_BUCKET="deskpemilu-photos",
+    ):
+        data = form_photo(51)
+        response = await _upload(harness, data)
+        assert response.status_code == 202, response.text
+        [event] = await _photo_events(harness)
+        store = harness.app.state.photos.store
+        assert await store.get(event.sha256) == data
+        assert await store.exists(event.served_sha256)

@@ -45,6 +45,31 @@ def test_png_and_webp_are_sniffed_from_the_bytes(fmt: str, mime: str) -> None:
     assert photo.taken_at is None and photo.gps_lat is None
 
 
+def test_a_heic_is_sniffed_kept_with_its_exif_and_served_as_jpeg() -> None:
+    data = form_photo(7, fmt="HEIF")  # a real HEIC written by pillow-heif (libheif, x265)
+    assert data[4:12] == b"ftypheic"
+    photo = inspect_photo(data)
+    assert photo.mime == "image/heic"
+    assert (photo.width, photo.height) == (900, 1200)
+    assert photo.taken_at is not None and photo.taken_at.isoformat() == "2024-02-14T13:05:09+00:00"
+    assert photo.gps_lat == pytest.approx(-(2 + 54 / 60 + 30.5 / 3600))
+    for derived in (photo.served, photo.thumbnail):
+        image = Image.open(io.BytesIO(derived))
+        assert image.format == "JPEG"
+        assert not image.getexif()
+    assert Image.open(io.BytesIO(photo.served)).size == (900, 1200)
+    # The same sheet as a JPEG is the same picture to the reuse check.
+    jpeg = inspect_photo(form_photo(7))
+    assert phash_distance(photo.phash, jpeg.phash) <= NEAR_DUPLICATE_BITS
+    assert photo.sha256 != jpeg.sha256
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_a_truncated_heic_is_refused_as_damaged(keep: float) -> None:
+    data = form_photo(8, fmt="HEIF")
+    assert _code(data[: int(len(data) * keep)])[:2] == ("PHOTO_DAMAGED", 422)
+
+
 def _code(data: bytes, limits: PhotoLimits = DEFAULT_LIMITS) -> tuple[str, int, str, str]:
     with pytest.raises(PhotoError) as caught:
         inspect_photo(data, limits)

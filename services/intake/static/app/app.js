@@ -1,7 +1,8 @@
 // Desk Pemilu operator app: the TPS work list, the C.Hasil form with the validator's checks as
 // the operator types, and an outbox that sends each form exactly once whatever the signal.
 // Reads: /app/v1/setup (roster slice + checks), /app/v1/status (states of the scope's TPS),
-// GET /v1/submissions/{id} (one form's verdict). Writes: POST /v1/submissions (Idempotency-Key).
+// GET /v1/submissions/{id} (one form's verdict). Writes: POST /v1/submissions (Idempotency-Key),
+// then POST /v1/photos for the C.Hasil photo attached to the form (linked to its submission).
 "use strict";
 
 (function () {
@@ -32,6 +33,11 @@
     conflict: "Konflik",
     superseded: "Diganti",
   };
+  const PHOTO_TEXT = {
+    queued: "antre, menunggu sinyal",
+    sent: "terkirim",
+    invalid: "ditolak",
+  };
   const CONTEST_SHORT = {
     PPWP: "Presiden", DPR: "DPR RI", DPD: "DPD", DPRD_PROV: "DPRD Prov", DPRD_KABKO: "DPRD Kab",
     PILGUB: "Gubernur", PILBUP: "Bupati", PILWALKOT: "Wali kota",
@@ -51,7 +57,7 @@
     status: {}, // election -> /app/v1/status body
     queue: [], // outbox records, newest last
     drafts: {},
-    open: null, // {election, contest, tps, item}
+    open: null, // {election, contest, tps, state, photo: File chosen for this form or null}
   };
 
   // --- token ---------------------------------------------------------------------------------
@@ -216,6 +222,11 @@
         if (item.state === "sent") next = Math.min(next, item.poll_at);
         else settled = true;
       }
+      // The photo goes once the intake answered for the form (it then names the submission).
+      if (item.photo && item.photo.state === "queued" && item.state !== "queued" && !S.tokenProblem) {
+        if (item.photo.next_at <= due) await sendPhoto(item);
+        if (item.photo.state === "queued") next = Math.min(next, item.photo.next_at);
+      }
     }
     // A verdict moved the kecamatan's progress: read it again.
     if (settled && S.election) await loadStatus(S.election);
@@ -275,9 +286,67 @@
     await DeskStore.put("queue", item);
   }
 
-  async function enqueue(form, localViolations) {
+  // The photo of a form: with its submission id when the intake took the form, else (a form
+  // refused for its shape) with its TPS and contest. The same bytes sent again are the same
+  // photo on the server, so a retry after a lost answer stores nothing twice.
+  async function sendPhoto(item) {
+    const photo = item.photo;
+    photo.attempts += 1;
+    const stored = await DeskStore.get("photos", item.key);
+    if (!stored) {
+      photo.state = "invalid";
+      photo.error = { pesan: "Foto tidak ada lagi di ponsel ini; lampirkan lagi." };
+      await DeskStore.put("queue", item);
+      return;
+    }
+    const body = new FormData();
+    body.append("photo", new Blob([stored.bytes], { type: stored.type || "application/octet-stream" }), stored.name || "chasil.jpg");
+    if (item.submission_id) {
+      body.append("submission_id", item.submission_id);
+    } else {
+      body.append("election", item.election);
+      body.append("contest", item.contest);
+      body.append("tps", item.tps);
+    }
+    let r;
+    try {
+      r = await api("/v1/photos", { method: "POST", body });
+    } catch (_) {
+      photo.next_at = Date.now() + backoffMs(photo.attempts);
+      await DeskStore.put("queue", item);
+      return;
+    }
+    if (r.status === 202) {
+      photo.state = "sent";
+      photo.sha256 = r.body.sha256;
+      photo.photo_id = r.body.photo_id;
+    } else if (r.status === 401) {
+      await DeskStore.put("queue", item);
+      tokenRefused(r.body);
+      return;
+    } else if (r.status === 404 || r.status === 429 || r.status >= 500) {
+      // 404: the submission is not recorded yet (another intake took the form): wait a little.
+      photo.next_at = Date.now() + (r.retryAfter ? r.retryAfter * 1000 : backoffMs(photo.attempts));
+    } else {
+      // 413 (too large), 415 (not an image), 422 (damaged), 403: the same bytes cannot pass.
+      photo.state = "invalid";
+      photo.error = r.body || { pesan: `Foto ditolak (HTTP ${r.status}).` };
+    }
+    await DeskStore.put("queue", item);
+    if (photo.state !== "queued") await DeskStore.del("photos", item.key); // the phone's space
+  }
+
+  async function enqueue(form, localViolations, photoFile) {
+    const key = crypto.randomUUID(); // the Idempotency-Key of every attempt of this form
+    let photo = null;
+    if (photoFile) {
+      // The bytes first, in their own store: a queued form with a photo always has its bytes.
+      const bytes = await photoFile.arrayBuffer();
+      await DeskStore.put("photos", { key, bytes, name: photoFile.name, type: photoFile.type });
+      photo = { name: photoFile.name, size: photoFile.size, state: "queued", attempts: 0, next_at: 0 };
+    }
     const item = {
-      key: crypto.randomUUID(), // the Idempotency-Key of every attempt of this form
+      key,
       // The submission id is uuid5(operator, key): only this operator's token may send it.
       operator: S.setup.operator.id,
       election: form.election,
@@ -289,6 +358,7 @@
       created_at: Date.now(),
       attempts: 0,
       next_at: 0,
+      photo,
     };
     await DeskStore.put("queue", item);
     await DeskStore.del("drafts", formId(form.election, form.contest, form.tps));
@@ -302,8 +372,10 @@
   function render() {
     setOnline();
     const waiting = S.queue.filter((i) => i.state === "queued").length;
-    $("outbox").hidden = waiting === 0;
-    $("outbox").textContent = `${waiting} antre`;
+    const photos = S.queue.filter((i) => i.photo && i.photo.state === "queued").length;
+    $("outbox").hidden = waiting === 0 && photos === 0;
+    $("outbox").textContent = [waiting ? `${waiting} antre` : null, photos ? `${photos} foto` : null]
+      .filter(Boolean).join(" · ");
     const banner = $("banner");
     if (S.tokenProblem) {
       banner.hidden = false;
@@ -369,14 +441,29 @@
           for (const text of reasonsOf(st)) reasons.push(el("li", { text: `${short(c.contest)}: ${text}` }));
         }
       }
+      const photos = [];
+      for (const c of e.contests) {
+        const item = latestItem(e.id, c.contest, t.code);
+        if (item && item.photo) photos.push(photoLine(item, `${short(c.contest)}: `));
+      }
       list.push(el("div", { class: "tps", "data-testid": `tps-${t.code}` },
         el("div", { class: "tps-head" },
           el("strong", { text: `TPS ${String(t.number).padStart(3, "0")}` }),
           el("span", { class: "muted small", text: `DPT ${fmt.format(t.ctx.dpt)} · ${t.code}` })),
         el("div", { class: "chips" }, ...chips),
-        reasons.length ? el("ul", { class: "reasons" }, ...reasons) : null));
+        reasons.length ? el("ul", { class: "reasons" }, ...reasons) : null,
+        ...photos));
     }
     $("tps-list").replaceChildren(...list);
+  }
+
+  function photoLine(item, prefix) {
+    const p = item.photo;
+    const why = p.state === "invalid" && p.error ? `: ${p.error.pesan}` : "";
+    return el("div", {
+      class: "photo-state", "data-state": p.state, "data-testid": `photo-${item.contest}-${item.tps}`,
+      text: `${prefix}foto C.Hasil ${PHOTO_TEXT[p.state] || p.state}${why}`,
+    });
   }
 
   function reasonsOf(st) {
@@ -451,6 +538,8 @@
           ? el("div", { class: "small", text: "Angka kiriman terakhir sudah terisi: perbaiki lalu kirim lagi." })
           : null));
     }
+    if (st.item && st.item.photo) verdict.append(photoLine(st.item, ""));
+    choosePhoto(null);
     const labels = Object.fromEntries(contest.boxes.map((b) => [b.field, b.label_id]));
     const root = $("chasil");
     root.replaceChildren(...buildSections(contest, labels));
@@ -644,10 +733,35 @@
     draftTimer = setTimeout(() => DeskStore.put("drafts", { id: key, form }), 300);
   }
 
+  let previewUrl = null;
+  function choosePhoto(file) {
+    if (S.open) S.open.photo = file;
+    for (const id of ["photo-camera", "photo-file"]) $(id).value = "";
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+    const img = $("photo-preview");
+    img.hidden = true;
+    $("photo-clear").hidden = !file;
+    $("photo-chosen").textContent = file
+      ? `${file.name || "foto"} · ${fmt.format(Math.ceil(file.size / 1024))} kB, dikirim dengan formulir ini`
+      : "Belum ada foto.";
+    if (!file) return;
+    previewUrl = URL.createObjectURL(file);
+    img.onload = () => { img.hidden = false; };
+    img.onerror = () => { img.hidden = true; }; // HEIC: the browser may not show it; the desk does
+    img.src = previewUrl;
+  }
+
+  function onPhotoPicked(event) {
+    const file = event.target.files && event.target.files[0];
+    if (file) choosePhoto(file);
+  }
+
   async function send() {
     const { form, found } = check();
     clearTimeout(draftTimer);
-    await enqueue(form, found);
+    await enqueue(form, found, S.open.photo);
+    choosePhoto(null);
     formBuilt = null;
     closeForm();
   }
@@ -688,6 +802,9 @@
   });
   document.addEventListener("DOMContentLoaded", () => {
     $("chasil").addEventListener("input", onInput);
+    $("photo-camera").addEventListener("change", onPhotoPicked);
+    $("photo-file").addEventListener("change", onPhotoPicked);
+    $("photo-clear").addEventListener("click", () => choosePhoto(null));
     $("back").addEventListener("click", () => { formBuilt = null; closeForm(); });
     $("filter").addEventListener("input", renderList);
     $("election").addEventListener("change", async (ev) => {

@@ -1,10 +1,11 @@
-// IndexedDB: the outbox of forms (with their Idempotency-Key), drafts, and the cached setup and
-// states, so that the app works offline and nothing typed is lost when the browser closes.
+// IndexedDB: the outbox of forms (with their Idempotency-Key), the photos attached to them,
+// drafts, and the cached setup and states, so that the app works offline and nothing typed or
+// photographed is lost when the browser closes.
 "use strict";
 
 (function (global) {
   const DB_NAME = "deskpemilu-app";
-  const VERSION = 1;
+  const VERSION = 2; // 2: the photos store
   let opened = null;
 
   function open() {
@@ -17,6 +18,9 @@
         if (!db.objectStoreNames.contains("queue")) db.createObjectStore("queue", { keyPath: "key" });
         // drafts: numbers typed but not sent, per election|contest|tps.
         if (!db.objectStoreNames.contains("drafts")) db.createObjectStore("drafts", { keyPath: "id" });
+        // photos: the bytes of a photo attached to a queued form, keyed like the form, until the
+        // intake has stored them (the queue record carries only the photo's name and state).
+        if (!db.objectStoreNames.contains("photos")) db.createObjectStore("photos", { keyPath: "key" });
         // kv: setup and status answers, kept for offline starts.
         if (!db.objectStoreNames.contains("kv")) db.createObjectStore("kv");
       };

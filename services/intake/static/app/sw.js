@@ -1,9 +1,10 @@
 // Service worker of the operator app: keeps the app's own files so that it starts offline.
-// Forms and reads (/v1/..., /app/v1/...) are not touched here: the page queues forms in
-// IndexedDB and sends them itself, so a retry always carries the same Idempotency-Key.
+// Forms, photos and reads (/v1/..., /app/v1/...) are not touched here: the page queues forms and
+// their photos in IndexedDB and sends them itself, so a retry always carries the same
+// Idempotency-Key (and the same photo bytes, which the intake stores once).
 "use strict";
 
-const CACHE = "deskpemilu-app-v1";
+const CACHE = "deskpemilu-app-v2";
 const SHELL = [
   "/app/",
   "/app/app.css",
