@@ -253,3 +253,32 @@ def received_series(
         out.append(Bucket(start=at.astimezone(UTC), received=n, cumulative=running))
         at += width
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Responsible:
+    """An operator who may be answerable for TPS: id, field scope (area codes), phone."""
+
+    id: str
+    scope: tuple[str, ...]
+    phone: str | None = None
+    name: str = ""
+
+
+def responsible_for(tps: str, operators: Iterable[Responsible]) -> list[Responsible]:
+    """The operators answerable for a TPS: those whose scope holds it most closely.
+
+    A scope code holds a TPS when it is the TPS or an area above it on a dot boundary; among
+    the operators holding it, only those with the deepest (longest) such code are responsible,
+    so a desa operator answers for their desa before the kecamatan's. Sorted by id.
+    """
+    best = -1
+    chosen: list[Responsible] = []
+    for op in operators:
+        depth = max((len(s) for s in op.scope if tps == s or tps.startswith(s + ".")), default=-1)
+        if depth < 0 or depth < best:
+            continue
+        if depth > best:
+            best, chosen = depth, []
+        chosen.append(op)
+    return sorted(chosen, key=lambda o: o.id)

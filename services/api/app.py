@@ -24,6 +24,7 @@ from services.api import (
     routes_quickcount,
     routes_results,
     routes_review,
+    routes_silent,
     routes_tps,
 )
 from services.api.cache import ResponseCache
@@ -108,6 +109,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_events,
         routes_findings,
         routes_photos,
+        routes_silent,
     ):
         app.include_router(module.router)
     app.include_router(routes_quickcount.router)

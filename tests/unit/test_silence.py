@@ -13,6 +13,7 @@ from shared.silence import (
     WIB,
     AreaCount,
     CountingHours,
+    Responsible,
     StallPolicy,
     assess,
     bucket_start,
@@ -25,6 +26,7 @@ from shared.silence import (
     not_reported,
     progress,
     received_series,
+    responsible_for,
     stalled_areas,
 )
 
@@ -204,3 +206,13 @@ def test_received_series_conserves_the_count(times: list[datetime], minutes: int
     assert sum(b.received for b in series) == len(times)
     assert all(b2.start - b1.start == width for b1, b2 in itertools.pairwise(series))
     assert all(bucket_start(t, width) <= t < bucket_start(t, width) + width for t in times)
+
+
+def test_responsible_operators_are_the_closest_scope() -> None:
+    kec = Responsible("op-kec", ("16.07.01",), "62811")
+    kec2 = Responsible("op2-kec", ("16.07.01",), "62812")
+    desa = Responsible("op-desa", ("16.07.01.1001",), "62813")
+    other = Responsible("op-other", ("16.07.010",), "62814")
+    assert responsible_for("16.07.01.1002.001", [kec, kec2, desa, other]) == [kec, kec2]
+    assert responsible_for("16.07.01.1001.004", [kec, kec2, desa, other]) == [desa]
+    assert responsible_for("16.07.02.1001.004", [kec, desa]) == []
