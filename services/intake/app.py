@@ -16,6 +16,7 @@ from services.intake.notifier import Replier, VerdictNotifier
 from services.intake.photos import PhotoIntake
 from services.intake.publisher import Publisher
 from services.intake.ratelimit import RateLimiter
+from services.intake.reminders import SilentReminders
 from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
@@ -25,6 +26,7 @@ from shared.hotpath import install_hot_paths
 from shared.http_errors import install_error_handlers
 from shared.ops import add_ops_routes
 from shared.photos import PhotoLimits
+from shared.silence_settings import SilenceSettings
 from shared.tokens import TokenVerifier
 
 DESCRIPTION = """
@@ -102,6 +104,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     replier = Replier(settings, directory)
     notifier = VerdictNotifier(settings, replier)
+    reminders = SilentReminders(settings, SilenceSettings(), replier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,10 +116,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         replier.start()
         if settings.notifier_enabled:
             notifier.start()
+        reminders.start()
         await refresher.wait_first(timeout_s=5.0)
         try:
             yield
         finally:
+            await reminders.stop()
             await notifier.stop()
             await replier.stop()
             await publisher.stop()
@@ -141,6 +146,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.photos = photos
     app.state.latest_forms = LatestForms(settings.photo_link_window_s)
     app.state.notifier = notifier
+    app.state.reminders = reminders
     install_error_handlers(app)
     install_hot_paths(app)
     app.add_middleware(RequestMetrics)
