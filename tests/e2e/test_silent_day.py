@@ -218,6 +218,6 @@ async def _dashboard(pipeline: Pipeline, token: str, silent: list[str]) -> None:
             assert errors == []
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.locator("#silent-card").scroll_into_view_if_needed()
-            await page.locator("#silent-card").screenshot(path=str(SCREENSHOT))
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
             await browser.close()

@@ -44,7 +44,7 @@
     const w = 520, ht = 140, pad = 36;
     const series = view.series;
     const expected = view.area.expected;
-    const svg = s("svg", { viewBox: `0 0 ${w + pad + 10} ${ht + 34}`, width: "100%", role: "img",
+    const svg = s("svg", { viewBox: `0 0 ${w + pad + 10} ${ht + 34}`, width: w + pad + 10, role: "img",
                            id: "silent-chart", "aria-label": "TPS masuk dari waktu ke waktu" });
     const y = (v) => 6 + ht - (v / Math.max(1, expected)) * ht;
     svg.append(s("line", { x1: pad, x2: pad + w, y1: y(expected), y2: y(expected), stroke: "#8c959f",
