@@ -370,11 +370,17 @@ def simulate(
     manipulation: Annotated[
         str, typer.Option(help="Injected manipulation: demo (a few), none, or a rate per kind.")
     ] = "demo",
+    silent: Annotated[
+        float, typer.Option(help="Share of TPS that send nothing (silent TPS).")
+    ] = 0.0,
+    quit_rate: Annotated[
+        float, typer.Option("--quit", help="Share of TPS that stop after their first contests.")
+    ] = 0.0,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
     from deskpemilu.quickcount.repository import current_sample_tps
     from deskpemilu.simulator.manipulation import manipulate_plan
-    from deskpemilu.simulator.plan import Operators, plan_day
+    from deskpemilu.simulator.plan import Operators, SilenceRates, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
     from shared.db import connect
@@ -403,12 +409,14 @@ def simulate(
             seed=seed,
             tps_limit=tps_limit or None,
             sample=sample,
+            silence=SilenceRates(silent=silent, quit=quit_rate),
         )
         injected = manipulate_plan(plan, roster, anomalies.rates_option(manipulation), seed)
         write_truth(truth_path, plan, roster, [i.as_dict() for i in injected])
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
-            f"({expected_outcomes(plan)}), {len(injected)} manipulated; ground truth in "
+            f"({expected_outcomes(plan)}), {len(injected)} manipulated, "
+            f"{len(plan.silenced)} left silent; ground truth in "
             f"{truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
