@@ -39,6 +39,12 @@ WHERE election = $1 AND tps >= $2 AND tps < $3
 
 _OPERATORS = "SELECT id, name, role, scope, phone FROM operators ORDER BY id"
 
+_INCIDENTS_PER_OPERATOR = """
+SELECT operator_id, count(*) AS n FROM incidents
+WHERE area_code >= $1 AND area_code < $2
+GROUP BY operator_id
+"""
+
 _INCIDENT_COLUMNS = """
 SELECT column_name FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = 'incidents'
@@ -78,24 +84,13 @@ async def fetch_submissions_under(conn: Conn, *, election: str, area: str) -> li
 async def fetch_incident_counts(conn: Conn, *, election: str, area: str) -> dict[str, int] | None:
     """Incidents reported per operator under the area, or None when there is no incidents table.
 
-    The table (migration 0021) is written by the incident recorder; it names the reporting
-    operator (``operator_id``) and the TPS or desa (``area``), and the election when it has
-    that column.
+    The table (migration 0021) is the incident recorder's projection of incidents.v1: the
+    reporting operator (``operator_id``) and the TPS or desa reported (``area_code``). It has no
+    election column; an incident counts for the election whose TPS codes it falls under.
     """
     columns = {r["column_name"] for r in await conn.fetch(_INCIDENT_COLUMNS)}
-    if not {"operator_id", "area"} <= columns:
+    if not {"operator_id", "area_code"} <= columns:
         return None
     low, high = prefix_range(area)
-    if "election" in columns:
-        rows = await conn.fetch(
-            "SELECT operator_id, count(*) AS n FROM incidents "
-            "WHERE election = $1 AND area >= $2 AND area < $3 GROUP BY operator_id",
-            election, low, high,
-        )  # fmt: skip
-    else:
-        rows = await conn.fetch(
-            "SELECT operator_id, count(*) AS n FROM incidents "
-            "WHERE area >= $1 AND area < $2 GROUP BY operator_id",
-            low, high,
-        )  # fmt: skip
+    rows = await conn.fetch(_INCIDENTS_PER_OPERATOR, low, high)
     return {r["operator_id"]: int(r["n"]) for r in rows}
