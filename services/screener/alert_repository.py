@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from services.screener.alerts import (
@@ -161,7 +160,7 @@ async def store_alerts(conn: Conn, alerts: list[Alert]) -> list[tuple[int, Alert
                 alert.area,
                 alert.pesan,
                 alert.message,
-                json.dumps(alert.details, default=str),
+                alert.details,
             )
             if alert_id is not None:
                 new.append((int(alert_id), alert))
@@ -196,7 +195,7 @@ async def unsent_alerts(conn: Conn, max_attempts: int) -> list[tuple[int, Alert]
                 area=r["area_code"],
                 pesan=r["pesan"],
                 message=r["message"],
-                details=json.loads(r["details"]) if isinstance(r["details"], str) else {},
+                details=dict(r["details"] or {}),
             ),
         )
         for r in rows

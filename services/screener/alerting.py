@@ -43,7 +43,7 @@ from services.screener.alerts import (
 from services.screener.outbox import AlertOutbox
 from services.screener.repository import Conn
 from services.screener.settings import ScreenerSettings
-from shared.db import connect
+from shared.db import connect, create_pool
 from shared.events import utcnow
 from shared.notify import DeskChanged
 from shared.whatsapp import WhatsAppClient
@@ -226,3 +226,33 @@ async def _wait(stop: asyncio.Event, wake: asyncio.Event, interval_s: float) -> 
             w.cancel()
     if not stop.is_set():
         await asyncio.sleep(0.2)
+
+
+class DeskAlerts:
+    """The alert loop as a background task of the screener process (SCREENER_ALERTS=0: off)."""
+
+    def __init__(self, pool: asyncpg.Pool | None, task: asyncio.Task[None] | None) -> None:
+        self._pool = pool
+        self._task = task
+
+    @classmethod
+    async def start(cls, settings: ScreenerSettings, stop: asyncio.Event) -> DeskAlerts:
+        """Start the loop; a loop that fails stops the process (the supervisor restarts it)."""
+        if not settings.alerts_enabled:
+            return cls(None, None)
+        pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+        task = asyncio.create_task(run_alerts(settings, pool, stop), name="desk-alerts")
+        task.add_done_callback(
+            lambda t: stop.set() if not t.cancelled() and t.exception() else None
+        )
+        return cls(pool, task)
+
+    async def close(self) -> None:
+        """Wait (bounded) for the loop to end after stop was set; close its pool."""
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except Exception:
+                log.exception("desk alert loop ended with an error")
+        if self._pool is not None:
+            await self._pool.close()

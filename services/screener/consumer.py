@@ -20,7 +20,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.screener import metrics
-from services.screener.alerting import run_alerts
+from services.screener.alerting import DeskAlerts
 from services.screener.holds import hold_decisions
 from services.screener.repository import (
     Conn,
@@ -36,7 +36,7 @@ from services.screener.screens import Action, ScreenConfig, reconcile, screen_ke
 from services.screener.settings import ScreenerSettings
 from shared.codec import encode, key_for_tps
 from shared.consumer import install_stop_signals
-from shared.db import connect, create_pool
+from shared.db import connect
 from shared.events import ReviewDecided, utcnow
 from shared.kafka import make_producer
 from shared.logs import configure_logging
@@ -131,17 +131,7 @@ async def main() -> None:
         publish = publish_hold
     ops = await serve_ops(SERVICE, settings.ops_host, settings.ops_port, health)
     log.info("screener started", extra={"hold": sorted(cfg.actions)})
-    alerts_pool = await create_pool(settings.database_url, min_size=1, max_size=2)
-    alerts = (
-        asyncio.create_task(run_alerts(settings, alerts_pool, stop), name="desk-alerts")
-        if settings.alerts_enabled
-        else None
-    )
-    if alerts is not None:
-        # A failing alert loop stops the process (the supervisor restarts it), never silently.
-        alerts.add_done_callback(
-            lambda task: stop.set() if not task.cancelled() and task.exception() else None
-        )
+    desk_alerts = await DeskAlerts.start(settings, stop)
     try:
         while not stop.is_set():
             wake.clear()
@@ -155,10 +145,7 @@ async def main() -> None:
             await _sleep_until(stop, wake, settings.min_interval_s, settings.max_interval_s)
     finally:
         stop.set()
-        if alerts is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(alerts, 10)
-        await alerts_pool.close()
+        await desk_alerts.close()
         await ops.stop()
         if producer is not None:
             await producer.stop()
