@@ -19,6 +19,7 @@ from services.api import (
     routes_events,
     routes_exports,
     routes_findings,
+    routes_incidents,
     routes_kpu,
     routes_photos,
     routes_quickcount,
@@ -82,6 +83,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await state.refresh()
         app.state.api = state
         feed.start()
+        desk_feed.start()
         refresher = asyncio.create_task(_refresh_forever(state), name="refresh")
         try:
             yield
@@ -90,6 +92,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await feed.stop()
+            await desk_feed.stop()
             await publisher.stop()
             await pool.close()
 
@@ -115,6 +118,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(routes_quickcount.router)
     app.include_router(routes_kpu.router)
     routes_photos.install_photo_store(app)
+    desk_feed = routes_incidents.install(app, settings.database_url)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:

@@ -9,9 +9,17 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import metrics, routes_api, routes_app, routes_photos, routes_webhooks
+from services.intake import (
+    metrics,
+    routes_api,
+    routes_app,
+    routes_incidents,
+    routes_photos,
+    routes_webhooks,
+)
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.idempotency import IdempotencyCache
+from services.intake.incidents import IncidentIntake
 from services.intake.notifier import Replier, VerdictNotifier
 from services.intake.photos import PhotoIntake
 from services.intake.publisher import Publisher
@@ -150,11 +158,23 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_hot_paths(app)
     app.add_middleware(RequestMetrics)
-    app.include_router(routes_api.router)
-    app.include_router(routes_api.upload_router)
-    app.include_router(routes_webhooks.router)
-    app.include_router(routes_app.router)
-    app.include_router(routes_photos.router)
+    for router in (
+        routes_api.router,
+        routes_api.upload_router,
+        routes_webhooks.router,
+        routes_app.router,
+        routes_photos.router,
+    ):
+        app.include_router(router)
+    routes_incidents.install(
+        app,
+        IncidentIntake(
+            publisher,
+            directory,
+            topic=settings.topics.incidents,
+            retry_after_s=settings.retry_after_s,
+        ),
+    )
 
     async def health() -> dict[str, bool]:
         return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}

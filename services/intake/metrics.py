@@ -34,3 +34,13 @@ for _outcome in ("sent", "failed", "rate_limited", "demo_skipped"):
 PHOTOS = Counter(
     "deskpemilu_intake_photos_total", "Photos stored and published, by channel", ["channel"]
 )
+INCIDENTS = Counter(
+    "deskpemilu_intake_incidents_total",
+    "Incident reports published, by channel and severity",
+    ["channel", "severity"],
+)
+INCIDENTS_REFUSED = Counter(
+    "deskpemilu_intake_incidents_refused_total",
+    "Incident reports refused before publishing, by machine code",
+    ["code"],
+)
