@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from deskpemilu.simulator.incidents import IncidentSend, expected_incidents
 from deskpemilu.simulator.plan import DayPlan
 from shared.roster import ElectionRoster, ancestors_of
 
@@ -70,6 +71,7 @@ def write_truth(
     plan: DayPlan,
     roster: ElectionRoster,
     manipulated: Sequence[Mapping[str, object]] = (),
+    incidents: Sequence[IncidentSend] = (),
 ) -> None:
     """Write the ground truth file: totals per area, expected outcome per send, disputes, and
     the TPS whose forms were manipulated (deskpemilu.simulator.manipulation)."""
@@ -98,6 +100,16 @@ def write_truth(
         "silenced": sorted(f"{c}/{t}" for c, t in plan.silenced),
         "silent": expected_silent(plan, roster),
         "activity": expected_activity(plan),
+        "incidents": [
+            {
+                "operator": i.operator.id,
+                "tps": i.tps,
+                "category": i.category.value,
+                "key": i.idempotency_key,
+            }
+            for i in incidents
+        ],
+        "incidents_by_operator": expected_incidents(list(incidents)),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))

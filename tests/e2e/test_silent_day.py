@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
+from deskpemilu.simulator.incidents import expected_incidents, plan_incidents, send_incidents
 from deskpemilu.simulator.plan import (
     DayPlan,
     MistakeRates,
@@ -99,6 +100,18 @@ async def _day(pipeline: Pipeline, database_url: str) -> None:
         deadline = utcnow()
         await _run(pipeline, after, tokens, phones)
         assert await wait_until(lambda: recorded(_submissions(plan)), timeout_s=60), pipeline.logs()
+        # Incident reports, some critical, from the usual senders of their TPS.
+        incidents = plan_incidents(
+            plan, roster, Operators.from_list(operators), rate=0.05, critical_share=0.3, seed=15
+        )
+        assert incidents
+        async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=30) as intake:
+            assert await send_incidents(intake, tokens, incidents) == []
+
+        async def incidents_recorded() -> bool:
+            return bool(await conn.fetchval("SELECT count(*) FROM incidents") >= len(incidents))
+
+        assert await wait_until(incidents_recorded, timeout_s=60), pipeline.logs()
         results = sum(len(roster.tps) - len(v) for v in expected_silent(plan, roster).values())
 
         async def counted() -> bool:
@@ -154,10 +167,10 @@ async def _day(pipeline: Pipeline, database_url: str) -> None:
         )
         assert answer.status_code == 200, answer.text
         report = answer.json()
-        assert report["incidents_counted"] is False or all(
-            o["incidents"] == 0 for o in report["operators"]
-        )
+        assert report["incidents_counted"] is True
         lines = {o["operator_id"]: o for o in report["operators"]}
+        reported = expected_incidents(incidents)
+        assert {k: v["incidents"] for k, v in lines.items() if v["incidents"]} == reported
         figures = ("tps_sent", "pairs_sent", "contests", "submissions", "sent_by_deadline",
                    "channels", "rejections", "corrections")  # fmt: skip
         for op_id, truth in activity_truth.items():

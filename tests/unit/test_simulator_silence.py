@@ -6,8 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deskpemilu.simulator.incidents import expected_incidents, plan_incidents
 from deskpemilu.simulator.plan import SilenceRates, plan_day, split_at
 from deskpemilu.simulator.truth import expected_activity, expected_silent
+from shared.incidents import IncidentSeverity, default_severity
 from shared.roster import ElectionRoster
 from tests.unit.strategies import rosters
 from tests.unit.test_simulator_plan import ALL_MISTAKES, _operators
@@ -70,3 +72,21 @@ def test_split_keeps_each_key_in_one_part(roster: ElectionRoster, seed: int, cut
     assert sum(x["pairs_sent"] for x in truth.values()) >= sum(
         x["pairs_sent"] for x in early.values()
     )
+
+
+@settings(max_examples=15, deadline=None)
+@given(roster=rosters(), seed=st.integers(0, 10_000))
+def test_incidents_come_from_the_usual_sender_and_some_are_critical(
+    roster: ElectionRoster, seed: int
+) -> None:
+    ops = _operators(roster)
+    plan = plan_day(roster, ops, seed=seed)
+    every = plan_incidents(plan, roster, ops, rate=1.0, critical_share=1.0, seed=seed)
+    planned = {s.form.tps for s in plan.sends if s.form.tps in roster.tps}
+    assert len({i.tps for i in every}) == len(every) == len(planned)
+    assert all(default_severity(i.category) is IncidentSeverity.CRITICAL for i in every)
+    assert all(i.operator == ops.sender(roster.tps[i.tps].kecamatan_code) for i in every)
+    assert sum(expected_incidents(every).values()) == len(every)
+    assert plan_incidents(plan, roster, ops, rate=0.0, seed=seed) == []
+    again = plan_incidents(plan, roster, ops, rate=0.5, seed=seed)
+    assert again == plan_incidents(plan, roster, ops, rate=0.5, seed=seed)
