@@ -374,11 +374,21 @@ def simulate(
     manipulation: Annotated[
         str, typer.Option(help="Injected manipulation: demo (a few), none, or a rate per kind.")
     ] = "demo",
+    silent: Annotated[
+        float, typer.Option(help="Share of TPS that send nothing (silent TPS).")
+    ] = 0.0,
+    quit_rate: Annotated[
+        float, typer.Option("--quit", help="Share of TPS that stop after their first contests.")
+    ] = 0.0,
+    incidents: Annotated[
+        float, typer.Option(help="Share of TPS that report an incident (some critical).")
+    ] = 0.0,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
     from deskpemilu.quickcount.repository import current_sample_tps
+    from deskpemilu.simulator.incidents import plan_incidents, send_incidents
     from deskpemilu.simulator.manipulation import manipulate_plan
-    from deskpemilu.simulator.plan import Operators, plan_day
+    from deskpemilu.simulator.plan import Operators, SilenceRates, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
     from deskpemilu.simulator.truth import write_truth
     from shared.db import connect
@@ -407,12 +417,17 @@ def simulate(
             seed=seed,
             tps_limit=tps_limit or None,
             sample=sample,
+            silence=SilenceRates(silent=silent, quit=quit_rate),
         )
         injected = manipulate_plan(plan, roster, anomalies.rates_option(manipulation), seed)
-        write_truth(truth_path, plan, roster, [i.as_dict() for i in injected])
+        reports = plan_incidents(
+            plan, roster, Operators.from_list(operators), rate=incidents, seed=seed
+        )
+        write_truth(truth_path, plan, roster, [i.as_dict() for i in injected], reports)
         console.print(
             f"simulate: {len(plan.sends)} sends for {len(plan.counted)} TPS results "
-            f"({expected_outcomes(plan)}), {len(injected)} manipulated; ground truth in "
+            f"({expected_outcomes(plan)}), {len(injected)} manipulated, "
+            f"{len(plan.silenced)} left silent; ground truth in "
             f"{truth_path}"
         )
         url = intake_url or f"http://127.0.0.1:{runtime.service_port('intake')}"
@@ -433,6 +448,10 @@ def simulate(
             started = time.monotonic()
             stats = await runner.run()
             elapsed = time.monotonic() - started
+        if reports:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                stats.failures += await send_incidents(client, tokens, reports)
+            console.print(f"simulate: {len(reports)} incident reports sent")
         console.print(
             f"simulate: {stats.forms_stored} forms stored (202) in {elapsed:.1f}s "
             f"= {stats.forms_stored / max(elapsed, 1e-9):.0f} forms/s; {stats.requests} requests, "

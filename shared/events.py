@@ -10,6 +10,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.form import CHasil, Contest, ElectionId, TpsCode
+from shared.incidents import (
+    MAX_NOTE_CHARS,
+    MAX_TEXT_CHARS,
+    IncidentAction,
+    IncidentCategory,
+    IncidentSeverity,
+)
 
 # Fixed namespace so that (operator, idempotency key) always maps to the same submission id,
 # even when the intake process that saw the first attempt has crashed.
@@ -214,3 +221,52 @@ ValidatedRawFormEvent = Annotated[
 validated_raw_form_adapter: TypeAdapter[SubmissionValidatedRawForm | ReviewDecided] = TypeAdapter(
     ValidatedRawFormEvent
 )
+
+
+# Same (operator, idempotency key) always maps to the same incident id: a retried report is one.
+INCIDENT_NAMESPACE = uuid.UUID("3e6f7a2c-8b1d-4c9e-a5f0-7d2e4b6c8a19")
+AREA_CODE_PATTERN = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}(\.\d{3})?$"
+
+
+def incident_id_for(operator_id: str, idempotency_key: str) -> uuid.UUID:
+    """Deterministic incident id of one operator's idempotency key (message id, header)."""
+    return uuid.uuid5(INCIDENT_NAMESPACE, f"{operator_id}\n{idempotency_key}")
+
+
+def incident_update_id_for(actor_id: str, idempotency_key: str) -> uuid.UUID:
+    """Deterministic id of a desk update (acknowledge, follow-up, close) on a retried click."""
+    return uuid.uuid5(INCIDENT_NAMESPACE, f"update\n{actor_id}\n{idempotency_key}")
+
+
+class IncidentReported(EventModel):
+    """A laporan kejadian from the field (topic incidents.v1, keyed by incident id)."""
+
+    type: Literal["incident.reported"] = "incident.reported"
+    incident_id: uuid.UUID
+    reported_at: datetime
+    channel: Channel
+    operator: OperatorRef
+    idempotency_key: str
+    area: str = Field(pattern=AREA_CODE_PATTERN)  # the TPS or the desa code reported
+    category: IncidentCategory
+    severity: IncidentSeverity
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    reply_to: str | None = None
+    published_at: datetime | None = None
+
+
+class IncidentUpdated(EventModel):
+    """A camat's or admin's acknowledge, follow-up or close of an incident (incidents.v1)."""
+
+    type: Literal["incident.updated"] = "incident.updated"
+    update_id: uuid.UUID
+    incident_id: uuid.UUID
+    updated_at: datetime
+    by: OperatorRef
+    area: str = Field(pattern=AREA_CODE_PATTERN)  # the incident's area, for scope checks
+    action: IncidentAction
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+
+
+IncidentEvent = Annotated[IncidentReported | IncidentUpdated, Field(discriminator="type")]
+incident_adapter: TypeAdapter[IncidentReported | IncidentUpdated] = TypeAdapter(IncidentEvent)

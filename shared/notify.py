@@ -39,3 +39,19 @@ class ResultsChanged(BaseModel):
         found = {(e.election, c) for e in self.elections for c in e.contests}
         found |= {(e.election, "") for e in self.elections if not e.contests}
         return found or {("", "")}
+
+
+class DeskChanged(BaseModel):
+    """The payload of a NOTIFY on CHANNEL: incidents or desk alerts changed (never results).
+
+    Sent by the aggregator's incident recorder after each batch, by the screener when it raises
+    an alert and by the api when an alert is acknowledged; the dashboard's incident feed and
+    alert banner follow it (services/api/routes_incidents.py, /v1/desk/events).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    CHANNEL: ClassVar[str] = "deskpemilu_desk"
+
+    incidents: int = Field(default=0, ge=0)  # incidents reported or updated
+    alerts: int = Field(default=0, ge=0)  # alerts raised or acknowledged
+    kecamatan: tuple[str, ...] = ()  # where, at most a few dozen codes

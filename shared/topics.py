@@ -9,6 +9,7 @@ VALIDATED = "submissions.validated.v1"
 REJECTED = "submissions.rejected.v1"
 DLQ = "submissions.dlq.v1"
 PHOTOS = "photos.received.v1"
+INCIDENTS = "incidents.v1"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class Topics:
         """Photo metadata (the bytes are in the blob store), kept forever: a replay relinks."""
         return self.prefix + PHOTOS
 
+    @property
+    def incidents(self) -> str:
+        """Incident reports from the field and the desk's updates on them, kept forever."""
+        return self.prefix + INCIDENTS
+
     def specs(self) -> tuple[TopicSpec, ...]:
         """Every topic with its configuration; received is kept forever for replays."""
         month_ms = str(30 * 24 * 3600 * 1000)
@@ -59,6 +65,7 @@ class Topics:
             TopicSpec(self.rejected, {"retention.ms": month_ms}),
             TopicSpec(self.dlq, {"retention.ms": str(3 * int(month_ms))}),
             TopicSpec(self.photos, {"retention.ms": "-1", "retention.bytes": "-1"}),
+            TopicSpec(self.incidents, {"retention.ms": "-1", "retention.bytes": "-1"}),
         )
 
 

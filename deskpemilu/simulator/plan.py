@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Collection, Sequence
@@ -88,6 +89,30 @@ class Send:
     mistake: Mistake = Mistake.NONE
 
 
+@dataclass(frozen=True)
+class SilenceRates:
+    """How many TPS go quiet: ``silent`` send nothing at all; ``quit`` send their first
+    contest(s) in the count order and then nothing (a flat battery, no signal, gone home)."""
+
+    silent: float = 0.0
+    quit: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.silent >= 0 and self.quit >= 0 and self.silent + self.quit <= 1):
+            raise ValueError("silence rates must be in [0, 1] and sum to at most 1")
+
+    def stop_after(self, rng: random.Random, contests: int) -> int | None:
+        """How many contests a TPS reports before going quiet (None: all of them)."""
+        if not self.silent and not self.quit:
+            return None
+        roll = rng.random()
+        if roll < self.silent:
+            return 0
+        if roll < self.silent + self.quit:
+            return rng.randint(1, contests - 1) if contests > 1 else 0
+        return None
+
+
 @dataclass
 class DayPlan:
     """Every send of the day in time order, and the final result that should be counted."""
@@ -95,6 +120,9 @@ class DayPlan:
     sends: list[Send]
     counted: dict[tuple[str, str], CHasil] = field(default_factory=dict)  # (contest, tps) -> form
     disputed: set[tuple[str, str]] = field(default_factory=set)
+    # The contests planned, and the (contest, tps) pairs the simulator left silent on purpose.
+    contests: tuple[str, ...] = ()
+    silenced: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -283,12 +311,15 @@ def plan_day(
     tps_limit: int | None = None,
     sample: Collection[str] = (),
     truth_params: TruthParams | None = None,
+    silence: SilenceRates | None = None,
 ) -> DayPlan:
     """Plan every report of the day for every TPS and contest of the roster (deterministic).
 
     The numbers come from the heterogeneous truth model (deskpemilu.simulator.model) for the
     whole roster, so a tps_limit keeps the same TPS results; TPS of a quick-count ``sample``
-    report first.
+    report first. With ``silence``, some TPS send nothing or stop after a few contests: their
+    pairs are in ``plan.silenced`` and not in ``plan.counted`` (the other TPS' sends stay the
+    same as without it: the silence draws have their own random stream).
     """
     rng = random.Random(seed)
     rates = rates or MistakeRates()
@@ -305,11 +336,18 @@ def plan_day(
     counted_order = [c for c in COUNT_ORDER if c in roster.contests]
     times = report_times(roster, counted_order, seed, sample=sample, params=params)
     tps_list = sorted(roster.tps.values(), key=lambda t: t.code)[:tps_limit]
-    plan = DayPlan(sends=[])
+    plan = DayPlan(sends=[], contests=tuple(str(c) for c in chosen))
+    quiet = random.Random(f"{seed}-silence")
+    silence = silence or SilenceRates()
     channels, weights = zip(*mix.items(), strict=True)
     for tps in tps_list:
         sender = operators.sender(tps.kecamatan_code)
-        for contest in chosen:
+        stop_after = silence.stop_after(quiet, len(chosen))
+        for index, contest in enumerate(chosen):
+            # A silent pair still draws its numbers, so every other TPS's sends stay the same.
+            target = plan if stop_after is None or index < stop_after else DayPlan(sends=[])
+            if target is not plan:
+                plan.silenced.add((str(contest), tps.code))
             at = times[contest][tps.code]
             form = true_form(
                 roster.election_id, roster.contests[contest], tps, rng,
@@ -324,9 +362,9 @@ def plan_day(
             # Text messages carry no section I, so a count above the DPT shows only in the app.
             if mistake is Mistake.ABOVE_DPT and channel in (Channel.WHATSAPP, Channel.SMS):
                 channel = Channel.API
-            plan.sends.extend(
+            target.sends.extend(
                 _sends_for(
-                    plan, roster, operators, tps, form, sender, channel, key, at, mistake, rng
+                    target, roster, operators, tps, form, sender, channel, key, at, mistake, rng
                 )
             )
     plan.sends.sort(key=lambda s: (s.at_s, s.idempotency_key))
@@ -408,3 +446,21 @@ def _inflate_above_dpt(form: CHasil, tps: TpsInfo) -> CHasil | None:
     )
     pemilih = p.model_copy(update={"pengguna_dpt": bump, "pengguna_total": total})
     return form.model_copy(update={"pemilih": pemilih})
+
+
+def split_at(plan: DayPlan, at_s: float) -> tuple[DayPlan, DayPlan]:
+    """The sends whose idempotency key was first used at or before ``at_s``, and the rest.
+
+    A retry travels with its key's first send: one submission, in one part. Both parts share
+    the plan's counted results; a caller sends the first part, notes the time, then the second.
+    """
+    first: dict[tuple[str, str], float] = {}
+    for send in plan.sends:
+        key = (send.operator.id, send.idempotency_key)
+        first[key] = min(first.get(key, send.at_s), send.at_s)
+    before = [s for s in plan.sends if first[(s.operator.id, s.idempotency_key)] <= at_s]
+    after = [s for s in plan.sends if first[(s.operator.id, s.idempotency_key)] > at_s]
+    return (
+        dataclasses.replace(plan, sends=before),
+        dataclasses.replace(plan, sends=after),
+    )

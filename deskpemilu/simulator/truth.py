@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from deskpemilu.simulator.incidents import IncidentSend, expected_incidents
 from deskpemilu.simulator.plan import DayPlan
 from shared.roster import ElectionRoster, ancestors_of
 
@@ -70,6 +71,7 @@ def write_truth(
     plan: DayPlan,
     roster: ElectionRoster,
     manipulated: Sequence[Mapping[str, object]] = (),
+    incidents: Sequence[IncidentSend] = (),
 ) -> None:
     """Write the ground truth file: totals per area, expected outcome per send, disputes, and
     the TPS whose forms were manipulated (deskpemilu.simulator.manipulation)."""
@@ -95,6 +97,19 @@ def write_truth(
         ],
         "disputed": sorted(f"{c}/{t}" for c, t in plan.disputed),
         "manipulated": list(manipulated),
+        "silenced": sorted(f"{c}/{t}" for c, t in plan.silenced),
+        "silent": expected_silent(plan, roster),
+        "activity": expected_activity(plan),
+        "incidents": [
+            {
+                "operator": i.operator.id,
+                "tps": i.tps,
+                "category": i.category.value,
+                "key": i.idempotency_key,
+            }
+            for i in incidents
+        ],
+        "incidents_by_operator": expected_incidents(list(incidents)),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
@@ -114,3 +129,58 @@ def expected_statuses(plan: DayPlan) -> dict[tuple[str, str], list[str]]:
             "superseded" if (s == "accepted" and revised) else s for s in statuses.values()
         )
     return result
+
+
+def expected_silent(plan: DayPlan, roster: ElectionRoster) -> dict[str, list[str]]:
+    """contest -> every roster TPS whose result of it is never counted (the silent list), sorted.
+
+    The TPS the simulator silenced on purpose, the TPS left out by a tps_limit, and none else:
+    a TPS whose first form was rejected is counted once it is resent right.
+    """
+    return {
+        contest: sorted(code for code in roster.tps if (contest, code) not in plan.counted)
+        for contest in plan.contests
+    }
+
+
+def expected_activity(plan: DayPlan, deadline_s: float | None = None) -> dict[str, dict[str, Any]]:
+    """operator id -> what the activity report must show for them, from the plan's sends.
+
+    One submission per (operator, idempotency key) (a retry is the same submission); a pair is
+    sent when one of its submissions is not rejected; it is sent by the deadline when the first
+    such submission's key was first used at or before ``deadline_s`` (deskpemilu.simulator.plan
+    .split_at sends the two parts apart, so the deadline falls between them).
+    """
+    first: dict[tuple[str, str], float] = {}
+    sends: dict[tuple[str, str], Any] = {}
+    for send in plan.sends:
+        key = (send.operator.id, send.idempotency_key)
+        first[key] = min(first.get(key, send.at_s), send.at_s)
+        sends.setdefault(key, send)
+    out: dict[str, dict[str, Any]] = {}
+    pair_first: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+    for (operator, _), send in sends.items():
+        line = out.setdefault(
+            operator,
+            {"submissions": 0, "rejections": 0, "corrections": 0, "channels": set()},
+        )
+        line["submissions"] += 1
+        line["channels"].add(send.channel.value)
+        if send.expect.startswith("rejected"):
+            line["rejections"] += 1
+            continue
+        if send.expect == "revision":
+            line["corrections"] += 1
+        pair = (send.form.tps, str(send.form.contest))
+        at = first[(operator, send.idempotency_key)]
+        pairs = pair_first[operator]
+        pairs[pair] = min(pairs.get(pair, at), at)
+    for operator, line in out.items():
+        pairs = pair_first[operator]
+        line["channels"] = sorted(line["channels"])
+        line["pairs_sent"] = len(pairs)
+        line["tps_sent"] = len({tps for tps, _ in pairs})
+        line["contests"] = sorted({contest for _, contest in pairs})
+        if deadline_s is not None:
+            line["sent_by_deadline"] = sum(1 for at in pairs.values() if at <= deadline_s)
+    return dict(sorted(out.items()))

@@ -25,6 +25,7 @@ from services.aggregator.aggregation import (
     UndecodableEvent,
     submission_from_event,
 )
+from services.aggregator.incidents import run_incident_recorder
 from services.aggregator.photos import run_photo_recorder
 from services.aggregator.repository import (
     apply_batch,
@@ -304,16 +305,27 @@ async def main(settings: AggregatorSettings | None = None) -> None:
                 stop,
             )
         )
-        # A failing recorder stops the process (the supervisor restarts it), never silently.
-        photo_recorder.add_done_callback(
-            lambda task: stop.set() if not task.cancelled() and task.exception() else None
+        incident_recorder = asyncio.create_task(
+            run_incident_recorder(
+                settings.kafka_bootstrap_servers,
+                topics.incidents,
+                settings.group_id + "-incidents",
+                pool,
+                stop,
+            )
         )
+        # A failing recorder stops the process (the supervisor restarts it), never silently.
+        for recorder in (photo_recorder, incident_recorder):
+            recorder.add_done_callback(
+                lambda task: stop.set() if not task.cancelled() and task.exception() else None
+            )
         # Offsets live in PostgreSQL with the totals; Kafka commits would add nothing to them.
         await run_batches(
             consumer, handle, stop, service=SERVICE, commit=False, max_records=settings.max_batch
         )
         await applier.drain()
         await photo_recorder
+        await incident_recorder
     finally:
         await consumer.stop()
         await producer.stop()

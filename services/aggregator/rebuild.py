@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.aggregator.aggregation import Incoming, Position
 from services.aggregator.consumer import event_from_json
+from services.aggregator.incidents import replay_incidents
 from services.aggregator.photos import replay_photos
 from services.aggregator.repository import (
     apply_batch,
@@ -56,6 +57,7 @@ class RebuildReport:
     dead_letters: int = 0  # records the validator would send to the DLQ: not applied
     decisions: Counter[str] = field(default_factory=Counter)
     photos: int = 0  # photo records relinked from the photos topic
+    incidents: int = 0  # incident reports and updates recorded again from incidents.v1
     seconds: float = 0.0
 
 
@@ -171,13 +173,20 @@ async def rebuild(settings: AggregatorSettings, progress: Progress | None = None
             report.photos = await replay_photos(
                 settings.kafka_bootstrap_servers, topics.photos, settings.group_id + "-photos", conn
             )
+            report.incidents = await replay_incidents(
+                settings.kafka_bootstrap_servers,
+                topics.incidents,
+                settings.group_id + "-incidents",
+                conn,
+            )
         finally:
             await admin.close()
             await consumer.stop()
         report.seconds = time.monotonic() - started
         say(
             f"rebuild done: {report.records} records, {report.dead_letters} to the DLQ, "
-            f"{dict(report.decisions)}, {report.photos} photos, {report.seconds:.1f} s"
+            f"{dict(report.decisions)}, {report.photos} photos, "
+            f"{report.incidents} incident changes, {report.seconds:.1f} s"
         )
         return report
     finally:

@@ -19,11 +19,13 @@ from services.api import (
     routes_events,
     routes_exports,
     routes_findings,
+    routes_incidents,
     routes_kpu,
     routes_photos,
     routes_quickcount,
     routes_results,
     routes_review,
+    routes_silent,
     routes_tps,
 )
 from services.api.cache import ResponseCache
@@ -83,6 +85,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await state.refresh()
         app.state.api = state
         feed.start()
+        desk_feed.start()
         refresher = asyncio.create_task(_refresh_forever(state), name="refresh")
         try:
             yield
@@ -91,6 +94,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await feed.stop()
+            await desk_feed.stop()
             await publisher.stop()
             await pool.close()
 
@@ -111,11 +115,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_events,
         routes_findings,
         routes_photos,
+        routes_silent,
     ):
         app.include_router(module.router)
     app.include_router(routes_quickcount.router)
     app.include_router(routes_kpu.router)
     routes_photos.install_photo_store(app)
+    desk_feed = routes_incidents.install(app, settings.database_url)
     install_hot_paths(app)
 
     async def health() -> dict[str, bool]:

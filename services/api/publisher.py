@@ -48,12 +48,14 @@ class ReviewPublisher:
 
     async def publish(self, decision: ReviewDecided) -> None:
         """Send the decision keyed by its TPS and wait for the acknowledgement (acks=all)."""
+        await self.send(self.topic, key_for_tps(decision.tps), encode(decision))
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Send one record to a topic and wait for the acknowledgement (acks=all)."""
         producer = await self._started()
         try:
             async with asyncio.timeout(self.timeout_s):
-                await producer.send_and_wait(
-                    self.topic, value=encode(decision), key=key_for_tps(decision.tps)
-                )
+                await producer.send_and_wait(topic, value=value, key=key)
         except (KafkaError, TimeoutError) as exc:
             raise PublishUnavailable(str(exc) or type(exc).__name__) from exc
 

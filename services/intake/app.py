@@ -9,13 +9,22 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import metrics, routes_api, routes_app, routes_photos, routes_webhooks
+from services.intake import (
+    metrics,
+    routes_api,
+    routes_app,
+    routes_incidents,
+    routes_photos,
+    routes_webhooks,
+)
 from services.intake.directory import Directory, DirectoryRefresher
 from services.intake.idempotency import IdempotencyCache
+from services.intake.incidents import IncidentIntake
 from services.intake.notifier import Replier, VerdictNotifier
 from services.intake.photos import PhotoIntake
 from services.intake.publisher import Publisher
 from services.intake.ratelimit import RateLimiter
+from services.intake.reminders import SilentReminders
 from services.intake.schemas import JsonResponse
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import Intake
@@ -26,6 +35,7 @@ from shared.http_errors import install_error_handlers
 from shared.metrics import APP_TELEMETRY
 from shared.ops import add_ops_routes
 from shared.photos import PhotoLimits
+from shared.silence_settings import SilenceSettings
 from shared.tokens import TokenVerifier
 
 DESCRIPTION = """
@@ -103,6 +113,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     replier = Replier(settings, directory)
     notifier = VerdictNotifier(settings, replier)
+    reminders = SilentReminders(settings, SilenceSettings(), replier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,10 +125,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         replier.start()
         if settings.notifier_enabled:
             notifier.start()
+        reminders.start()
         await refresher.wait_first(timeout_s=5.0)
         try:
             yield
         finally:
+            await reminders.stop()
             await notifier.stop()
             await replier.stop()
             await publisher.stop()
@@ -143,14 +156,27 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.photos = photos
     app.state.latest_forms = LatestForms(settings.photo_link_window_s)
     app.state.notifier = notifier
+    app.state.reminders = reminders
     install_error_handlers(app)
     install_hot_paths(app)
     app.add_middleware(RequestMetrics)
-    app.include_router(routes_api.router)
-    app.include_router(routes_api.upload_router)
-    app.include_router(routes_webhooks.router)
-    app.include_router(routes_app.router)
-    app.include_router(routes_photos.router)
+    for router in (
+        routes_api.router,
+        routes_api.upload_router,
+        routes_webhooks.router,
+        routes_app.router,
+        routes_photos.router,
+    ):
+        app.include_router(router)
+    routes_incidents.install(
+        app,
+        IncidentIntake(
+            publisher,
+            directory,
+            topic=settings.topics.incidents,
+            retry_after_s=settings.retry_after_s,
+        ),
+    )
 
     async def health() -> dict[str, bool]:
         return {"kafka": await publisher.healthy(), "postgres": refresher.healthy()}

@@ -38,6 +38,8 @@ class Operators:
     by_id: dict[str, OperatorRow] = field(default_factory=dict)
     by_phone: dict[str, OperatorRow] = field(default_factory=dict)
     election_of_contest: dict[str, str] = field(default_factory=dict)
+    # Desa and TPS codes of every loaded election: the places an incident can be reported at.
+    areas: frozenset[str] = frozenset()
 
 
 async def _load_operators(conn: Conn) -> Operators:
@@ -50,6 +52,7 @@ async def _load_operators(conn: Conn) -> Operators:
         by_id={op.id: op for op in operators},
         by_phone={op.phone: op for op in operators if op.phone},
         election_of_contest=newest,
+        areas=await repository.fetch_incident_areas(conn),
     )
 
 
@@ -80,6 +83,10 @@ class Directory:
     def election_for(self, contest: str) -> str | None:
         """The newest loaded election holding this contest (texts do not name the election)."""
         return self._roster.value.election_of_contest.get(contest)
+
+    def knows_area(self, code: str) -> bool:
+        """True when the desa or TPS code is in a loaded roster."""
+        return code in self._roster.value.areas
 
     def in_sample(self, election: str, tps: str) -> bool:
         """True when the TPS is in the election's quick-count sample (as of the last refresh)."""

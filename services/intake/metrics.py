@@ -24,6 +24,23 @@ FORMS = Counter("deskpemilu_intake_forms_total", "Forms published, by channel", 
 REPLIES = Counter(
     "deskpemilu_intake_replies_total", "Replies to WhatsApp/SMS senders", ["channel", "outcome"]
 )
+REMINDERS = Counter(
+    "deskpemilu_intake_silent_reminders_total",
+    "Reminders to operators of silent TPS: sent, failed (retried), rate_limited, demo_skipped",
+    ["outcome"],
+)
+for _outcome in ("sent", "failed", "rate_limited", "demo_skipped"):
+    REMINDERS.labels(_outcome)
 PHOTOS = Counter(
     "deskpemilu_intake_photos_total", "Photos stored and published, by channel", ["channel"]
+)
+INCIDENTS = Counter(
+    "deskpemilu_intake_incidents_total",
+    "Incident reports published, by channel and severity",
+    ["channel", "severity"],
+)
+INCIDENTS_REFUSED = Counter(
+    "deskpemilu_intake_incidents_refused_total",
+    "Incident reports refused before publishing, by machine code",
+    ["code"],
 )

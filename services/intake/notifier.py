@@ -29,6 +29,7 @@ from shared.events import (
     utcnow,
     validated_adapter,
 )
+from shared.whatsapp import WhatsAppClient
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,13 @@ class Replier:
     def __init__(self, settings: IntakeSettings, directory: Directory) -> None:
         self._settings = settings
         self._directory = directory
-        self._client = httpx.AsyncClient(timeout=settings.reply_timeout_s)
+        self._whatsapp = WhatsAppClient(
+            api_base=settings.whatsapp_api_base,
+            phone_number_id=settings.whatsapp_phone_number_id,
+            access_token=settings.whatsapp_access_token,
+            timeout_s=settings.reply_timeout_s,
+        )
+        self._client = self._whatsapp.http  # one connection pool for WhatsApp and SMS
         self._queue: asyncio.Queue[Reply] = asyncio.Queue(maxsize=10_000)
         self._workers: list[asyncio.Task[None]] = []
 
@@ -124,24 +131,7 @@ class Replier:
         return ok
 
     async def _send_whatsapp(self, reply: Reply) -> httpx.Response:
-        settings = self._settings
-        headers = {}
-        if settings.whatsapp_access_token is not None:
-            headers["Authorization"] = f"Bearer {settings.whatsapp_access_token.get_secret_value()}"
-        url = (
-            f"{settings.whatsapp_api_base.rstrip('/')}/{settings.whatsapp_phone_number_id}/messages"
-        )
-        return await self._client.post(
-            url,
-            headers=headers,
-            json={
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": reply.to,
-                "type": "text",
-                "text": {"preview_url": False, "body": reply.text[:4096]},
-            },
-        )
+        return await self._whatsapp.send_text(reply.to, reply.text)
 
     async def _send_sms(self, reply: Reply) -> httpx.Response | None:
         settings = self._settings

@@ -57,6 +57,14 @@ async def fetch_operators(conn: Conn) -> list[OperatorRow]:
     ]
 
 
+async def fetch_incident_areas(conn: Conn) -> frozenset[str]:
+    """Every desa and TPS code of any loaded election: where an incident can be reported."""
+    rows = await conn.fetch(
+        "SELECT code FROM areas WHERE level = 'desa' UNION SELECT DISTINCT code FROM tps"
+    )
+    return frozenset(r["code"] for r in rows)
+
+
 async def fetch_election_contests(conn: Conn) -> list[ElectionContest]:
     """Contests of every loaded election, newest election first."""
     rows = await conn.fetch(

@@ -13,6 +13,14 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from services.intake.directory import Directory, normalise_phone
+from services.intake.incident_parser import (
+    format_readback as incident_readback,
+)
+from services.intake.incident_parser import (
+    is_incident_message,
+    parse_incident,
+)
+from services.intake.incidents import IncidentIntake
 from services.intake.notifier import Replier, Reply
 from services.intake.parser import PARSE_HELP, ParseError, format_readback, parse_message
 from services.intake.photos import PhotoTarget
@@ -77,6 +85,8 @@ async def handle_text(
             "pesan yang sama.",
             published=False,
         )
+    if is_incident_message(text):
+        return await _incident_outcome(request, operator, phone, text, message_id, channel)
     parsed = parse_message(text, election=settings.text_election or _PLACEHOLDER_ELECTION)
     if isinstance(parsed, ParseError):
         if parsed.code == PARSE_HELP:
@@ -118,6 +128,44 @@ async def handle_text(
         f"No. kiriman: {str(accepted.submission_id)[:8]}",
         published=True,
     )
+
+
+def polite(pesan: str, message: str, hint: str = "") -> str:
+    """A refusal to a sender: Indonesian first, English in brackets, then the format."""
+    text = f"Maaf, laporan belum dicatat. {pesan}\n({message})"
+    return f"{text}\n\n{hint}" if hint else text
+
+
+async def _incident_outcome(
+    request: Request,
+    operator: OperatorRef,
+    phone: str,
+    text: str,
+    message_id: str,
+    channel: Channel,
+) -> TextOutcome:
+    """A KEJADIAN text: parsed, checked, published to incidents.v1, read back to the sender."""
+    incidents: IncidentIntake = request.app.state.incidents
+    parsed = parse_incident(text)
+    if isinstance(parsed, ParseError):
+        return TextOutcome(polite(parsed.pesan, parsed.message, parsed.hint), published=False)
+    try:
+        accepted, replayed = await incidents.report(
+            operator,
+            area=parsed.area,
+            category=parsed.category,
+            text=parsed.text,
+            channel=channel,
+            idempotency_key=f"{channel.value}:{message_id}",
+            reply_to=normalise_phone(phone),
+        )
+    except IntakeError as exc:
+        if exc.status == 503:
+            raise
+        return TextOutcome(polite(exc.pesan, exc.message), published=False)
+    if replayed:
+        return TextOutcome(None, published=True)
+    return TextOutcome(incident_readback(parsed, str(accepted.incident_id)), published=True)
 
 
 def _error_response(error: IntakeError) -> JsonResponse:

@@ -243,3 +243,59 @@ class JsonResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         """Serialise with orjson: datetimes and UUIDs natively."""
         return orjson.dumps(content)
+
+
+class IncidentIn(BaseModel):
+    """One incident report (laporan kejadian) from the app or another JSON client."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "area": "16.07.01.1016.001",
+                    "category": "logistik",
+                    "text": "Surat suara PPWP kurang 20 lembar; PPS sudah dihubungi.",
+                }
+            ]
+        },
+    )
+
+    area: str = Field(
+        min_length=10,
+        max_length=40,
+        description="TPS code (13 digits, dots optional) or desa code (10 digits)",
+    )
+    category: str = Field(
+        min_length=1,
+        max_length=40,
+        description="kericuhan, intimidasi, logistik, petugas, bencana, psu or lainnya "
+        "(common synonyms such as 'politik uang' or 'banjir' are understood)",
+    )
+    text: str = Field(min_length=1, max_length=5000, description="What happened (<= 1000 chars)")
+
+
+class IncidentAcceptedOut(BaseModel):
+    """The 202 answer: the report is in Kafka under this id, with its default severity."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "incident_id": "0b4a6a8e-1f3e-5d2c-8a77-3c9d1e2f4b60",
+                    "status": "received",
+                    "reported_at": "2024-02-14T10:05:11.120Z",
+                    "area": "16.07.01.1016.001",
+                    "category": "logistik",
+                    "severity": "high",
+                }
+            ]
+        }
+    )
+
+    incident_id: uuid.UUID
+    status: Literal["received"] = "received"
+    reported_at: datetime
+    area: str
+    category: str
+    severity: str

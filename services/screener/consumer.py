@@ -20,6 +20,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.screener import metrics
+from services.screener.alerting import DeskAlerts
 from services.screener.holds import hold_decisions
 from services.screener.repository import (
     Conn,
@@ -131,6 +132,7 @@ async def main() -> None:
         publish = publish_hold
     ops = await serve_ops(SERVICE, settings.ops_host, settings.ops_port, health)
     log.info("screener started", extra={"hold": sorted(cfg.actions)})
+    desk_alerts = await DeskAlerts.start(settings, stop)
     try:
         while not stop.is_set():
             wake.clear()
@@ -143,6 +145,8 @@ async def main() -> None:
                 log.info("screened", extra=stats.__dict__)
             await _sleep_until(stop, wake, settings.min_interval_s, settings.max_interval_s)
     finally:
+        stop.set()
+        await desk_alerts.close()
         await ops.stop()
         if producer is not None:
             await producer.stop()
