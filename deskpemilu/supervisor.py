@@ -1,4 +1,8 @@
-"""A small process supervisor for the four services: start, restart on crash, stop on SIGTERM."""
+"""A small process supervisor for the services: start, restart on crash, stop on SIGTERM.
+
+DESKPEMILU_REPLICAS (e.g. `intake=2,validator=2,aggregator=2`) runs several instances of a
+service: the second one is named `intake-2` and listens on the service's port + 10.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from deskpemilu.runtime import LOG_DIR, PAUSE_DIR, REPO_ROOT, SERVICES_STATE, SUPERVISOR_PID
+from deskpemilu.runtime import (
+    LOG_DIR,
+    PAUSE_DIR,
+    REPO_ROOT,
+    SERVICE_PORT_VARS,
+    SERVICES_STATE,
+    SUPERVISOR_PID,
+    instance_port,
+    service_instances,
+    split_instance,
+)
 
 SERVICES = ("validator", "aggregator", "intake", "api", "screener")
 MAX_BACKOFF_S = 10.0
@@ -18,22 +32,30 @@ MAX_BACKOFF_S = 10.0
 
 @dataclass
 class Child:
-    """One supervised service process and its restart history."""
+    """One supervised service process (an instance of a service) and its restart history."""
 
-    name: str
+    name: str  # the instance: `intake`, `intake-2`
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     backoff_s: float = 0.5
     next_start: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
 
+    @property
+    def service(self) -> str:
+        """The service this instance runs."""
+        return split_instance(self.name)[0]
+
     def start(self) -> None:
         """Start the service with its output appended to its log file."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log_file = (LOG_DIR / f"{self.name}.log").open("ab")
+        env = dict(os.environ)
+        env[SERVICE_PORT_VARS[self.service]] = str(instance_port(self.name))
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", f"services.{self.service}"],
             cwd=REPO_ROOT,
+            env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -61,7 +83,7 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     SUPERVISOR_PID.write_text(str(os.getpid()))
-    children = {name: Child(name) for name in services}
+    children = {name: Child(name) for name in service_instances(services)}
     for child in children.values():
         child.start()
     _write_state(children)
@@ -84,8 +106,8 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
 def _tend(child: Child, now: float) -> bool:
     """Stop a paused child, schedule a crashed one's restart, start a due one; True on a change."""
     proc = child.process
-    if (PAUSE_DIR / child.name).exists():
-        # `deskpemilu rebuild` pauses the aggregator: stop it, do not restart it.
+    if (PAUSE_DIR / child.service).exists():
+        # `deskpemilu rebuild` pauses the aggregators: stop them, do not restart them.
         if proc is None:
             return False
         _stop_all({child.name: child})
