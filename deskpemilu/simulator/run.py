@@ -40,6 +40,7 @@ class RunStats:
     by_status: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # connection errors by kind
+    by_intake: Counter[str] = field(default_factory=Counter)  # forms acknowledged per intake URL
     first_202_at: float | None = None
     last_202_at: float | None = None
 
@@ -212,6 +213,7 @@ class DayRunner:
                 self.stats.first_202_at = self.stats.first_202_at or now
                 self.stats.last_202_at = now
                 self.stats.forms_stored += len(group)
+                self.stats.by_intake[str(client.base_url).rstrip("/")] += len(group)
                 self.on_progress(len(group))
                 return
             if outcome.status not in (429, 503, 599):

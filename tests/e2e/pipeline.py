@@ -92,10 +92,15 @@ async def start_pipeline(
     pipeline = Pipeline(env=env, database_url=database_url)
     counts = replicas or {}
     for service in services:
+        # A service's instances start together; the next service once they are healthy.
+        started = []
         for index in range(1, counts.get(service, 1) + 1):
             name = instance_name(service, index)
             process = ServiceProcess(name, env, log_dir / f"{name}.log", service=service)
-            pipeline.services[name] = process.start(timeout_s=60)
+            pipeline.services[name] = process.start(wait=False)
+            started.append(process)
+        for process in started:
+            process.wait_healthy(timeout_s=60)
     return pipeline
 
 
