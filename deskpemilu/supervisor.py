@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from deskpemilu.runtime import (
@@ -50,8 +51,7 @@ class Child:
         """Start the service with its output appended to its log file."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log_file = (LOG_DIR / f"{self.name}.log").open("ab")
-        env = dict(os.environ)
-        env[SERVICE_PORT_VARS[self.service]] = str(instance_port(self.name))
+        env = instance_environment(self.name, os.environ)
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [sys.executable, "-m", f"services.{self.service}"],
             cwd=REPO_ROOT,
@@ -62,6 +62,22 @@ class Child:
         )
         log_file.close()
         self.started_at = time.monotonic()
+
+
+# Names a consumer gives itself in its group: two instances must never share one (the aggregator's
+# is its static membership id, which the broker fences when two members claim it).
+INSTANCE_ID_VARS = {"validator": "VALIDATOR_INSTANCE_ID", "aggregator": "AGGREGATOR_INSTANCE_ID"}
+
+
+def instance_environment(instance: str, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of one instance: its own port, and its own group instance id if set."""
+    service, index = split_instance(instance)
+    env = dict(base)
+    env[SERVICE_PORT_VARS[service]] = str(instance_port(instance))
+    id_var = INSTANCE_ID_VARS.get(service)
+    if id_var and env.get(id_var) and index > 1:
+        env[id_var] = f"{env[id_var]}-{index}"
+    return env
 
 
 def _write_state(children: dict[str, Child]) -> None:

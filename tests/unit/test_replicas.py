@@ -6,7 +6,7 @@ import pytest
 
 from deskpemilu import prometheus, runtime
 from deskpemilu.chaos import ChaosReport
-from deskpemilu.supervisor import SERVICES
+from deskpemilu.supervisor import SERVICES, instance_environment
 
 
 def test_second_instances_are_named_and_ported_after_their_service(
@@ -47,3 +47,16 @@ def test_kills_are_summed_per_service() -> None:
     report.kills.update({"intake": 2, "intake-2": 1, "api": 1})
     assert report.kills_by_service == {"intake": 3, "api": 1}
     assert "by service: api 1, intake 3" in report.summary()
+
+
+def test_each_instance_gets_its_own_port_and_group_instance_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AGGREGATOR_PORT", raising=False)
+    base = {"AGGREGATOR_INSTANCE_ID": "agg", "PATH": "/usr/bin"}
+    first = instance_environment("aggregator", base)
+    second = instance_environment("aggregator-2", base)
+    assert (first["AGGREGATOR_PORT"], second["AGGREGATOR_PORT"]) == ("8003", "8013")
+    assert (first["AGGREGATOR_INSTANCE_ID"], second["AGGREGATOR_INSTANCE_ID"]) == ("agg", "agg-2")
+    assert "VALIDATOR_INSTANCE_ID" not in instance_environment("validator-2", base)
+    assert second["PATH"] == "/usr/bin"
