@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import asyncpg
 import httpx
 
+from deskpemilu.runtime import split_instance
 from deskpemilu.simulator.channels import ChannelSecrets
 from deskpemilu.simulator.plan import DayPlan, Operators, Send, plan_day
 from deskpemilu.simulator.run import DayRunner, RunStats, load_operators, mint_tokens
@@ -130,7 +131,7 @@ class ChaosConfig:
 class ChaosReport:
     """What was done to the pipeline and how the results compare with the ground truth."""
 
-    kills: Counter[str] = field(default_factory=Counter)
+    kills: Counter[str] = field(default_factory=Counter)  # per instance (`intake-2`)
     backing_restarts: Counter[str] = field(default_factory=Counter)
     service_restarts: int = 0
     forms: int = 0  # forms the intake acknowledged (202)
@@ -148,6 +149,14 @@ class ChaosReport:
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)  # faults that could not be injected
     timeline: list[str] = field(default_factory=list)
+
+    @property
+    def kills_by_service(self) -> Counter[str]:
+        """Kills per service, whichever of its instances was hit."""
+        out: Counter[str] = Counter()
+        for instance, count in self.kills.items():
+            out[split_instance(instance)[0]] += count
+        return out
 
     @property
     def api_errors(self) -> int:
@@ -173,6 +182,10 @@ class ChaosReport:
     def summary(self) -> str:
         """One line per figure, as the CLI prints them."""
         kills = ", ".join(f"{n} {c}" for n, c in sorted(self.kills.items())) or "none"
+        if len(self.kills_by_service) < len(self.kills):  # several instances of a service
+            kills += "; by service: " + ", ".join(
+                f"{n} {c}" for n, c in sorted(self.kills_by_service.items())
+            )
         restarts = ", ".join(f"{n} {c}" for n, c in sorted(self.backing_restarts.items()))
         lines = [
             f"kills:       {sum(self.kills.values())} ({kills})",
@@ -406,13 +419,16 @@ class Chaos:
         prepared: Prepared,
         truth: dict[str, Any],
         *,
-        intake_url: str,
+        intake_url: str | Sequence[str],
         api_url: str,
         database_url: str,
         secrets: ChannelSecrets,
         on_progress: Callable[[int], None] | None = None,
     ) -> ChaosReport:
-        """Send the day under faults, wait for the pipeline to drain, compare with the truth."""
+        """Send the day under faults, wait for the pipeline to drain, compare with the truth.
+
+        intake_url: one intake, or every instance of it (the sends are spread over them).
+        """
         report = self.report
         self._started = time.monotonic()
         plan = prepared.plan
@@ -613,7 +629,7 @@ def _runs_service(pid: int, name: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"services.{name}".encode() in cmdline
+    return f"services.{split_instance(name)[0]}".encode() in cmdline
 
 
 async def wait_healthy_urls(urls: Mapping[str, str], timeout_s: float) -> list[str]:

@@ -121,7 +121,7 @@ def _wait_healthy(names: tuple[str, ...], timeout_s: float = 60.0) -> None:
     with console.status("services: waiting for /healthz ...") as status:
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
-                url = f"http://127.0.0.1:{runtime.service_port(name)}/healthz"
+                url = f"http://127.0.0.1:{runtime.instance_port(name)}/healthz"
                 try:
                     if httpx.get(url, timeout=1.0).status_code == 200:
                         pending.discard(name)
@@ -167,7 +167,8 @@ def up(
         )
     from deskpemilu.supervisor import SERVICES
 
-    _wait_healthy(SERVICES)
+    instances = runtime.service_instances(SERVICES)
+    _wait_healthy(instances)
     prometheus_line = prometheus.up_local(console)
     api = runtime.service_port("api")
     intake = runtime.service_port("intake")
@@ -178,7 +179,7 @@ def up(
         f"  operator app          http://127.0.0.1:{intake}/app/  "
         "(sign-in: deskpemilu operators token <id> --link)\n"
         "  metrics               /metrics on ports "
-        + ", ".join(str(runtime.service_port(s)) for s in SERVICES)
+        + ", ".join(str(runtime.instance_port(s)) for s in instances)
         + prometheus_line
         + s3_line
         + "\n  logs                  .run/logs/\n  stop                  deskpemilu down"
@@ -216,8 +217,8 @@ def status() -> None:
     subprocess.run(["bash", str(runtime.STACK_SCRIPT), "status"], check=False)  # noqa: S603,S607
     from deskpemilu.supervisor import SERVICES
 
-    for name in SERVICES:
-        url = f"http://127.0.0.1:{runtime.service_port(name)}/healthz"
+    for name in runtime.service_instances(SERVICES):
+        url = f"http://127.0.0.1:{runtime.instance_port(name)}/healthz"
         try:
             code = str(httpx.get(url, timeout=1.0).status_code)
         except httpx.HTTPError:
@@ -557,7 +558,12 @@ def rebuild() -> None:
         with console.status("rebuild: stopping the supervised aggregator ..."):
             for _ in range(300):
                 state = json.loads(runtime.SERVICES_STATE.read_text() or "{}")
-                if state.get("aggregator", {}).get("pid") is None:
+                running = [
+                    info.get("pid")
+                    for name, info in state.items()
+                    if runtime.split_instance(name)[0] == "aggregator"
+                ]
+                if not any(running):
                     break
                 time.sleep(0.1)
     try:
@@ -632,8 +638,10 @@ def chaos(
             f"chaos: {len(prepared.plan.sends)} sends over {duration:.0f}s, a fault every "
             f"~{kill_every:.0f}s ({targets}); ground truth in {truth_path}"
         )
-        ports = {name: runtime.service_port(name) for name in SERVICES}
-        services = SupervisedServices(runtime.SERVICES_STATE, SERVICES, ports)
+        instances = runtime.service_instances(SERVICES)
+        ports = {name: runtime.instance_port(name) for name in instances}
+        services = SupervisedServices(runtime.SERVICES_STATE, instances, ports)
+        intakes = [f"http://127.0.0.1:{p}" for n, p in ports.items() if n.startswith("intake")]
         stack = None if no_broker_restarts else ShellStack(runtime.STACK_SCRIPT, os.environ)
         config = ChaosConfig(
             seed=seed,
@@ -659,7 +667,7 @@ def chaos(
             report = await run.run(
                 prepared,
                 orjson.loads(truth_path.read_bytes()),
-                intake_url=f"http://127.0.0.1:{ports['intake']}",
+                intake_url=intakes,
                 api_url=f"http://127.0.0.1:{ports['api']}",
                 database_url=settings.database_url,
                 secrets=_channel_secrets(),

@@ -58,7 +58,8 @@ def scrape_config(
 ) -> dict[str, Any]:
     """A Prometheus config scraping each service's /metrics; targets: service -> host:port.
 
-    Every series gets the target label `app` (the service); metrics that carry their own
+    Every series gets the target label `app` (the service; its instances differ in their
+    `instance`, the address); metrics that carry their own
     `service` label (the consumer loop's, e.g. intake-notifier inside the intake) keep it.
     """
     return {
@@ -73,7 +74,7 @@ def scrape_config(
                 "job_name": JOB,
                 "scrape_timeout": scrape_interval,
                 "static_configs": [
-                    {"targets": [address], "labels": {"app": name}}
+                    {"targets": [address], "labels": {"app": runtime.split_instance(name)[0]}}
                     for name, address in sorted(targets.items())
                 ],
             }
@@ -85,7 +86,10 @@ def local_targets() -> dict[str, str]:
     """The local stack's four services at the ports the environment gives them."""
     from deskpemilu.supervisor import SERVICES
 
-    return {name: f"127.0.0.1:{runtime.service_port(name)}" for name in SERVICES}
+    return {
+        name: f"127.0.0.1:{runtime.instance_port(name)}"
+        for name in runtime.service_instances(SERVICES)
+    }
 
 
 class PrometheusError(RuntimeError):

@@ -77,3 +77,54 @@ def local_bootstrap() -> str:
         str(port + 10 * n) for n in range(kafka_brokers())
     )
     return ",".join(f"127.0.0.1:{p}" for p in ports.split(","))
+
+
+# ---- several instances of a service (DESKPEMILU_REPLICAS=intake=2,validator=2,aggregator=2)
+
+REPLICAS_VAR = "DESKPEMILU_REPLICAS"
+# The n-th instance of a service listens on the service's port + 10 * (n - 1): 8001, 8011, ...
+INSTANCE_PORT_STEP = 10
+MAX_REPLICAS = 9
+
+
+def instance_name(service: str, index: int) -> str:
+    """The first instance is named after its service, the others `<service>-<n>`."""
+    return service if index == 1 else f"{service}-{index}"
+
+
+def split_instance(instance: str) -> tuple[str, int]:
+    """(service, index) of an instance name: `intake` -> (intake, 1), `intake-2` -> (intake, 2)."""
+    service, _, index = instance.rpartition("-")
+    if service and index.isdigit():
+        return service, int(index)
+    return instance, 1
+
+
+def parse_replicas(spec: str, services: tuple[str, ...]) -> dict[str, int]:
+    """`intake=2,validator=2` -> instances per service (1 for those not named)."""
+    counts = dict.fromkeys(services, 1)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in counts or not value.strip().isdigit():
+            raise ValueError(
+                f"{REPLICAS_VAR}: {item!r} is not <service>=<count> with a service of "
+                f"{', '.join(services)}"
+            )
+        count = int(value)
+        if not 1 <= count <= MAX_REPLICAS:
+            raise ValueError(f"{REPLICAS_VAR}: {name} wants 1 to {MAX_REPLICAS} instances")
+        counts[name] = count
+    return counts
+
+
+def service_instances(services: tuple[str, ...]) -> tuple[str, ...]:
+    """Every instance the local stack runs, by service order (DESKPEMILU_REPLICAS)."""
+    counts = parse_replicas(os.environ.get(REPLICAS_VAR, ""), services)
+    return tuple(instance_name(s, n) for s in services for n in range(1, counts[s] + 1))
+
+
+def instance_port(instance: str) -> int:
+    """The port of one instance: its service's port, shifted for the second and later ones."""
+    service, index = split_instance(instance)
+    return service_port(service) + INSTANCE_PORT_STEP * (index - 1)

@@ -1,4 +1,8 @@
-"""A small process supervisor for the four services: start, restart on crash, stop on SIGTERM."""
+"""A small process supervisor for the services: start, restart on crash, stop on SIGTERM.
+
+DESKPEMILU_REPLICAS (e.g. `intake=2,validator=2,aggregator=2`) runs several instances of a
+service: the second one is named `intake-2` and listens on the service's port + 10.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from deskpemilu.runtime import LOG_DIR, PAUSE_DIR, REPO_ROOT, SERVICES_STATE, SUPERVISOR_PID
+from deskpemilu.runtime import (
+    LOG_DIR,
+    PAUSE_DIR,
+    REPO_ROOT,
+    SERVICE_PORT_VARS,
+    SERVICES_STATE,
+    SUPERVISOR_PID,
+    instance_port,
+    service_instances,
+    split_instance,
+)
 
 SERVICES = ("validator", "aggregator", "intake", "api", "screener")
 MAX_BACKOFF_S = 10.0
@@ -18,28 +33,51 @@ MAX_BACKOFF_S = 10.0
 
 @dataclass
 class Child:
-    """One supervised service process and its restart history."""
+    """One supervised service process (an instance of a service) and its restart history."""
 
-    name: str
+    name: str  # the instance: `intake`, `intake-2`
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     backoff_s: float = 0.5
     next_start: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
 
+    @property
+    def service(self) -> str:
+        """The service this instance runs."""
+        return split_instance(self.name)[0]
+
     def start(self) -> None:
         """Start the service with its output appended to its log file."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log_file = (LOG_DIR / f"{self.name}.log").open("ab")
+        env = instance_environment(self.name, os.environ)
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", f"services.{self.service}"],
             cwd=REPO_ROOT,
+            env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log_file.close()
         self.started_at = time.monotonic()
+
+
+# Names a consumer gives itself in its group: two instances must never share one (the aggregator's
+# is its static membership id, which the broker fences when two members claim it).
+INSTANCE_ID_VARS = {"validator": "VALIDATOR_INSTANCE_ID", "aggregator": "AGGREGATOR_INSTANCE_ID"}
+
+
+def instance_environment(instance: str, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of one instance: its own port, and its own group instance id if set."""
+    service, index = split_instance(instance)
+    env = dict(base)
+    env[SERVICE_PORT_VARS[service]] = str(instance_port(instance))
+    id_var = INSTANCE_ID_VARS.get(service)
+    if id_var and env.get(id_var) and index > 1:
+        env[id_var] = f"{env[id_var]}-{index}"
+    return env
 
 
 def _write_state(children: dict[str, Child]) -> None:
@@ -61,7 +99,7 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     SUPERVISOR_PID.write_text(str(os.getpid()))
-    children = {name: Child(name) for name in services}
+    children = {name: Child(name) for name in service_instances(services)}
     for child in children.values():
         child.start()
     _write_state(children)
@@ -84,8 +122,8 @@ def supervise(services: tuple[str, ...] = SERVICES) -> int:
 def _tend(child: Child, now: float) -> bool:
     """Stop a paused child, schedule a crashed one's restart, start a due one; True on a change."""
     proc = child.process
-    if (PAUSE_DIR / child.name).exists():
-        # `deskpemilu rebuild` pauses the aggregator: stop it, do not restart it.
+    if (PAUSE_DIR / child.service).exists():
+        # `deskpemilu rebuild` pauses the aggregators: stop them, do not restart them.
         if proc is None:
             return False
         _stop_all({child.name: child})

@@ -2,16 +2,77 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import ALL_TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
+
+
+class KafkaClientSettings(BaseSettings):
+    """How every Kafka client of the desk reaches the brokers: TLS and SASL for a managed Kafka.
+
+    KAFKA_SECURITY_PROTOCOL (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), KAFKA_SASL_MECHANISM
+    (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and
+    KAFKA_SSL_CAFILE (a PEM bundle; unset: the system's certificate authorities).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", frozen=True)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaClientSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_MECHANISM, "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and self.sasl_mechanism:
+            raise ValueError("KAFKA_SASL_MECHANISM is set, KAFKA_SECURITY_PROTOCOL is not SASL_*")
+        if self.ssl_cafile is not None:
+            if not self.security_protocol.endswith("SSL"):
+                raise ValueError("KAFKA_SSL_CAFILE is set but KAFKA_SECURITY_PROTOCOL has no SSL")
+            if not self.ssl_cafile.is_file():
+                raise ValueError(f"KAFKA_SSL_CAFILE: no file at {self.ssl_cafile}")
+        return self
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for AIOKafkaProducer, AIOKafkaConsumer and AIOKafkaAdminClient."""
+        kwargs: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.endswith("SSL"):
+            cafile = str(self.ssl_cafile) if self.ssl_cafile else None
+            kwargs["ssl_context"] = create_ssl_context(cafile=cafile)
+        if self.sasl_mechanism:
+            assert self.sasl_password is not None  # checked above
+            kwargs.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password.get_secret_value(),
+            )
+        return kwargs
+
+
+@functools.lru_cache(maxsize=1)
+def kafka_client_options() -> dict[str, Any]:
+    """The environment's Kafka security settings as client keyword arguments (read once)."""
+    return KafkaClientSettings().client_kwargs()
 
 
 def make_producer(
@@ -31,6 +92,7 @@ def make_producer(
         transactional_id=transactional_id,
         compression_type=None,
         max_batch_size=256 * 1024,
+        **kafka_client_options(),
     )
 
 
@@ -42,7 +104,7 @@ async def ensure_topics(
     topics: Iterable[TopicSpec] = ALL_TOPICS,
 ) -> list[str]:
     """Create the missing topics with their configuration; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -53,13 +53,23 @@ def stack_env(kafka_bootstrap: str, database_url: str, **extra: str) -> dict[str
 
 @dataclass
 class ServiceProcess:
-    """One running `python -m services.<name>` with its port and log file."""
+    """One running `python -m services.<service>` with its port and log file.
+
+    name is the instance's name (`intake`, or `intake-2` for a second one); service the
+    service it runs, when the name is not the service's own.
+    """
 
     name: str
     env: dict[str, str]
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    service: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The service this process runs (intake, validator, aggregator, api, screener)."""
+        return self.service or self.name
 
     @property
     def url(self) -> str:
@@ -69,10 +79,10 @@ class ServiceProcess:
     def start(self, *, wait: bool = True, timeout_s: float = 30.0) -> ServiceProcess:
         """Start the process and (by default) wait until /healthz answers 200."""
         env = dict(self.env)
-        env[PORT_VARS[self.name]] = str(self.port)
+        env[PORT_VARS[self.kind]] = str(self.port)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
+                [sys.executable, "-m", f"services.{self.kind}"],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,

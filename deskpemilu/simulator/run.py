@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ class RunStats:
     by_status: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # connection errors by kind
+    by_intake: Counter[str] = field(default_factory=Counter)  # forms acknowledged per intake URL
     first_202_at: float | None = None
     last_202_at: float | None = None
 
@@ -65,13 +67,17 @@ async def mint_tokens(
 
 
 class DayRunner:
-    """Replays a DayPlan against the intake: time-compressed, rate-limited, ordered per TPS."""
+    """Replays a DayPlan against the intake: time-compressed, rate-limited, ordered per TPS.
+
+    intake_url may name several intake instances: the sends take them in turn, and a retry
+    goes to the next one, as a phone behind a load balancer would reach another replica.
+    """
 
     def __init__(
         self,
         plan: DayPlan,
         *,
-        intake_url: str,
+        intake_url: str | Sequence[str],
         tokens: dict[str, str],
         phones: dict[str, str],
         secrets: ChannelSecrets,
@@ -82,7 +88,11 @@ class DayRunner:
         on_answer: Callable[[list[Send], int], None] | None = None,
     ) -> None:
         self.plan = plan
-        self.intake_url = intake_url
+        self.intake_urls = [intake_url] if isinstance(intake_url, str) else list(intake_url)
+        if not self.intake_urls:
+            raise ValueError("DayRunner needs at least one intake URL")
+        self.intake_url = self.intake_urls[0]
+        self._turn = 0  # the next group's intake (round robin)
         self.tokens = tokens
         self.phones = phones
         self.secrets = secrets
@@ -103,9 +113,13 @@ class DayRunner:
     async def run(self) -> RunStats:
         """Send everything; returns when every send got a 202 (or gave up)."""
         limits = httpx.Limits(max_connections=self.concurrency)
-        async with httpx.AsyncClient(
-            base_url=self.intake_url, limits=limits, timeout=30.0
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0)
+                )
+                for url in self.intake_urls
+            ]
             semaphore = asyncio.Semaphore(self.concurrency)
             tasks: list[asyncio.Task[None]] = []
             started = time.monotonic()
@@ -119,7 +133,8 @@ class DayRunner:
                 if self.max_rate:
                     await asyncio.sleep(len(group) / self.max_rate)
                 await semaphore.acquire()
-                tasks.append(asyncio.create_task(self._deliver(client, group, semaphore)))
+                turn, self._turn = self._turn, self._turn + 1
+                tasks.append(asyncio.create_task(self._deliver(clients, turn, group, semaphore)))
             await asyncio.gather(*tasks)
         return self.stats
 
@@ -148,7 +163,11 @@ class DayRunner:
         return groups
 
     async def _deliver(
-        self, client: httpx.AsyncClient, group: list[Send], semaphore: asyncio.Semaphore
+        self,
+        clients: Sequence[httpx.AsyncClient],
+        turn: int,
+        group: list[Send],
+        semaphore: asyncio.Semaphore,
     ) -> None:
         keys = [(str(s.form.contest), s.form.tps) for s in group]
         waits = [self._tps_tail[k] for k in keys if k in self._tps_tail]
@@ -158,7 +177,7 @@ class DayRunner:
         try:
             for previous in waits:
                 await previous
-            await self._send_with_retries(client, group)
+            await self._send_with_retries(clients, turn, group)
         finally:
             if not done.done():  # a cancelled run also cancels the futures others wait on
                 done.set_result(None)
@@ -175,9 +194,12 @@ class DayRunner:
             return await send_sms(client, self.secrets, self.phones[first.operator.id], first)
         return await send_api(client, token, first)
 
-    async def _send_with_retries(self, client: httpx.AsyncClient, group: list[Send]) -> None:
+    async def _send_with_retries(
+        self, clients: Sequence[httpx.AsyncClient], turn: int, group: list[Send]
+    ) -> None:
         backoff = 0.2
         for attempt in range(MAX_ATTEMPTS):
+            client = clients[(turn + attempt) % len(clients)]
             try:
                 outcome = await self._send_once(client, group)
             except httpx.HTTPError as exc:
@@ -191,6 +213,7 @@ class DayRunner:
                 self.stats.first_202_at = self.stats.first_202_at or now
                 self.stats.last_202_at = now
                 self.stats.forms_stored += len(group)
+                self.stats.by_intake[str(client.base_url).rstrip("/")] += len(group)
                 self.on_progress(len(group))
                 return
             if outcome.status not in (429, 503, 599):

@@ -45,7 +45,7 @@ from shared.events import (
     utcnow,
     validated_raw_form_adapter,
 )
-from shared.kafka import make_producer
+from shared.kafka import kafka_client_options, make_producer
 from shared.logs import configure_logging
 from shared.ops import serve_ops
 from shared.topics import Topics
@@ -258,6 +258,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+        **kafka_client_options(),
     )
     producer = make_producer(settings.kafka_bootstrap_servers)
     applier = BatchApplier(pool, settings.group_id, stop, lanes=settings.lanes)

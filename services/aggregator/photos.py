@@ -26,6 +26,7 @@ from services.aggregator.photo_repository import (
 )
 from shared.consumer import Records, run_batches, subscribe
 from shared.events import PhotoReceived
+from shared.kafka import kafka_client_options
 from shared.photos import NEAR_DUPLICATE_BITS
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ async def run_photo_recorder(
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka_client_options(),
     )
 
     async def handle(records: Records) -> None:
@@ -105,7 +107,7 @@ async def run_photo_recorder(
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -126,7 +128,10 @@ async def replay_photos(bootstrap: str, topic: str, group_id: str, conn: Conn) -
     """
     await reset_photos(conn)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        **kafka_client_options(),
     )
     await consumer.start()
     replayed = 0

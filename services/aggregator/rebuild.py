@@ -35,6 +35,7 @@ from services.aggregator.repository import (
 from services.aggregator.settings import AggregatorSettings
 from services.validator.judge import Outcome, Source, Stamp, decode, judge
 from shared.db import connect
+from shared.kafka import kafka_client_options
 from shared.roster import ElectionRoster
 from shared.roster_db import fetch_all_rosters
 
@@ -126,8 +127,11 @@ async def rebuild(settings: AggregatorSettings, progress: Progress | None = None
             enable_auto_commit=False,
             isolation_level="read_committed",
             max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+            **kafka_client_options(),
         )
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers, **kafka_client_options()
+        )
         await consumer.start()
         await admin.start()
         try:

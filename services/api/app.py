@@ -62,13 +62,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Reads go to API_DATABASE_URL (a streaming replica) when set; LISTEN to the primary.
         pool = await create_pool(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.reads_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
         async with pool.acquire() as conn:
             snapshot = build_snapshot(await fetch_roster_rows(conn))
         cache = ResponseCache(ttl_s=settings.cache_ttl_s, max_entries=settings.cache_max_entries)
-        feed = ChangeFeed(settings.database_url, ResultsChanged.CHANNEL, cache.invalidate)
+        feed = ChangeFeed(
+            settings.database_url, ResultsChanged.CHANNEL, cache.invalidate,
+            replica=pool if settings.read_database_url else None,
+            replica_wait_s=settings.replica_wait_s,
+        )  # fmt: skip
         publisher = ReviewPublisher(
             settings.kafka_bootstrap_servers,
             settings.topics.received,

@@ -13,7 +13,13 @@ import orjson
 from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 
-from services.api.metrics import NOTIFICATIONS, SSE_CLIENTS, SSE_PUSH_SECONDS
+from services.api.metrics import (
+    NOTIFICATIONS,
+    REPLICA_WAIT_SECONDS,
+    REPLICA_WAIT_TIMEOUTS,
+    SSE_CLIENTS,
+    SSE_PUSH_SECONDS,
+)
 from shared.db import connect
 from shared.notify import ResultsChanged, Scope
 
@@ -58,10 +64,29 @@ class Subscriber:
         return scopes
 
 
-class ChangeFeed:
-    """LISTENs on the results channel; on each NOTIFY runs the callbacks and wakes subscribers."""
+REPLICA_POLL_S = 0.005
+_PRIMARY_LSN = "SELECT pg_current_wal_lsn()::text"
+_REPLAYED = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, true)"
 
-    def __init__(self, dsn: str, channel: str, on_change: Callable[[], None]) -> None:
+
+class ChangeFeed:
+    """LISTENs on the results channel; on each NOTIFY runs the callbacks and wakes subscribers.
+
+    With a read replica (`replica`, the read pool), a NOTIFY is passed on only once the
+    replica has replayed the primary's WAL as far as it was when the NOTIFY came (or after
+    `replica_wait_s`): a client re-reading on a 'changed' event, and the response cache, then
+    see the change, not the replica's state from before it.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        channel: str,
+        on_change: Callable[[], None],
+        *,
+        replica: asyncpg.Pool | None = None,
+        replica_wait_s: float = 5.0,
+    ) -> None:
         self.dsn = dsn
         self.channel = channel
         self.on_change = on_change
@@ -69,17 +94,28 @@ class ChangeFeed:
         self.connected = asyncio.Event()
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        self.replica = replica
+        self.replica_wait_s = replica_wait_s
+        self._conn: asyncpg.Connection | None = None
+        self._conn_lock = asyncio.Lock()  # the LISTEN connection runs one query at a time
+        self._held: set[Scope] = set()  # scopes notified, waiting for the replica
+        self._held_at: float | None = None
+        self._held_wake = asyncio.Event()
+        self._follower: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Run the listener in the background."""
+        """Run the listener (and the replica follower) in the background."""
         self._task = asyncio.create_task(self._run(), name="change-feed")
+        if self.replica is not None:
+            self._follower = asyncio.create_task(self._follow_replica(), name="replica-follower")
 
     async def stop(self) -> None:
         """Stop listening and wake every stream so it can end."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._follower, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for sub in list(self.subscribers):
             sub.closed = True
             sub.wakeup.set()
@@ -106,7 +142,48 @@ class ChangeFeed:
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         NOTIFICATIONS.inc()
-        self.changed(scopes_of(payload if isinstance(payload, str) else ""), time.monotonic())
+        scopes = scopes_of(payload if isinstance(payload, str) else "")
+        if self.replica is None:
+            self.changed(scopes, time.monotonic())
+            return
+        self._held |= scopes
+        if self._held_at is None:
+            self._held_at = time.monotonic()
+        self._held_wake.set()
+
+    async def _follow_replica(self) -> None:
+        """Pass held NOTIFYs on once the replica has replayed up to the primary's WAL position."""
+        while True:
+            await self._held_wake.wait()
+            self._held_wake.clear()
+            scopes, at = self._held, self._held_at
+            self._held, self._held_at = set(), None
+            started = time.monotonic()
+            try:
+                caught_up = await asyncio.wait_for(self._replica_catch_up(), self.replica_wait_s)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                caught_up = False
+                waited = round(time.monotonic() - started, 3)
+                extra = {"error": repr(exc), "waited_s": waited}
+                log.warning("read replica not caught up; passing the change on", extra=extra)
+            if caught_up:
+                REPLICA_WAIT_SECONDS.observe(time.monotonic() - started)
+            else:
+                REPLICA_WAIT_TIMEOUTS.inc()
+            self.changed(scopes, at)
+
+    async def _replica_catch_up(self) -> bool:
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return False
+        async with self._conn_lock:
+            target: str = await conn.fetchval(_PRIMARY_LSN)
+        assert self.replica is not None
+        async with self.replica.acquire() as reader:
+            while True:
+                if await reader.fetchval(_REPLAYED, target):
+                    return True
+                await asyncio.sleep(REPLICA_POLL_S)
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -115,17 +192,20 @@ class ChangeFeed:
             try:
                 conn = await connect(self.dsn)
                 await conn.add_listener(self.channel, self._notified)
+                self._conn = conn
                 self.connected.set()
                 backoff = 0.5
                 # Anything may have changed while we were not listening.
                 self.changed({("", "")})
                 while not conn.is_closed():
                     await asyncio.sleep(5)
-                    await conn.fetchval("SELECT 1")  # finds a dead connection within seconds
+                    async with self._conn_lock:  # finds a dead connection within seconds
+                        await conn.fetchval("SELECT 1")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("LISTEN connection lost, reconnecting", extra={"error": str(exc)})
             finally:
                 self.connected.clear()
+                self._conn = None
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))

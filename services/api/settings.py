@@ -10,6 +10,12 @@ from shared.settings import TokenSettings
 class ApiSettings(TokenSettings):
     """HTTP bind address, cache and live-update timing, review publishing limits."""
 
+    # A streaming replica of DATABASE_URL to read from (results, exports, roster, revoked
+    # tokens); LISTEN stays on DATABASE_URL, the primary. Unset: every read on the primary.
+    read_database_url: str | None = Field(default=None, validation_alias="API_DATABASE_URL")
+    # After a NOTIFY, how long to wait for the replica to replay the primary's WAL up to it
+    # before the caches are dropped and the clients told anyway (a lagging replica).
+    replica_wait_s: float = Field(default=5.0, gt=0, validation_alias="API_REPLICA_WAIT_S")
     host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     port: int = Field(default=8000, validation_alias="API_PORT")
     # How often the revoked-token set and the roster version are re-read from PostgreSQL.
@@ -24,3 +30,8 @@ class ApiSettings(TokenSettings):
     sse_max_clients: int = Field(default=5_000, ge=1, validation_alias="API_SSE_MAX_CLIENTS")
     publish_timeout_s: float = Field(default=5.0, gt=0, validation_alias="API_PUBLISH_TIMEOUT_S")
     export_max_rows: int = Field(default=200_000, ge=1, validation_alias="API_EXPORT_MAX_ROWS")
+
+    @property
+    def reads_url(self) -> str:
+        """Where the read pool connects: the replica when one is set, else the primary."""
+        return self.read_database_url or self.database_url

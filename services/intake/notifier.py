@@ -29,6 +29,7 @@ from shared.events import (
     utcnow,
     validated_adapter,
 )
+from shared.kafka import kafka_client_options
 from shared.whatsapp import WhatsAppClient
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ class VerdictNotifier:
                 enable_auto_commit=False,
                 # A new group reads from the start; notifier_max_age_s keeps old verdicts unsent.
                 auto_offset_reset="earliest",
+                **kafka_client_options(),
             )
             try:
                 await consumer.start()

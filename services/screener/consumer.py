@@ -25,6 +25,7 @@ from services.screener.holds import hold_decisions
 from services.screener.repository import (
     Conn,
     changed_kecamatan,
+    claim_kecamatan,
     elections,
     hold_state,
     kecamatan_results,
@@ -56,6 +57,7 @@ class PassStats:
     updated: int = 0
     closed: int = 0
     holds: int = 0  # hold decisions published
+    passed: int = 0  # changed kecamatan another instance was screening or had screened
 
 
 Publish = Callable[[ReviewDecided], Awaitable[None]]
@@ -66,25 +68,33 @@ async def screen_changed(
 ) -> PassStats:
     """Screen every kecamatan whose results changed since its last run; store the findings.
 
+    Each kecamatan is screened in one transaction under its own advisory lock: several
+    screener instances share the kecamatan between them, none is screened twice at once.
     With `publish`, a hold decision goes to the log for each result a 'hold' finding names
     (services/screener/holds.py); the aggregator takes its numbers out of the totals.
     """
     stats = PassStats()
     started = time.monotonic()
     for election in await elections(conn):
-        for kecamatan, fingerprint in sorted((await changed_kecamatan(conn, election)).items()):
-            results = await kecamatan_results(conn, election, kecamatan)
-            fresh = screen_kecamatan(results, cfg)
-            change = reconcile(await open_findings(conn, election, kecamatan), fresh)
-            await store_run(
-                conn, election, kecamatan, change.opened + change.updated, change.closed,
-                fingerprint,
-            )  # fmt: skip
-            if publish is not None and any(f.action is Action.HOLD for f in fresh):
-                state = await hold_state(conn, election, kecamatan)
-                for decision in hold_decisions(election, fresh, state, utcnow()):
-                    await publish(decision)
-                    stats.holds += 1
+        for kecamatan in sorted(await changed_kecamatan(conn, election)):
+            async with conn.transaction():
+                # Another screener instance may be on it, or have just done it.
+                fingerprint = await claim_kecamatan(conn, election, kecamatan)
+                if fingerprint is None:
+                    stats.passed += 1
+                    continue
+                results = await kecamatan_results(conn, election, kecamatan)
+                fresh = screen_kecamatan(results, cfg)
+                change = reconcile(await open_findings(conn, election, kecamatan), fresh)
+                await store_run(
+                    conn, election, kecamatan, change.opened + change.updated, change.closed,
+                    fingerprint,
+                )  # fmt: skip
+                if publish is not None and any(f.action is Action.HOLD for f in fresh):
+                    state = await hold_state(conn, election, kecamatan)
+                    for decision in hold_decisions(election, fresh, state, utcnow()):
+                        await publish(decision)
+                        stats.holds += 1
             stats.kecamatan += 1
             stats.opened += len(change.opened)
             stats.updated += len(change.updated)

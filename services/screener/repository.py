@@ -31,6 +31,19 @@ GROUP BY 1
 
 _STORED = "SELECT kecamatan, fingerprint FROM screen_state WHERE election = $1"
 
+# One kecamatan's fingerprint now, as _FINGERPRINTS computes it ('' once it has no result).
+_FINGERPRINT = """
+SELECT CASE WHEN count(*) = 0 THEN '' ELSE
+       count(*)::text || '/' || coalesce(sum(version), 0)::text || '/'
+         || coalesce(max(updated_at)::text, '') END
+FROM tps_results
+WHERE election = $1 AND tps >= $2 AND tps < $3
+"""
+_STORED_ONE = "SELECT fingerprint FROM screen_state WHERE election = $1 AND kecamatan = $2"
+# Several screener instances share the work: whoever takes a kecamatan's lock (held to the end
+# of the transaction) screens it, the others pass it by.
+_CLAIM = "SELECT pg_try_advisory_xact_lock(hashtext('deskpemilu-screener'), hashtext($1))"
+
 # The counted results of one kecamatan with the roster's DPT and the form (for DPTb/DPK).
 _RESULTS = """
 SELECT r.contest, r.tps, r.votes, r.suara_sah, r.suara_tidak_sah, r.pengguna, r.version,
@@ -90,6 +103,18 @@ async def changed_kecamatan(conn: Conn, election: str) -> dict[str, str]:
     # A kecamatan whose results are gone (a rebuild emptied them) is screened empty: it closes.
     gone = {k: "" for k in seen if k not in now and seen[k] != ""}
     return {**gone, **{k: f for k, f in now.items() if seen.get(k) != f}}
+
+
+async def claim_kecamatan(conn: Conn, election: str, kecamatan: str) -> str | None:
+    """Inside a transaction: lock one kecamatan for this instance and return its fingerprint
+    now, or None when another instance holds it or has already screened this fingerprint."""
+    if not await conn.fetchval(_CLAIM, f"{election}/{kecamatan}"):
+        return None
+    now: str = await conn.fetchval(_FINGERPRINT, election, kecamatan + ".", kecamatan + "/")
+    stored: str | None = await conn.fetchval(_STORED_ONE, election, kecamatan)
+    if stored == now or (stored is None and now == ""):
+        return None
+    return now
 
 
 def _extra_voters(form: Any) -> int:

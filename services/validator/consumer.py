@@ -20,6 +20,7 @@ from services.validator.roster_cache import RosterCache
 from services.validator.settings import ValidatorSettings
 from services.validator.transactions import Output, PartitionTransactions, Publish
 from shared.consumer import Records, install_stop_signals, run_batches
+from shared.kafka import kafka_client_options
 from shared.logs import configure_logging
 from shared.ops import serve_ops
 from shared.topics import Topics
@@ -206,6 +207,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         isolation_level="read_committed",
         session_timeout_ms=settings.session_timeout_ms,
         max_partition_fetch_bytes=FETCH_PARTITION_BYTES,
+        **kafka_client_options(),
     )
     txns = PartitionTransactions(
         consumer,

@@ -24,6 +24,7 @@ from aiokafka.partitioner import murmur2
 
 from services.validator import metrics
 from shared.consumer import Records
+from shared.kafka import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             transaction_timeout_ms=self._timeout_ms,
             max_batch_size=MAX_BATCH_BYTES,
             retry_backoff_ms=RETRY_BACKOFF_MS,
+            **kafka_client_options(),
         )
 
     def owns(self, tp: TopicPartition) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deskpemilu.roster_load import load_roster
+from deskpemilu.runtime import instance_name
 from deskpemilu.simulator.channels import ChannelSecrets
 from deskpemilu.simulator.plan import DayPlan
 from shared.db import connect
@@ -32,6 +33,11 @@ class Pipeline:
     def intake_url(self) -> str:
         """Base URL of the intake."""
         return self.services["intake"].url
+
+    @property
+    def intake_urls(self) -> list[str]:
+        """Base URLs of every intake instance."""
+        return [s.url for s in self.services.values() if s.kind == "intake"]
 
     @property
     def api_url(self) -> str:
@@ -61,9 +67,14 @@ async def start_pipeline(
     roster: Path = BANYUASIN_PEMILU,
     partitions: int = 4,
     replication_factor: int = 1,
+    services: tuple[str, ...] = SERVICE_ORDER,
+    replicas: Mapping[str, int] | None = None,
     **extra_env: str,
 ) -> Pipeline:
-    """Load the roster, create the topics, start the four services and wait for /healthz."""
+    """Load the roster, create the topics, start the services and wait for /healthz.
+
+    replicas: instances per service (default one); the second is named `<service>-2`.
+    """
     conn = await connect(database_url)
     try:
         await load_roster(conn, roster)
@@ -79,10 +90,17 @@ async def start_pipeline(
         topics=Topics(env["TOPIC_PREFIX"]).specs(),
     )
     pipeline = Pipeline(env=env, database_url=database_url)
-    for name in SERVICE_ORDER:
-        pipeline.services[name] = ServiceProcess(name, env, log_dir / f"{name}.log").start(
-            timeout_s=60
-        )
+    counts = replicas or {}
+    for service in services:
+        # A service's instances start together; the next service once they are healthy.
+        started = []
+        for index in range(1, counts.get(service, 1) + 1):
+            name = instance_name(service, index)
+            process = ServiceProcess(name, env, log_dir / f"{name}.log", service=service)
+            pipeline.services[name] = process.start(wait=False)
+            started.append(process)
+        for process in started:
+            process.wait_healthy(timeout_s=60)
     return pipeline
 
 

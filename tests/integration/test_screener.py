@@ -3,6 +3,7 @@ transaction, findings opened, kept, closed when the numbers move, and closed aft
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -134,3 +135,42 @@ async def test_findings_open_update_and_close_as_results_move(db: asyncpg.Connec
     emptied = await screen_changed(db, cfg)
     assert emptied.kecamatan == 1
     assert await _open(db) == {}
+
+
+async def test_two_screeners_share_the_kecamatan_and_screen_each_change_once(
+    db: asyncpg.Connection, scratch_database: str
+) -> None:
+    rng = random.Random(9)
+    log = Log()
+    forms = [_form(t, rng, turnout=0.99 if t == STUFFED else None) for t in TPS]
+    events = [log.form(n, f) for n, f in enumerate(forms, start=1)]
+    await apply_batch(db, group="aggregator", events=events, next_offsets={(TOPIC, 0): log.offset})
+    cfg = ScreenConfig()
+    other = await connect(scratch_database)
+    try:
+        # Another instance is screening the kecamatan: this one passes it by.
+        async with other.transaction():
+            claimed = await other.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext('deskpemilu-screener'), hashtext($1))",
+                f"{ELECTION}/{STUFFED[:8]}",
+            )
+            assert claimed is True
+            held = await screen_changed(db, cfg)
+            assert (held.kecamatan, held.passed) == (0, 1)
+            assert await _open(db) == {}
+        # Two instances at once: the change is screened by one of them, once.
+        first, second = await asyncio.gather(screen_changed(db, cfg), screen_changed(other, cfg))
+        assert first.kecamatan + second.kecamatan == 1
+        assert first.opened + second.opened >= 1
+        assert {tps for tps, _ in await _open(db)} == {STUFFED}
+        # A revision: screened again, by one of them.
+        revision = log.form(100, _form(STUFFED, rng))
+        await apply_batch(
+            db, group="aggregator", events=[revision], next_offsets={(TOPIC, 0): log.offset}
+        )
+        first, second = await asyncio.gather(screen_changed(other, cfg), screen_changed(db, cfg))
+        assert first.kecamatan + second.kecamatan == 1
+        assert first.closed + second.closed >= 1
+        assert await _open(db) == {}
+    finally:
+        await other.close()

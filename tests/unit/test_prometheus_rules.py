@@ -134,8 +134,12 @@ def test_checked_in_config_matches_the_rendered_one() -> None:
     targets = {
         c["labels"]["app"]: c["targets"][0] for c in compose["scrape_configs"][0]["static_configs"]
     }
-    # docker-compose.yml runs some of the services; each is scraped at its own port.
+    # docker-compose.yml runs every service; each is scraped at its own port.
     assert targets and all(t == f"{n}:{runtime.SERVICE_PORTS[n]}" for n, t in targets.items())
+    services = yaml.safe_load((runtime.REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    assert set(targets) == set(runtime.SERVICE_PORTS) == set(services) & set(runtime.SERVICE_PORTS)
+    for name in targets:
+        assert services[name]["command"] == ["python", "-m", f"services.{name}"]
 
 
 def test_rendered_config_passes_promtool(tmp_path: Path) -> None:
