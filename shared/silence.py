@@ -229,12 +229,14 @@ def received_series(
     width: timedelta = timedelta(minutes=15),
     *,
     until: datetime | None = None,
+    max_buckets: int | None = None,
 ) -> list[Bucket]:
     """Reports per ``width`` bucket, from the first report's bucket to ``until``'s (or the last).
 
     Every bucket in that range is present (zero when nothing came), so a chart draws flat
     stretches as flat; ``cumulative`` is the running total, ending at ``len(received_at)``
-    (reports after ``until`` are left out).
+    (reports after ``until`` are left out). With ``max_buckets`` only the latest that many
+    buckets are listed; the first one's ``cumulative`` still counts every earlier report.
     """
     if not received_at:
         return []
@@ -244,8 +246,12 @@ def received_series(
     counts: dict[datetime, int] = {}
     for s in starts:
         counts[s] = counts.get(s, 0) + 1
+    if max_buckets is not None:
+        if max_buckets < 1:
+            raise ValueError("max_buckets must be at least 1")
+        first = max(first, last - (max_buckets - 1) * width)
     out: list[Bucket] = []
-    running = 0
+    running = sum(n for start, n in counts.items() if start < first)
     at = first
     while at <= last:
         n = counts.get(at, 0)

@@ -56,6 +56,9 @@ router = APIRouter(
     prefix="/v1", tags=["silent"], responses=error_responses(401, 403, 404, 422, 503)
 )
 
+# The chart lists at most 192 buckets (two days of 15 minutes); earlier results stay counted.
+SERIES_MAX_BUCKETS = 2 * 24 * 4
+
 _AREA_QUERY = Query(description="area code (kabupaten, kecamatan or desa); default: yours")
 
 
@@ -206,7 +209,9 @@ async def silence_view(
                 ],
             )
         )
-    series = received_series(sorted(first_at.values()), settings.bucket, until=now)
+    series = received_series(
+        sorted(first_at.values()), settings.bucket, until=now, max_buckets=SERIES_MAX_BUCKETS
+    )
     return SilencePublic(
         election=election.id,
         contest=contest,

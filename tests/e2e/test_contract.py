@@ -145,6 +145,8 @@ def _path_values(tps: str) -> dict[str, str]:
         "submission_id": str(uuid.uuid4()),
         "action": "release",
         "digest": "0" * 64,
+        "incident_id": str(uuid.uuid4()),
+        "alert_id": "1",
     }
 
 

@@ -38,9 +38,9 @@ SCREENSHOT = REPO_ROOT / "artifacts" / "silent.png"
 
 ELECTION = "pemilu-2024"
 KECAMATAN = "16.07.01"
-# 16.07.01 (173 TPS) and 16.07.02 (82): two whole kecamatan report; the rest of Banyuasin is
-# silent too, as on a day when only they have started.
-TPS_LIMIT = 255
+# 16.07.01 (its 173 TPS) reports; the rest of Banyuasin is silent too, as on a day when only
+# one kecamatan has started.
+TPS_LIMIT = 173
 CONTESTS = [Contest.PPWP, Contest.DPD]
 RATES = MistakeRates(
     typo_sah=0.04, above_dpt=0.01, retry=0.04, resend_same=0.03, revision=0.05, conflict=0.04,

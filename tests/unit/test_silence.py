@@ -216,3 +216,12 @@ def test_responsible_operators_are_the_closest_scope() -> None:
     assert responsible_for("16.07.01.1002.001", [kec, kec2, desa, other]) == [kec, kec2]
     assert responsible_for("16.07.01.1001.004", [kec, kec2, desa, other]) == [desa]
     assert responsible_for("16.07.02.1001.004", [kec, desa]) == []
+
+
+def test_received_series_keeps_the_latest_buckets_with_the_running_total() -> None:
+    times = [wib(9), wib(13, 1), wib(13, 50), wib(14, 20)]
+    series = received_series(times, timedelta(minutes=15), until=wib(14, 40), max_buckets=3)
+    assert [b.start for b in series] == [wib(14, 0), wib(14, 15), wib(14, 30)]
+    assert [b.cumulative for b in series] == [3, 4, 4]
+    with pytest.raises(ValueError, match="max_buckets"):
+        received_series(times, max_buckets=0)
