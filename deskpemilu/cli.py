@@ -370,9 +370,16 @@ def simulate(
     manipulation: Annotated[
         str, typer.Option(help="Injected manipulation: demo (a few), none, or a rate per kind.")
     ] = "demo",
+    incident_rate: Annotated[
+        float, typer.Option(help="Incident reports per TPS over the day (0: none).")
+    ] = 0.01,
+    critical_share: Annotated[
+        float, typer.Option(help="Share of the incidents in a critical category.")
+    ] = 0.25,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
     from deskpemilu.quickcount.repository import current_sample_tps
+    from deskpemilu.simulator.incidents import IncidentSender, plan_incidents
     from deskpemilu.simulator.manipulation import manipulate_plan
     from deskpemilu.simulator.plan import Operators, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
@@ -426,8 +433,22 @@ def simulate(
                 concurrency=concurrency,
                 on_progress=lambda n: progress.advance(task, n),
             )
+            incidents = IncidentSender(
+                plan_incidents(
+                    roster,
+                    Operators.from_list(operators),
+                    rate=incident_rate,
+                    critical_share=critical_share,
+                    seed=seed,
+                ),
+                intake_url=url,
+                tokens=tokens,
+                phones=phones,
+                secrets=secrets,
+                duration_s=180.0 if demo else duration,
+            )
             started = time.monotonic()
-            stats = await runner.run()
+            stats, reported = await asyncio.gather(runner.run(), incidents.run())
             elapsed = time.monotonic() - started
         console.print(
             f"simulate: {stats.forms_stored} forms stored (202) in {elapsed:.1f}s "
@@ -435,8 +456,13 @@ def simulate(
             f"{stats.retries} retries, statuses {dict(stats.by_status)}, "
             f"connection errors {dict(stats.errors)}"
         )
-        if stats.failures:
-            console.print(f"[red]{len(stats.failures)} sends failed, e.g. {stats.failures[:3]}")
+        console.print(
+            f"simulate: {reported.stored} of {len(incidents.sends)} incidents stored "
+            f"({reported.critical} critical), by channel {dict(reported.by_channel)}"
+        )
+        if stats.failures or reported.failures:
+            failed = stats.failures + reported.failures
+            console.print(f"[red]{len(failed)} sends failed, e.g. {failed[:3]}")
             raise typer.Exit(1)
 
     _run(go())
