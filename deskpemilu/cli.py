@@ -440,6 +440,7 @@ def simulate(
                     rate=incident_rate,
                     critical_share=critical_share,
                     seed=seed,
+                    only={tps for _, tps in plan.counted},
                 ),
                 intake_url=url,
                 tokens=tokens,

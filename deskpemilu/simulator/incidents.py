@@ -80,13 +80,21 @@ def plan_incidents(
     rate: float,
     critical_share: float,
     seed: int,
+    only: set[str] | None = None,
 ) -> list[IncidentSend]:
-    """About rate x TPS incidents (at least one when rate > 0), in time order; pure."""
+    """About rate x TPS incidents (at least one when rate > 0), in time order; pure.
+
+    With `only`, incidents come from those TPS (the day's planned ones, e.g. with --tps-limit).
+    """
     if rate <= 0:
         return []
     rng = random.Random(f"incidents-{seed}")
     tps = sorted(
-        (t for t in roster.tps.values() if t.kecamatan_code in operators.by_kecamatan),
+        (
+            t
+            for t in roster.tps.values()
+            if t.kecamatan_code in operators.by_kecamatan and (only is None or t.code in only)
+        ),
         key=lambda t: t.code,
     )
     count = max(1, round(rate * len(tps))) if tps else 0
@@ -135,6 +143,7 @@ class IncidentSender:
         secrets: ChannelSecrets,
         duration_s: float,
         attempts: int = 30,
+        concurrency: int = 16,
     ) -> None:
         self.sends = sends
         self.intake_url = intake_url
@@ -144,6 +153,7 @@ class IncidentSender:
         self.duration_s = duration_s
         self.attempts = attempts
         self.stats = IncidentStats()
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def run(self) -> IncidentStats:
         """Send every incident (concurrently with the forms); the counts of what was stored."""

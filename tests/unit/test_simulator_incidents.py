@@ -54,3 +54,12 @@ def test_critical_share_one_and_zero(roster: ElectionRoster, seed: int) -> None:
     assert not any(
         s.critical for s in plan_incidents(roster, ops, rate=1, critical_share=0, seed=seed)
     )
+
+
+@given(roster=rosters(), seed=st.integers(0, 10_000))
+def test_only_the_day_s_tps_report_incidents(roster: ElectionRoster, seed: int) -> None:
+    first = min(roster.tps)
+    sends = plan_incidents(
+        roster, _operators(roster), rate=3, critical_share=0.5, seed=seed, only={first}
+    )
+    assert sends and all(first.startswith(s.area) for s in sends)
