@@ -381,13 +381,16 @@ def simulate(
     quit_rate: Annotated[
         float, typer.Option("--quit", help="Share of TPS that stop after their first contests.")
     ] = 0.0,
-    incidents: Annotated[
-        float, typer.Option(help="Share of TPS that report an incident (some critical).")
-    ] = 0.0,
+    incident_rate: Annotated[
+        float, typer.Option(help="Incident reports per TPS over the day (0: none).")
+    ] = 0.01,
+    critical_share: Annotated[
+        float, typer.Option(help="Share of the incidents in a critical category.")
+    ] = 0.25,
 ) -> None:
     """Simulate an election day: every TPS reports every contest through every channel."""
     from deskpemilu.quickcount.repository import current_sample_tps
-    from deskpemilu.simulator.incidents import plan_incidents, send_incidents
+    from deskpemilu.simulator.incidents import IncidentSender, plan_incidents
     from deskpemilu.simulator.manipulation import manipulate_plan
     from deskpemilu.simulator.plan import Operators, SilenceRates, plan_day
     from deskpemilu.simulator.run import DayRunner, expected_outcomes, load_operators, mint_tokens
@@ -422,7 +425,12 @@ def simulate(
         )
         injected = manipulate_plan(plan, roster, anomalies.rates_option(manipulation), seed)
         reports = plan_incidents(
-            plan, roster, Operators.from_list(operators), rate=incidents, seed=seed
+            roster,
+            Operators.from_list(operators),
+            rate=incident_rate,
+            critical_share=critical_share,
+            seed=seed,
+            only={tps for _, tps in plan.counted},
         )
         write_truth(truth_path, plan, roster, [i.as_dict() for i in injected], reports)
         console.print(
@@ -446,21 +454,30 @@ def simulate(
                 concurrency=concurrency,
                 on_progress=lambda n: progress.advance(task, n),
             )
+            incidents = IncidentSender(
+                reports,
+                intake_url=url,
+                tokens=tokens,
+                phones=phones,
+                secrets=secrets,
+                duration_s=180.0 if demo else duration,
+            )
             started = time.monotonic()
-            stats = await runner.run()
+            stats, reported = await asyncio.gather(runner.run(), incidents.run())
             elapsed = time.monotonic() - started
-        if reports:
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-                stats.failures += await send_incidents(client, tokens, reports)
-            console.print(f"simulate: {len(reports)} incident reports sent")
         console.print(
             f"simulate: {stats.forms_stored} forms stored (202) in {elapsed:.1f}s "
             f"= {stats.forms_stored / max(elapsed, 1e-9):.0f} forms/s; {stats.requests} requests, "
             f"{stats.retries} retries, statuses {dict(stats.by_status)}, "
             f"connection errors {dict(stats.errors)}"
         )
-        if stats.failures:
-            console.print(f"[red]{len(stats.failures)} sends failed, e.g. {stats.failures[:3]}")
+        console.print(
+            f"simulate: {reported.stored} of {len(incidents.sends)} incidents stored "
+            f"({reported.critical} critical), by channel {dict(reported.by_channel)}"
+        )
+        if stats.failures or reported.failures:
+            failed = stats.failures + reported.failures
+            console.print(f"[red]{len(failed)} sends failed, e.g. {failed[:3]}")
             raise typer.Exit(1)
 
     _run(go())

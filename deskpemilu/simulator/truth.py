@@ -103,9 +103,9 @@ def write_truth(
         "incidents": [
             {
                 "operator": i.operator.id,
-                "tps": i.tps,
+                "area": i.area,
                 "category": i.category.value,
-                "key": i.idempotency_key,
+                "key": i.key,
             }
             for i in incidents
         ],

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from services.api.deps import CurrentReviewer, CurrentViewer, StateDep, StreamClaims
@@ -286,7 +286,7 @@ async def _act(
     return Response(body.model_dump_json(), status_code=202, media_type="application/json")
 
 
-_WRITE = error_responses(401, 403, 404, 409, 422, 503)
+_WRITE = error_responses(400, 401, 403, 404, 409, 422, 503)
 
 
 @router.post(
@@ -359,6 +359,9 @@ def _alert_public(state: StateDep, row: asyncpg.Record) -> AlertPublic:
     )
 
 
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the alert's number")]
+
+
 @router.get("/alerts", response_model=AlertListPublic, tags=["alerts"])
 async def list_alerts(
     state: StateDep,
@@ -376,10 +379,10 @@ async def list_alerts(
     "/alerts/{alert_id}/acknowledge",
     response_model=AlertPublic,
     tags=["alerts"],
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(400, 401, 403, 404, 422, 503),
 )
 async def acknowledge(
-    alert_id: int, body: AlertAckIn, state: StateDep, reviewer: CurrentReviewer
+    alert_id: AlertId, body: AlertAckIn, state: StateDep, reviewer: CurrentReviewer
 ) -> AlertPublic:
     """A camat (an alert of their kecamatan) or an admin (any) acknowledges; the banner goes."""
     async with state.pool.acquire() as conn:

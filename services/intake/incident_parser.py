@@ -109,18 +109,28 @@ def _show(raw: str) -> str:
     return raw if len(raw) <= 40 else raw[:37] + "..."
 
 
-def _fields(text: str) -> list[str]:
-    """The fields after the keyword: '#'-separated on the first line(s), then one per line."""
+def _fields(text: str) -> list[tuple[str, str, str]]:
+    """The fields after the keyword: cleaned, what preceded it ('#' or a new line), as typed."""
+    fields: list[tuple[str, str, str]] = []
     lines = [line for line in _INVISIBLE.sub("", text).strip().splitlines() if line.strip()]
-    fields: list[str] = []
-    for index, line in enumerate(lines):
-        # Only the head of a compact message splits on '#': the text itself may contain one.
-        parts = line.split("#", 3 - len(fields)) if len(fields) < 3 else [line]
-        fields.extend(p for p in (_clean(part) for part in parts) if p)
-        if index == 0 and len(parts) > 1 and len(fields) >= 4:
-            fields = [*fields[:3], "\n".join([fields[3], *lines[1:]])]
-            break
+    for line in lines:
+        for n, part in enumerate(line.split("#")):
+            if _clean(part):
+                fields.append((_clean(part), "#" if n else "\n", part))
     return fields[1:]  # without the keyword
+
+
+_TPS_NUMBER = re.compile(r"^(?:NO\.?\s*)?(?:TPS\s*)?(?:NO\.?\s*)?[-:=.]?\s*(\d{1,3})$", re.I)
+
+
+def _read_place(fields: list[tuple[str, str, str]]) -> tuple[str | None, int]:
+    """The area of the first field (or of a desa code and a TPS number field); fields used."""
+    area = read_area(fields[0][0])
+    if area is not None and area.count(".") == 3 and len(fields) > 1:
+        number = _TPS_NUMBER.match(fields[1][0])
+        if number is not None:
+            return (f"{area}.{int(number.group(1)):03d}" if int(number.group(1)) else None), 2
+    return area, 1
 
 
 def _area_error(field: str) -> ParseError:
@@ -164,17 +174,23 @@ def parse_incident(text: str) -> IncidentParseResult:
             "Laporan kejadian kosong: tulis kode TPS, kategori dan uraiannya.",
             "Empty incident report: give the TPS code, the category and a description.",
         )
-    area = read_area(fields[0])
+    area, used = _read_place(fields)
     if area is None:
-        return _area_error(fields[0])
+        return _area_error(" ".join(f[0] for f in fields[:used]))
     category: IncidentCategory | None = None
-    if len(fields) > 1:
-        value = _clean(_labelled(fields[1], _CATEGORY_LABELS))
+    if len(fields) > used:
+        value = _clean(_labelled(fields[used][0], _CATEGORY_LABELS))
         category = category_of(value)
         if category is None:
             return _category_error(value)
-    words = [_labelled(field, _TEXT_LABELS).strip() for field in fields[2:]]
-    body = "\n".join(w for w in words if w).strip()
+    body = ""
+    for field, joiner, raw in fields[used + 1 :]:
+        if body and joiner == "#":  # the description itself may hold '#': kept as typed
+            body += f"#{raw}"
+        else:
+            value = _labelled(raw.lstrip() if body else field, _TEXT_LABELS)
+            body = f"{body}\n{value}" if body else value
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip()
     if category is None or not body:
         return _fail(
             INCIDENT_NO_TEXT,

@@ -22,6 +22,7 @@ from shared.incidents import MAX_TEXT_CHARS, category_of, category_words
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Body is not JSON (BODY_UNREADABLE)"},
     401: {"model": ErrorOut, "description": "No token, bad, expired or revoked token"},
     403: {"model": ErrorOut, "description": "Viewer account, or area outside the sender's scope"},
     409: {"model": ErrorOut, "description": "Idempotency-Key already used for another report"},

@@ -102,7 +102,12 @@ async def _day(pipeline: Pipeline, database_url: str) -> None:
         assert await wait_until(lambda: recorded(_submissions(plan)), timeout_s=60), pipeline.logs()
         # Incident reports, some critical, from the usual senders of their TPS.
         incidents = plan_incidents(
-            plan, roster, Operators.from_list(operators), rate=0.05, critical_share=0.3, seed=15
+            roster,
+            Operators.from_list(operators),
+            rate=0.05,
+            critical_share=0.3,
+            seed=15,
+            only={s.form.tps for s in plan.sends},
         )
         assert incidents
         async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=30) as intake:
