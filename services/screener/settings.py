@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import time
-
 from pydantic import Field, SecretStr
 
 from services.screener.alerts import AlertRule, rules_from_json
 from services.screener.screens import CODES, Action, ScreenConfig
 from shared.settings import CommonSettings
 from shared.silence import CountingHours
+from shared.silence_settings import silence_settings
 
 
 class ScreenerSettings(CommonSettings):
@@ -46,9 +45,6 @@ class ScreenerSettings(CommonSettings):
     alert_backoff_cap_s: float = Field(
         default=300.0, gt=0, validation_alias="SCREENER_ALERT_BACKOFF_CAP_S"
     )
-    # Counting hours (WIB) for the stalled-kecamatan rule (shared.silence).
-    counting_start: time = Field(default=time(13, 0), validation_alias="SCREENER_COUNTING_START")
-    counting_end: time = Field(default=time(0, 0), validation_alias="SCREENER_COUNTING_END")
     # The aggregator's consumer group (its offsets in PostgreSQL measure the pipeline's lag).
     aggregator_group: str = Field(default="aggregator", validation_alias="AGGREGATOR_GROUP")
     # The WhatsApp Cloud API, as the intake reaches it (shared.whatsapp).
@@ -77,5 +73,5 @@ class ScreenerSettings(CommonSettings):
         return out
 
     def counting_hours(self) -> CountingHours:
-        """The counting window of the stalled rule (WIB)."""
-        return CountingHours(start=self.counting_start, end=self.counting_end)
+        """The counting window of the stalled rule: SILENT_COUNTING_* (shared.silence_settings)."""
+        return silence_settings().hours
