@@ -435,7 +435,12 @@ async def run(args: argparse.Namespace, bootstrap: str, admin_url: str,
     pipeline: Pipeline | None = None
     try:
         pipeline = await start_pipeline(
-            bootstrap, database, out, roster=BANYUASIN_PEMILU, partitions=args.partitions
+            bootstrap,
+            database,
+            out,
+            roster=BANYUASIN_PEMILU,
+            partitions=args.partitions,
+            **dict(pair.split("=", 1) for pair in args.service_env),
         )
         conn = await connect(database)
         refs, _ = await load_operators(conn)
@@ -485,6 +490,12 @@ def main() -> None:
     parser.add_argument("--warmup-forms", type=int, default=2000, help="sent before measuring")
     parser.add_argument("--idle-seconds", type=float, default=10, help="idle CPU measured")
     parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the services (e.g. VALIDATOR_LINGER_MS=0), repeatable",
+    )
     parser.add_argument("--py-spy", action="store_true", help="profile each Python service")
     parser.add_argument(
         "--shared-stack",

@@ -19,7 +19,7 @@ from services.validator.judge import Decoded, Outcome, Source, Stamp, decode, el
 from services.validator.roster_cache import RosterCache
 from services.validator.settings import ValidatorSettings
 from services.validator.transactions import Output, PartitionTransactions, Publish
-from shared.consumer import Records, install_stop_signals, run_batches
+from shared.consumer import Records, fetch_settings, install_stop_signals, run_batches
 from shared.logs import configure_logging
 from shared.ops import serve_ops
 from shared.topics import Topics
@@ -206,6 +206,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         isolation_level="read_committed",
         session_timeout_ms=settings.session_timeout_ms,
         max_partition_fetch_bytes=FETCH_PARTITION_BYTES,
+        **fetch_settings(settings.linger_ms),
     )
     txns = PartitionTransactions(
         consumer,
@@ -238,6 +239,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
             service=SERVICE,
             commit=False,
             max_records=settings.max_batch,
+            linger_ms=settings.linger_ms,
         )
         await txns.drain()  # the last batch commits before the process leaves the group
     finally:
