@@ -50,6 +50,12 @@ def render_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def form_pairs(roster: ElectionRoster) -> list[tuple[Any, Any]]:
+    """The (TpsInfo, Contest) pairs form_requests goes through, in its order."""
+    return [(info, contest) for info in sorted(roster.tps.values(), key=lambda t: t.code)
+            for contest in sorted(roster.contests)]  # fmt: skip
+
+
 def form_requests(
     roster: ElectionRoster,
     operators: Operators,
@@ -71,8 +77,7 @@ def form_requests(
 
     from deskpemilu.simulator.plan import true_form
 
-    pairs = [(info, contest) for info in sorted(roster.tps.values(), key=lambda t: t.code)
-             for contest in sorted(roster.contests)]  # fmt: skip
+    pairs = form_pairs(roster)
     rng = random.Random(seed)
     requests: list[bytes] = []
     for n in range(start, start + count):
