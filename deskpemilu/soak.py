@@ -9,7 +9,8 @@ the lean load generator (deskpemilu/loadgen.py). Every interval it samples, per 
 descriptors and sockets, CPU seconds; the validator's and the aggregator's consumer lag, read
 from outside (Kafka's end offsets against the group's committed offsets, and against the
 offsets the aggregator keeps in PostgreSQL); and freshness, 202 to recorded in PostgreSQL
-(submissions.updated_at - received_at of the interval's forms).
+(submissions.updated_at - received_at of the forms recorded in the interval; rows a revision
+marked superseded in it are left out, they were recorded before).
 
 At the end it waits until every accepted form is recorded and checks each series against its
 bound (printed with the verdict; the exit status is 1 if any fails):
@@ -323,7 +324,10 @@ async def freshness(conn: asyncpg.Connection, since_s: float) -> tuple[int, floa
         "SELECT count(*) AS n,"
         " percentile_cont(0.5) WITHIN GROUP (ORDER BY updated_at - received_at) AS p50,"
         " percentile_cont(0.99) WITHIN GROUP (ORDER BY updated_at - received_at) AS p99"
-        " FROM submissions WHERE updated_at > now() - make_interval(secs => $1)",
+        " FROM submissions WHERE updated_at > now() - make_interval(secs => $1)"
+        # A revision marks the version it replaces superseded (updated_at moves on): that row
+        # was recorded long before and is not a sample of this interval.
+        " AND status <> 'superseded'",
         since_s,
     )
     assert row is not None
