@@ -4,8 +4,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help setup run stop status test test-unit lint fmt typecheck bench
+.PHONY: help setup run stop status test test-unit lint fmt typecheck bench bench-all
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,5 +44,8 @@ fmt: ## format and autofix
 typecheck: ## mypy strict on the product code, tests/ and benchmarks/
 	$(BIN)/mypy
 
-bench: ## run the benchmarks and rewrite benchmarks/RESULTS.md
+bench: ## the end-to-end targets in one pass (~10 min); rewrites their block of benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.e2e_targets $(BENCH_ARGS)
+
+bench-all: ## every per-service benchmark, then e2e_bench; rewrites benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run_all

@@ -196,7 +196,7 @@ def render(runs: list[Run], notes: list[str]) -> str:
     out = [
         "# Benchmark results",
         "",
-        f"Written by `benchmarks/run_all.py` on {now}; rewrite with `make bench` "
+        f"Written by `benchmarks/run_all.py` on {now}; rewrite with `make bench-all` "
         "(`.venv/bin/python -m benchmarks.run_all`). Each section below carries its own run's "
         "date, command and load average.",
         "",
@@ -245,6 +245,18 @@ def render(runs: list[Run], notes: list[str]) -> str:
     return "\n".join(out)
 
 
+def keep_targets_block(text: str) -> str:
+    """Carry the `make bench` block (benchmarks/e2e_targets.py) over into the new RESULTS.md."""
+    from benchmarks.e2e_targets import END, START
+
+    old = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    if START not in old or END not in old:
+        return text
+    block = START + old.partition(START)[2].partition(END)[0] + END
+    first, _, rest = text.partition("\n## ")
+    return first + "\n" + block + "\n\n## " + rest
+
+
 def _extra_args(pairs: list[str]) -> dict[str, list[str]]:
     extra: dict[str, list[str]] = {}
     for pair in pairs:
@@ -272,7 +284,7 @@ def main() -> None:
             keep(run)
             print(f"run_all: {name} exit {run.exit_code} in {run.seconds:.0f}s", flush=True)
     runs = kept_runs()
-    RESULTS_MD.write_text(render(runs, args.note))
+    RESULTS_MD.write_text(keep_targets_block(render(runs, args.note)))
     print(f"run_all: wrote {RESULTS_MD} ({len(runs)} benchmarks)")
 
 

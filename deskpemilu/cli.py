@@ -17,7 +17,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from deskpemilu import anomalies, prometheus, runtime, s3local
+from deskpemilu import anomalies, prometheus, runtime, s3local, soak
 from deskpemilu.kpu import app as kpu_app
 from deskpemilu.quickcount.cli import app as quickcount_app
 
@@ -35,6 +35,7 @@ app.add_typer(quickcount_app, name="quickcount")
 app.add_typer(anomalies.app, name="anomalies")
 app.add_typer(kpu_app, name="kpu")
 app.add_typer(prometheus.app, name="prometheus")
+app.add_typer(soak.app, name="soak")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 

@@ -35,7 +35,13 @@ from services.aggregator.repository import (
 )
 from services.aggregator.settings import AggregatorSettings
 from shared.codec import encode
-from shared.consumer import Records, install_stop_signals, run_batches, subscribe
+from shared.consumer import (
+    Records,
+    fetch_settings,
+    install_stop_signals,
+    run_batches,
+    subscribe,
+)
 from shared.db import connect, create_pool
 from shared.events import (
     DeadLetter,
@@ -259,6 +265,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         isolation_level="read_committed",
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
         **kafka_client_options(),
+        **fetch_settings(settings.linger_ms),
     )
     producer = make_producer(settings.kafka_bootstrap_servers)
     applier = BatchApplier(pool, settings.group_id, stop, lanes=settings.lanes)
@@ -322,7 +329,13 @@ async def main(settings: AggregatorSettings | None = None) -> None:
             )
         # Offsets live in PostgreSQL with the totals; Kafka commits would add nothing to them.
         await run_batches(
-            consumer, handle, stop, service=SERVICE, commit=False, max_records=settings.max_batch
+            consumer,
+            handle,
+            stop,
+            service=SERVICE,
+            commit=False,
+            max_records=settings.max_batch,
+            linger_ms=settings.linger_ms,
         )
         await applier.drain()
         await photo_recorder

@@ -21,6 +21,10 @@ class AggregatorSettings(CommonSettings):
     ops_port: int = Field(default=8003, validation_alias="AGGREGATOR_PORT")
     # Bigger batches merge more deltas into the same area rows (measured: 5000 beats 2000).
     max_batch: int = Field(default=5000, ge=1, validation_alias="AGGREGATOR_MAX_BATCH")
+    # A batch that is not full waits this long for more records (shared.consumer.fetch_batch):
+    # each batch is a PostgreSQL transaction per lane, whose fixed cost small batches paid per
+    # handful of forms (benchmarks/RESULTS.md, e2e_profile).
+    linger_ms: int = Field(default=100, ge=0, le=5000, validation_alias="AGGREGATOR_LINGER_MS")
     # Concurrent batch transactions, each on the partitions whose number % lanes is its own.
     lanes: int = Field(default=2, ge=1, le=16, validation_alias="AGGREGATOR_LANES")
     max_partition_fetch_bytes: int = Field(

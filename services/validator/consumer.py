@@ -19,7 +19,7 @@ from services.validator.judge import Decoded, Outcome, Source, Stamp, decode, el
 from services.validator.roster_cache import RosterCache
 from services.validator.settings import ValidatorSettings
 from services.validator.transactions import Output, PartitionTransactions, Publish
-from shared.consumer import Records, install_stop_signals, run_batches
+from shared.consumer import Records, fetch_settings, install_stop_signals, run_batches
 from shared.kafka import kafka_client_options
 from shared.logs import configure_logging
 from shared.ops import serve_ops
@@ -208,6 +208,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         session_timeout_ms=settings.session_timeout_ms,
         max_partition_fetch_bytes=FETCH_PARTITION_BYTES,
         **kafka_client_options(),
+        **fetch_settings(settings.linger_ms),
     )
     txns = PartitionTransactions(
         consumer,
@@ -240,6 +241,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
             service=SERVICE,
             commit=False,
             max_records=settings.max_batch,
+            linger_ms=settings.linger_ms,
         )
         await txns.drain()  # the last batch commits before the process leaves the group
     finally:

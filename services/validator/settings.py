@@ -19,6 +19,10 @@ class ValidatorSettings(CommonSettings):
     # each transaction's round trips among more forms; a slow stream still makes small ones.
     # 20,000 was no faster in validator_bench and peaked at 375 MiB RSS instead of 255.
     max_batch: int = Field(default=10_000, ge=1, validation_alias="VALIDATOR_MAX_BATCH")
+    # A batch that is not full waits this long for more records (shared.consumer.fetch_batch):
+    # each batch costs a Kafka transaction per partition it holds, a fixed price that small
+    # batches paid per handful of forms (benchmarks/RESULTS.md, e2e_profile).
+    linger_ms: int = Field(default=100, ge=0, le=5000, validation_alias="VALIDATOR_LINGER_MS")
     # How often the roster version row is polled; a form naming an unknown election also
     # triggers a check, at most once a second.
     roster_poll_seconds: float = Field(

@@ -1,0 +1,517 @@
+"""Where the CPU per form goes end to end: each process at fixed offered rates, with profiles.
+
+Starts the four services on their own topics and scratch database (by default on a private
+Kafka and PostgreSQL started by deploy/stack.sh in a temporary RUN_DIR, so the broker's and the
+database's CPU are this run's alone and pg_stat_statements can be switched on), then for each
+offered rate sends single forms through POST /v1/submissions with the lean load generator
+(deskpemilu/loadgen.py, its own process) and measures, from the first send until every form is
+recorded in PostgreSQL:
+
+- CPU seconds per process (/proc/<pid>/stat utime+stime): intake, validator, aggregator, api,
+  PostgreSQL (every process of the private server, or this database's backends), the Kafka
+  broker, and the load generator's own (getrusage); per form recorded;
+- with --py-spy, a sampling profile of each Python service (py-spy record --nonblocking), cut
+  down to the functions holding most samples, by self time and by inclusive time;
+- PostgreSQL statements (pg_stat_statements, private stack only): calls per form, time.
+
+    .venv/bin/python -m benchmarks.e2e_profile --rates 100,500,max --seconds 20 --py-spy
+    .venv/bin/python -m benchmarks.e2e_profile --shared-stack --rates 500 --seconds 10
+
+Every figure is printed for people and as a `RESULT {json}` line; profiles go to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.e2e_bench import (  # noqa: E402
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_DATABASE_URL,
+    _drop_database,
+    _proc_cpu_s,
+    _scratch_database,
+    _service_pids,
+    load_average,
+    result,
+)
+from deskpemilu import loadgen, runtime  # noqa: E402
+from deskpemilu.simulator.plan import Operators  # noqa: E402
+from deskpemilu.simulator.run import load_operators, mint_tokens  # noqa: E402
+from shared.db import connect  # noqa: E402
+from shared.roster import ElectionRoster  # noqa: E402
+from shared.roster_db import fetch_election_roster  # noqa: E402
+from tests.e2e.pipeline import (  # noqa: E402
+    BANYUASIN_PEMILU,
+    Pipeline,
+    PrivateStack,
+    start_pipeline,
+    start_private_stack,
+    stop_private_stack,
+)
+from tests.procs import TEST_TOKEN_SECRET  # noqa: E402
+
+PY_SPY = REPO / ".venv" / "bin" / "py-spy"
+PROFILED = ("intake", "validator", "aggregator")
+
+
+# --- processes and their CPU -----------------------------------------------------------------
+
+
+def children_of(parent: int) -> list[int]:
+    """The parent and its direct children (a PostgreSQL server: postmaster and backends)."""
+    pids = [parent]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == parent:
+            pids.append(int(entry.name))
+    return pids
+
+
+def pids_with(text: str) -> list[int]:
+    """Processes whose command line holds `text` (PostgreSQL backends name their database)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def first_pid(path: Path) -> int | None:
+    """The pid on the first line of a pid file."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Meter:
+    """CPU seconds per named group of processes between begin() and end()."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self._start: dict[str, dict[int, float]] = {}
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        sample: dict[str, dict[int, float]] = {}
+        for name, pids in self.groups.items():
+            sample[name] = {}
+            for pid in pids():
+                cpu = _proc_cpu_s(pid)
+                if cpu is not None:
+                    sample[name][pid] = cpu
+        return sample
+
+    def begin(self) -> None:
+        """Remember every counter."""
+        self._start = self._sample()
+
+    def end(self) -> dict[str, float]:
+        """CPU seconds per group since begin() (processes started since count from zero)."""
+        used: dict[str, float] = {}
+        for name, pids in self._sample().items():
+            before = self._start.get(name, {})
+            used[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in pids.items())
+        return used
+
+
+# --- py-spy ----------------------------------------------------------------------------------
+
+_LINE_NO = re.compile(r":\d+\)")
+
+
+def pyspy_summary(path: Path, top: int = 10) -> tuple[int, list[tuple[str, float]], list[Any]]:
+    """(samples, top functions by self share, top by inclusive share) of a py-spy raw file."""
+    self_counts: collections.Counter[str] = collections.Counter()
+    incl_counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_LINE_NO.sub(")", f) for f in stack.split(";")[1:]]  # [0] is the process
+        if not frames:
+            continue
+        total += count
+        self_counts[frames[-1]] += count
+        for frame in set(frames):
+            incl_counts[frame] += count
+    if not total:
+        return 0, [], []
+    boring = ("<module>", "run_forever", "_run_once", "_run (", "run_until_complete", "run (")
+    by_self = [(f, c / total) for f, c in self_counts.most_common(top)]
+    by_incl = [
+        (f, c / total)
+        for f, c in incl_counts.most_common(top * 4)
+        if not any(b in f for b in boring) and c / total < 0.97
+    ][:top]
+    return total, by_self, by_incl
+
+
+def start_pyspy(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy record on one process for `seconds` (None when py-spy is not installed)."""
+    if not PY_SPY.exists():
+        return None
+    return subprocess.Popen(
+        [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+         "--rate", "100", "--format", "raw", "--nonblocking", "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+# --- PostgreSQL statements ------------------------------------------------------------------
+
+
+@dataclass
+class PgStatements:
+    """pg_stat_statements of the private server, run as the postgres OS user over its socket."""
+
+    socket_dir: Path
+    port: str
+
+    def psql(self, database: str, sql: str) -> str:
+        """Run one statement; its unaligned output."""
+        command = ["psql", "-X", "-q", "-At", "-F", "\t", "-h", str(self.socket_dir), "-p",
+                   self.port, "-d", database, "-c", sql]  # fmt: skip
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd="/")
+        if done.returncode != 0:
+            raise RuntimeError(f"psql: {done.stderr.strip()}")
+        return done.stdout
+
+    def reset(self, database: str) -> None:
+        """Forget every statement counted so far."""
+        self.psql(database, "SELECT pg_stat_statements_reset()")
+
+    def top(self, database: str, limit: int = 12) -> list[tuple[int, float, int, str]]:
+        """(calls, total ms, rows, statement) of this database, most time first."""
+        rows = self.psql(
+            database,
+            "SELECT calls, round(total_exec_time::numeric, 1), rows,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " ORDER BY total_exec_time DESC LIMIT " + str(limit),
+        )
+        parsed = []
+        for line in rows.splitlines():
+            calls, total, count, query = line.split("\t", 3)
+            parsed.append((int(calls), float(total), int(count), query))
+        return parsed
+
+    def totals(self, database: str) -> tuple[int, float]:
+        """(calls, total ms) of every statement of this database."""
+        line = self.psql(
+            database,
+            "SELECT coalesce(sum(calls), 0), coalesce(round(sum(total_exec_time)::numeric, 1), 0)"
+            " FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        ).strip()
+        calls, total = line.split("\t")
+        return int(calls), float(total)
+
+
+def enable_pg_stat_statements(stack: PrivateStack) -> PgStatements:
+    """Preload pg_stat_statements in the private server, restart it, create the extension."""
+    stats = PgStatements(stack.run_dir / "postgres" / "sock", stack.env["PG_PORT"])
+    stats.psql("postgres", "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    stack.run("restart-postgres")
+    return stats
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    """One pipeline with what a phase needs to build and count its forms."""
+
+    pipeline: Pipeline
+    conn: asyncpg.Connection
+    database: str
+    roster: ElectionRoster
+    operators: Operators
+    tokens: dict[str, str]
+    meter: Meter
+    stats: PgStatements | None
+    out: Path
+    pyspy: bool
+
+
+async def recorded(conn: asyncpg.Connection) -> int:
+    """Submissions recorded by the aggregator so far."""
+    count: int = await conn.fetchval("SELECT count(*) FROM submissions")
+    return count
+
+
+async def run_loadgen(
+    requests_file: Path,
+    port: int,
+    *,
+    rate: float,
+    connections: int,
+    sample_every: int = 0,
+    on_accept: Callable[[int, float, bytes], None] | None = None,
+) -> dict[str, Any]:
+    """The load generator as its own process; returns its LOADGEN report."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deskpemilu.loadgen", str(requests_file), "--port", str(port),
+        "--rate", str(rate), "--connections", str(connections),
+        "--sample-every", str(sample_every),
+        cwd=REPO, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    report: dict[str, Any] | None = None
+    async for raw in process.stdout:
+        line = raw.decode()
+        if line.startswith(loadgen.ACCEPT_PREFIX) and on_accept is not None:
+            index, at, body = line[len(loadgen.ACCEPT_PREFIX) :].split(" ", 2)
+            on_accept(int(index), float(at), body.strip().encode())
+        elif line.startswith(loadgen.REPORT_PREFIX):
+            report = json.loads(line[len(loadgen.REPORT_PREFIX) :])
+    await process.wait()
+    if report is None:
+        raise RuntimeError(f"load generator exited {process.returncode} without a report")
+    return report
+
+
+async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, conns: int) -> None:
+    """Send `forms` at `rate` (0: as fast as allowed); CPU per form per process, profiles."""
+    intake = setup.pipeline.services["intake"]
+    requests = loadgen.form_requests(
+        setup.roster, setup.operators, setup.tokens, host=f"127.0.0.1:{intake.port}",
+        count=forms, start=start, seed=start + 1, key_prefix=f"{label}-{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+    requests_file = setup.out / f"{label}.requests"
+    loadgen.write_requests(requests_file, requests)
+    print(f"\n== {label}: {forms:,} single forms, offered {rate or 'max'} forms/s, "
+          f"{conns} connections (load {load_average()})", flush=True)  # fmt: skip
+    baseline = await recorded(setup.conn)
+    if setup.stats:
+        setup.stats.reset(setup.database)
+    expected_s = forms / rate if rate else forms / 400
+    spies: dict[str, subprocess.Popen[bytes]] = {}
+    for name in PROFILED if setup.pyspy else ():
+        proc = setup.pipeline.services[name].process
+        spy = start_pyspy(proc.pid, setup.out / f"{label}-{name}.txt", expected_s) if proc else None
+        if spy is not None:
+            spies[name] = spy
+    setup.meter.begin()
+    started = time.monotonic()
+    report = await run_loadgen(requests_file, intake.port, rate=rate, connections=conns)
+    target = baseline + report["distinct_202"]
+    count = baseline
+    while time.monotonic() - started < 300:
+        count = await recorded(setup.conn)
+        if count >= target:
+            break
+        await asyncio.sleep(0.05)
+    wall = time.monotonic() - started
+    cpu = setup.meter.end()
+    forms_done = count - baseline
+    cpu["load generator (own process)"] = report["cpu_s"]
+    for spy in spies.values():
+        spy.wait(timeout=60)
+    per_form = {name: used / max(1, forms_done) * 1e6 for name, used in cpu.items()}
+    pipeline_us = sum(v for k, v in per_form.items() if not k.startswith("load generator"))
+    note = (
+        f"{forms_done:,} of {report['distinct_202']:,} accepted forms recorded in {wall:.1f}s; "
+        f"HTTP {report['statuses']}; intake 202 p50/p99 {report['latency_p50_ms']:.0f}/"
+        f"{report['latency_p99_ms']:.0f} ms; {report['late_sends']} sends >50 ms late"
+    )
+    result(f"{label} forms/s recorded", forms_done / wall, "forms/s", note)
+    result(f"{label} offered forms/s", report["answered_per_s"], "forms/s", "answers per second")
+    for name, us in per_form.items():
+        result(f"{label} CPU per form {name}", us, "us", f"{cpu[name]:.1f} s over {wall:.1f}s")
+    result(f"{label} CPU per form pipeline (all but the generator)", pipeline_us, "us")
+    result(f"{label} load average at end", load_average(), "1/5/15 min")
+    for name, spy in spies.items():
+        del spy
+        samples, by_self, by_incl = pyspy_summary(setup.out / f"{label}-{name}.txt")
+        print(f"  py-spy {name}: {samples} samples", flush=True)
+        print("    self:      " + "; ".join(f"{s:.0%} {f}" for f, s in by_self[:8]))
+        print("    inclusive: " + "; ".join(f"{s:.0%} {f}" for f, s in by_incl[:10]))
+    if setup.stats:
+        calls, total_ms = setup.stats.totals(setup.database)
+        exec_us = total_ms / max(1, forms_done) * 1000
+        result(
+            f"{label} PostgreSQL statements per form",
+            calls / max(1, forms_done),
+            "calls",
+            f"{calls:,} calls, {exec_us:.0f} us of statement time per form",
+        )
+        for n, (c, ms, rows, query) in enumerate(setup.stats.top(setup.database)):
+            if n < 8:
+                print(f"    pg {c:>7,} calls {ms:>9,.1f} ms {rows:>8,} rows  {query}")
+
+
+async def warm_up(setup: Setup, forms: int) -> None:
+    """Send `forms` as fast as allowed and wait until they are recorded; nothing measured."""
+    if forms <= 0:
+        return
+    intake = setup.pipeline.services["intake"]
+    requests = loadgen.form_requests(
+        setup.roster, setup.operators, setup.tokens, host=f"127.0.0.1:{intake.port}",
+        count=forms, seed=0, key_prefix=f"warm-{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+    path = setup.out / "warm-up.requests"
+    loadgen.write_requests(path, requests)
+    baseline = await recorded(setup.conn)
+    report = await run_loadgen(path, intake.port, rate=0, connections=16)
+    deadline = time.monotonic() + 120
+    while await recorded(setup.conn) < baseline + report["distinct_202"]:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    print(f"\n== warm-up: {forms:,} forms sent and recorded (load {load_average()})", flush=True)
+
+
+async def idle(setup: Setup, seconds: float) -> None:
+    """CPU per second of each process while nothing is sent (the floor under every rate)."""
+    if seconds <= 0:
+        return
+    setup.meter.begin()
+    await asyncio.sleep(seconds)
+    used = setup.meter.end()
+    shown = "; ".join(f"{name} {cpu / seconds * 1000:.0f}" for name, cpu in used.items())
+    result("idle CPU ms per second", shown, "ms/s", f"over {seconds:.0f}s, nothing sent")
+
+
+@contextlib.contextmanager
+def stack_for(private: bool) -> Iterator[tuple[str, str, PrivateStack | None]]:
+    """(bootstrap, admin database URL, private stack or None)."""
+    if not private:
+        yield (
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+            os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            None,
+        )
+        return
+    stack = start_private_stack()
+    try:
+        yield stack.kafka_bootstrap, stack.database_url, stack
+    finally:
+        stop_private_stack(stack)
+
+
+async def run(args: argparse.Namespace, bootstrap: str, admin_url: str,
+              stack: PrivateStack | None) -> None:  # fmt: skip
+    """Every phase on one pipeline; the scratch database is dropped afterwards."""
+    out = Path(args.out)
+    stats = enable_pg_stat_statements(stack) if stack is not None else None
+    database = await _scratch_database(admin_url)
+    db_name = database.rpartition("/")[2]
+    if stats is not None:
+        stats.psql(db_name, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    pipeline: Pipeline | None = None
+    try:
+        pipeline = await start_pipeline(
+            bootstrap,
+            database,
+            out,
+            roster=BANYUASIN_PEMILU,
+            partitions=args.partitions,
+            **dict(pair.split("=", 1) for pair in args.service_env),
+        )
+        conn = await connect(database)
+        refs, _ = await load_operators(conn)
+        tokens = await mint_tokens(conn, TEST_TOKEN_SECRET, refs)
+        roster = await fetch_election_roster(conn, "pemilu-2024")
+        assert roster is not None
+        groups: dict[str, Callable[[], list[int]]] = {
+            name: functools.partial(_service_pids, service)
+            for name, service in pipeline.services.items()
+        }
+        if stack is not None:
+            postmaster = stack.run_dir / "postgres" / "data" / "postmaster.pid"
+            groups["postgres"] = lambda: children_of(first_pid(postmaster) or -1)
+            kafka = stack.run_dir / "kafka" / "kafka.pid"
+            groups["kafka broker"] = lambda: [p] if (p := first_pid(kafka)) else []
+        else:
+            groups["postgres (this database's backends)"] = lambda: pids_with(db_name)
+            kafka = runtime.RUN_DIR / "kafka" / "kafka.pid"
+            groups["kafka broker (shared)"] = lambda: [p] if (p := first_pid(kafka)) else []
+        setup = Setup(pipeline, conn, db_name, roster, Operators.from_list(refs), tokens,
+                      Meter(groups), stats, out, args.py_spy)  # fmt: skip
+        # The JVM of a broker just started compiles its hot paths during its first minute of
+        # work: an unmeasured warm-up, then the idle cost (nothing sent) per second.
+        await warm_up(setup, args.warmup_forms)
+        await idle(setup, args.idle_seconds)
+        start = args.warmup_forms
+        for rate_text in args.rates.split(","):
+            rate = 0.0 if rate_text == "max" else float(rate_text)
+            forms = args.max_forms if not rate else int(rate * args.seconds)
+            conns = args.connections or (32 if not rate else max(16, min(64, int(rate / 8))))
+            await phase(setup, f"rate-{rate_text}", rate, forms, start, conns)
+            start += forms
+        await conn.close()
+    finally:
+        if pipeline is not None:
+            pipeline.stop()
+        await _drop_database(admin_url, database)
+
+
+def main() -> None:
+    """Command-line entry."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="100,500,max", help="forms/s, comma-separated; max")
+    parser.add_argument("--seconds", type=float, default=20, help="per fixed-rate phase")
+    parser.add_argument("--max-forms", type=int, default=8000, help="forms of the max phase")
+    parser.add_argument("--connections", type=int, default=0, help="0: from the rate")
+    parser.add_argument("--warmup-forms", type=int, default=2000, help="sent before measuring")
+    parser.add_argument("--idle-seconds", type=float, default=10, help="idle CPU measured")
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the services (e.g. VALIDATOR_LINGER_MS=0), repeatable",
+    )
+    parser.add_argument("--py-spy", action="store_true", help="profile each Python service")
+    parser.add_argument(
+        "--shared-stack",
+        action="store_true",
+        help="KAFKA_BOOTSTRAP_SERVERS/DATABASE_URL instead of a private stack",
+    )
+    parser.add_argument("--out", default=str(runtime.RUN_DIR / "profile"))
+    args = parser.parse_args()
+    print(f"load average at start: {load_average()}", flush=True)
+    result("load average at start", load_average(), "1/5/15 min")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    with stack_for(not args.shared_stack) as (bootstrap, admin_url, stack):
+        asyncio.run(run(args, bootstrap, admin_url, stack))
+    result("load average at end", load_average(), "1/5/15 min")
+    shutil.rmtree(Path(args.out) / "__pycache__", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

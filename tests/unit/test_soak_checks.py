@@ -1,0 +1,38 @@
+"""The soak's bounds: a flat run passes, growth or a backlog fails the series that shows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deskpemilu.soak import check_series
+
+
+def row(rss: float = 100.0, fds: int = 40, lag: int = 0, p99: float = 150.0) -> dict[str, Any]:
+    return {
+        "intake_rss_mib": rss,
+        "intake_fds": fds,
+        "intake_sockets": fds // 2,
+        "validator_lag": lag,
+        "aggregator_lag": lag,
+        "fresh_p99_ms": p99,
+    }
+
+
+def failing(rows: list[dict[str, Any]]) -> set[str]:
+    return {c.name for c in check_series(rows, rate=100) if not c.ok}
+
+
+def test_a_flat_run_passes() -> None:
+    assert failing([row(rss=60), row(), row(rss=110, fds=45), row(rss=105)]) == set()
+
+
+def test_growth_past_the_bound_fails_its_own_series() -> None:
+    # The first sample (start-up) is not the baseline: the second one is.
+    assert failing([row(rss=20), row(rss=100), row(rss=200)]) == {"intake RSS"}
+    assert failing([row(), row(fds=40), row(fds=61)]) == {"intake fds"}
+    assert failing([row(), row(fds=40), row(fds=90)]) == {"intake fds", "intake sockets"}
+
+
+def test_a_backlog_or_slow_interval_fails() -> None:
+    assert failing([row(), row(lag=1051), row()]) == {"validator_lag", "aggregator_lag"}
+    assert failing([row(), row(p99=2500), row()]) == {"freshness p99"}
