@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Alignment
+
+from services.api import tables
 
 
 class RecapLevel(StrEnum):
@@ -145,35 +143,15 @@ def table(sheet: RecapSheet) -> list[list[Cell]]:
 
 def to_csv(sheet: RecapSheet) -> bytes:
     """The recap table as CSV (UTF-8 with BOM so spreadsheet programs read the names right)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(table(sheet))
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _widths(lines: Sequence[Sequence[Cell]]) -> list[int]:
-    count = max(len(line) for line in lines)
-    return [
-        min(48, max(8, *(len(str(line[i])) + 2 for line in lines if i < len(line))))
-        for i in range(count)
-    ]
+    return tables.csv_bytes(table(sheet))
 
 
 def to_xlsx(sheet: RecapSheet) -> bytes:
     """The recap as an XLSX workbook: title lines, a bold header, rows and a bold JUMLAH line."""
-    workbook = Workbook()
-    ws = workbook.active
-    assert ws is not None
-    ws.title = "Rekap"
-    bold = Font(bold=True)
-    for text in sheet.title:
-        ws.append([text])
-        ws.cell(row=ws.max_row, column=1).font = bold
-    ws.append([])
+    workbook, ws = tables.new_sheet("Rekap", sheet.title)
     lines = table(sheet)
     header_at = 0
     percent_col = header_row(sheet).index("% TPS masuk") + 1
-    fill = PatternFill("solid", fgColor="DDE6F0")
     for index, line in enumerate(lines):
         # Percent cells hold fractions with a percent format, so spreadsheets compute with them.
         values = [
@@ -186,18 +164,13 @@ def to_xlsx(sheet: RecapSheet) -> bytes:
         for col in range(1, len(values) + 1):
             cell = ws.cell(row=row_no, column=col)
             if index == 0:
-                cell.font = bold
-                cell.fill = fill
+                cell.font = tables.BOLD
+                cell.fill = tables.HEADER_FILL
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
             elif col == percent_col:
                 cell.number_format = "0.0%"
             elif isinstance(cell.value, int):
                 cell.number_format = "#,##0"
             if index == len(lines) - 1:
-                cell.font = bold
-    for i, width in enumerate(_widths(lines), start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = ws.cell(row=header_at + 1, column=1)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+                cell.font = tables.BOLD
+    return tables.finish_sheet(workbook, ws, lines, header_at)

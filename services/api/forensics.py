@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.screener.screens import last_digit_test
 from shared.quarantine import leader as leader  # re-exported: the api and the screener share it
 from shared.quarantine import quarantine_risk as quarantine_risk
+from shared.screens import last_digit_test
 
 BINS = 20
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import datetime
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict
 
+from services.api import tables
 from services.api.roster_cache import ContestMeta, RosterSnapshot
 from shared.kpu.reconcile import (
     AreaRollup,
@@ -283,6 +280,7 @@ def has_finding(item: TpsComparison) -> bool:
 # --- exports ---------------------------------------------------------------------------------
 
 Cell = str | int | None
+SHEET_NAME = "Selisih KPU"
 STATUS_LABELS = {
     "matching": "sama",
     "differing": "berbeda",
@@ -293,14 +291,27 @@ STATUS_LABELS = {
 }
 
 
-def area_table(summary: KpuSummaryPublic) -> list[list[Cell]]:
-    """Rows of the per-area sheet: counts and, per line, desk, KPU and KPU minus desk."""
-    head: list[Cell] = ["Kode", "Wilayah", "TPS", "Dibandingkan", "Sama", "Berbeda",
+def _sheet(
+    title: Sequence[str], head: Sequence[str], rows: Sequence[Sequence[Cell]]
+) -> tables.Table:
+    # The CSV starts with the title too: what was compared, when, and which way the sign goes.
+    return tables.Table(
+        title=tuple(title),
+        header=tuple(head),
+        rows=tuple(tuple(row) for row in rows),
+        sheet_name=SHEET_NAME,
+        csv_title=True,
+    )
+
+
+def area_table(summary: KpuSummaryPublic, title: Sequence[str]) -> tables.Table:
+    """The per-area sheet: counts and, per line, desk, KPU and KPU minus desk."""
+    head: list[str] = ["Kode", "Wilayah", "TPS", "Dibandingkan", "Sama", "Berbeda",
                         "Belum di KPU", "Belum di desk", "Tidak di roster",
                         "KPU tidak konsisten"]  # fmt: skip
     for line in summary.lines:
         head += [f"{line.label} desk", f"{line.label} KPU", f"{line.label} selisih"]
-    rows: list[list[Cell]] = [head]
+    rows: list[list[Cell]] = []
     for area in [*summary.children, summary.total]:
         row: list[Cell] = [area.code, area.name if area is not summary.total else "JUMLAH",
                            area.tps_total, area.compared, area.matching, area.differing,
@@ -310,17 +321,17 @@ def area_table(summary: KpuSummaryPublic) -> list[list[Cell]]:
             row += [area.desk_votes.get(line.key, 0), area.kpu_votes.get(line.key, 0),
                     area.net.get(line.key, 0)]  # fmt: skip
         rows.append(row)
-    return rows
+    return _sheet(title, head, rows)
 
 
-def tps_table(listing: KpuTpsListPublic) -> list[list[Cell]]:
-    """Rows of the per-TPS sheet: both sides' figures and the differences found."""
-    head: list[Cell] = ["TPS", "Kecamatan", "Desa/Kelurahan", "Status", "DPT"]
+def tps_table(listing: KpuTpsListPublic, title: Sequence[str]) -> tables.Table:
+    """The per-TPS sheet: both sides' figures and the differences found."""
+    head: list[str] = ["TPS", "Kecamatan", "Desa/Kelurahan", "Status", "DPT"]
     for line in listing.lines:
         head += [f"{line.label} desk", f"{line.label} KPU"]
     head += ["Sah desk", "Sah KPU", "Tidak sah desk", "Tidak sah KPU", "Pengguna desk",
              "Pengguna KPU", "PSU", "Temuan"]  # fmt: skip
-    rows: list[list[Cell]] = [head]
+    rows: list[list[Cell]] = []
     for t in listing.tps:
         row: list[Cell] = [t.tps, t.kecamatan, t.desa, STATUS_LABELS[t.status], t.dpt]
         for line in listing.lines:
@@ -334,32 +345,4 @@ def tps_table(listing: KpuTpsListPublic) -> list[list[Cell]]:
             "; ".join(f"{d.kind}{' ' + d.line if d.line else ''}" for d in t.differences),
         ]  # fmt: skip
         rows.append(row)
-    return rows
-
-
-def to_csv(title: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
-    """A sheet as CSV (UTF-8 with BOM, so spreadsheet programs read the accents right)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for line in title:
-        writer.writerow([line])
-    writer.writerows(["" if c is None else c for c in row] for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def to_xlsx(title: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
-    """A sheet as an XLSX workbook: title lines, a bold header, then the rows."""
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Selisih KPU"
-    for line in title:
-        sheet.append([line])
-    for index, row in enumerate(rows):
-        sheet.append(list(row))
-        if index == 0:
-            for cell in sheet[sheet.max_row]:
-                cell.font = Font(bold=True)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return _sheet(title, head, rows)

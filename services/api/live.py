@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+import uuid
+from collections.abc import AsyncGenerator, Callable, Collection
+from typing import Any
 
 import asyncpg
 import orjson
 from pydantic import ValidationError
-from sse_starlette import ServerSentEvent
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from services.api.errors import ApiError
 from services.api.metrics import (
     NOTIFICATIONS,
     REPLICA_WAIT_SECONDS,
@@ -20,10 +23,16 @@ from services.api.metrics import (
     SSE_CLIENTS,
     SSE_PUSH_SECONDS,
 )
+from services.api.settings import ApiSettings
+from shared.auth import Claims
 from shared.db import connect
 from shared.notify import ResultsChanged, Scope
 
 log = logging.getLogger(__name__)
+# The documented 200 of a stream route.
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+}
 
 
 def scopes_of(payload: str) -> set[Scope]:
@@ -276,3 +285,38 @@ async def stream_changes(
             last_sent = time.monotonic()
     finally:
         feed.unsubscribe(sub)
+
+
+def event_stream(
+    feed: ChangeFeed,
+    settings: ApiSettings,
+    claims: Claims,
+    revoked: Callable[[], Collection[uuid.UUID]],
+) -> EventSourceResponse:
+    """The SSE answer of a change feed for the bearer of claims: 503 past API_SSE_MAX_CLIENTS.
+
+    Pings every heartbeat and the disconnect watch come from EventSourceResponse; the stream
+    ends once the token expires or is revoked (checked at every event or ping).
+    """
+    if len(feed.subscribers) >= settings.sse_max_clients:
+        raise ApiError(
+            503,
+            "TOO_MANY_STREAMS",
+            "Terlalu banyak koneksi langsung; coba lagi nanti.",
+            "Too many live connections; try again later.",
+            headers={"Retry-After": "10"},
+        )
+    stream = stream_changes(
+        feed,
+        heartbeat_s=settings.sse_heartbeat_s,
+        coalesce_s=settings.sse_coalesce_s,
+        expires_at=claims.expires_at.timestamp(),
+        revoked=lambda: claims.jti in revoked(),
+    )
+    return EventSourceResponse(
+        stream,
+        headers={"Cache-Control": "no-cache"},
+        ping=settings.sse_heartbeat_s,
+        ping_message_factory=sse_ping,
+        sep="\n",
+    )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from services.api import exports
 from services.api.deps import (
@@ -15,6 +12,7 @@ from services.api.deps import (
     contest_or_404,
     election_or_404,
 )
+from services.api.downloads import FILE_DOC, KindPath, download
 from services.api.errors import ApiError
 from services.api.exports import RecapColumn, RecapLevel, RecapRow, RecapSheet
 from services.api.repository import fetch_area_sums, fetch_tps_under
@@ -32,25 +30,6 @@ router = APIRouter(
 )
 
 _LEVEL_DEPTH = {"provinsi": 1, "kabko": 2, "kecamatan": 3, "desa": 4, "tps": 5}
-CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# The documented 200 of an export route, by file kind.
-CSV_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}}
-}
-XLSX_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
-}
-
-
-def attachment(body: bytes | str, filename: str) -> Response:
-    """A file to download: CSV or XLSX by the name's extension."""
-    media_type = XLSX_TYPE if filename.endswith(".xlsx") else CSV_TYPE
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 def codes_at_level(
@@ -174,38 +153,17 @@ _LEVEL_QUERY = Query(default=RecapLevel.KECAMATAN, description="rows: kecamatan,
 _AREA_QUERY = Query(default=None, description="area code; the election's home area by default")
 
 
-@router.get(
-    "/{election}/{contest}.csv",
-    response_class=Response,
-    responses=CSV_DOC,
-)
-async def export_csv(
+@router.get("/{election}/{contest}.{kind}", response_class=Response, responses=FILE_DOC)
+async def export_recap(
     election: str,
     contest: str,
+    kind: KindPath,
     state: StateDep,
     _viewer: CurrentViewer,
     level: RecapLevel = _LEVEL_QUERY,
     area: str | None = _AREA_QUERY,
 ) -> Response:
-    """The recap as CSV: header, one line per area or TPS, a JUMLAH line."""
+    """The recap as CSV (header, one line per area or TPS, a JUMLAH line) or as an XLSX
+    workbook laid out like a recap sheet."""
     sheet, name = await _export(state, election, contest, level, area)
-    return attachment(exports.to_csv(sheet), f"{name}.csv")
-
-
-@router.get(
-    "/{election}/{contest}.xlsx",
-    response_class=Response,
-    responses=XLSX_DOC,
-)
-async def export_xlsx(
-    election: str,
-    contest: str,
-    state: StateDep,
-    _viewer: CurrentViewer,
-    level: RecapLevel = _LEVEL_QUERY,
-    area: str | None = _AREA_QUERY,
-) -> Response:
-    """The recap as an XLSX workbook laid out like a recap sheet."""
-    sheet, name = await _export(state, election, contest, level, area)
-    body = await run_in_threadpool(exports.to_xlsx, sheet)  # CPU work off the event loop
-    return attachment(body, f"{name}.xlsx")
+    return await download(kind, name, sheet, exports.to_csv, exports.to_xlsx)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -14,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.api import tables
 from services.api.deps import (
     CurrentReviewer,
     CurrentViewer,
@@ -22,6 +21,7 @@ from services.api.deps import (
     contest_or_404,
     election_or_404,
 )
+from services.api.downloads import CSV_DOC, FileKind, table_download
 from services.api.errors import ApiError
 from services.api.forensics import TpsRow, fingerprint, last_digits, quarantine_risk
 from services.api.repository_findings import (
@@ -29,12 +29,11 @@ from services.api.repository_findings import (
     fetch_forensic_rows,
     fetch_quarantine,
 )
-from services.api.routes_exports import CSV_DOC, attachment
 from services.api.routes_review import _checked_place, _publish
 from services.api.routes_tps import TpsPath
 from services.api.schemas import READ_ERRORS, ReviewQueuedPublic, error_responses
-from services.screener.screens import CODES, Severity
 from shared.db import from_row
+from shared.screens import CODES, Severity
 
 router = APIRouter(prefix="/v1", tags=["findings"], responses=READ_ERRORS)
 
@@ -366,26 +365,30 @@ async def export_findings(
         election, state, _viewer, contest=contest, area=area, code=None, severity=None,
         status=status, limit=2000,
     )  # fmt: skip
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for f in listed.findings:
-        writer.writerow(
-            [
-                f.contest,
-                f.tps,
-                f.kecamatan or f.kecamatan_code,
-                f.desa or "",
-                f.code,
-                f.severity,
-                f.action,
-                f.pesan,
-                f.message,
-                orjson.dumps(f.value).decode(),
-                orjson.dumps(f.reference).decode(),
-                f.opened_at.isoformat(),
-                f.updated_at.isoformat(),
-                f.closed_at.isoformat() if f.closed_at else "",
-            ]
+    return await table_download(FileKind.CSV, f"temuan-{election}", findings_table(listed))
+
+
+def findings_table(listed: FindingListPublic) -> tables.Table:
+    """One row per finding, its numbers as JSON; the CSV without a byte order mark."""
+    rows = tuple(
+        (
+            f.contest,
+            f.tps,
+            f.kecamatan or f.kecamatan_code,
+            f.desa or "",
+            f.code,
+            f.severity,
+            f.action,
+            f.pesan,
+            f.message,
+            orjson.dumps(f.value).decode(),
+            orjson.dumps(f.reference).decode(),
+            f.opened_at.isoformat(),
+            f.updated_at.isoformat(),
+            f.closed_at.isoformat() if f.closed_at else "",
         )
-    return attachment(out.getvalue(), f"temuan-{election}.csv")
+        for f in listed.findings
+    )
+    return tables.Table(
+        title=(), header=EXPORT_COLUMNS, rows=rows, sheet_name="Temuan", csv_bom=False
+    )

@@ -19,9 +19,10 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from services.api.deps import CurrentReviewer, CurrentViewer, StateDep, StreamClaims
+from services.api.downloads import FILE_DOC, KindPath, table_download
 from services.api.errors import ApiError, not_found, refusal_error
-from services.api.incident_exports import incidents_csv, incidents_xlsx
-from services.api.live import ChangeFeed, sse_ping, stream_changes
+from services.api.incident_exports import incidents_table
+from services.api.live import STREAM_DOC, ChangeFeed, event_stream
 from services.api.publisher import PublishUnavailable
 from services.api.repository_incidents import (
     acknowledge_alert,
@@ -33,7 +34,6 @@ from services.api.repository_incidents import (
     fetch_incidents,
     fetch_tps_incidents,
 )
-from services.api.routes_exports import CSV_DOC, XLSX_DOC, attachment
 from services.api.routes_tps import TpsPath, tps_code_or_422
 from services.api.schemas import READ_ERRORS, error_responses
 from services.api.schemas_incidents import (
@@ -171,30 +171,19 @@ async def incident_counts(state: StateDep, _viewer: CurrentViewer) -> IncidentCo
     )
 
 
-@router.get("/incidents/export.csv", response_class=Response, responses={**CSV_DOC, **READ_ERRORS})
-async def export_incidents_csv(
-    state: StateDep,
-    _viewer: CurrentViewer,
-    area: AreaQuery = None,
-    status: StatusFilter | None = None,
-) -> Response:
-    """Every incident (up to API_EXPORT_MAX_ROWS), newest first, as CSV."""
-    rows = await _list(state, area, status, None, "newest", state.settings.export_max_rows)
-    return attachment(incidents_csv(rows), f"kejadian-{area or 'semua'}.csv")
-
-
 @router.get(
-    "/incidents/export.xlsx", response_class=Response, responses={**XLSX_DOC, **READ_ERRORS}
+    "/incidents/export.{kind}", response_class=Response, responses={**FILE_DOC, **READ_ERRORS}
 )
-async def export_incidents_xlsx(
+async def export_incidents(
+    kind: KindPath,
     state: StateDep,
     _viewer: CurrentViewer,
     area: AreaQuery = None,
     status: StatusFilter | None = None,
 ) -> Response:
-    """Every incident (up to API_EXPORT_MAX_ROWS), newest first, as XLSX."""
+    """Every incident (up to API_EXPORT_MAX_ROWS), newest first, as CSV or XLSX."""
     rows = await _list(state, area, status, None, "newest", state.settings.export_max_rows)
-    return attachment(incidents_xlsx(rows), f"kejadian-{area or 'semua'}.xlsx")
+    return await table_download(kind, f"kejadian-{area or 'semua'}", incidents_table(rows))
 
 
 @router.get("/incidents/tps/{tps}", response_model=IncidentListPublic)
@@ -289,55 +278,45 @@ async def _act(
 _WRITE = error_responses(400, 401, 403, 404, 409, 422, 503)
 
 
-@router.post(
+def _action_route(path: str, action: IncidentAction, doc: str) -> None:
+    """The POST route of one action, documented as if written out (name, summary, docstring)."""
+
+    async def endpoint(
+        incident_id: uuid.UUID,
+        body: IncidentActionIn,
+        request: Request,
+        state: StateDep,
+        reviewer: CurrentReviewer,
+    ) -> Response:
+        return await _act(state, request, reviewer, incident_id, action, body.note)
+
+    endpoint.__name__ = endpoint.__qualname__ = f"{action.value}_incident"
+    endpoint.__doc__ = doc
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        status_code=202,
+        response_model=IncidentActionQueuedPublic,
+        responses=_WRITE,
+    )
+
+
+_action_route(
     "/incidents/{incident_id}/acknowledge",
-    status_code=202,
-    response_model=IncidentActionQueuedPublic,
-    responses=_WRITE,
+    IncidentAction.ACKNOWLEDGE,
+    "A camat (their area) or admin has seen the incident; 202 once Kafka acknowledged.",
 )
-async def acknowledge_incident(
-    incident_id: uuid.UUID,
-    body: IncidentActionIn,
-    request: Request,
-    state: StateDep,
-    reviewer: CurrentReviewer,
-) -> Response:
-    """A camat (their area) or admin has seen the incident; 202 once Kafka acknowledged."""
-    return await _act(state, request, reviewer, incident_id, IncidentAction.ACKNOWLEDGE, body.note)
-
-
-@router.post(
+_action_route(
     "/incidents/{incident_id}/follow-up",
-    status_code=202,
-    response_model=IncidentActionQueuedPublic,
-    responses=_WRITE,
+    IncidentAction.FOLLOW_UP,
+    "A note on what the desk did about it; 202 once Kafka acknowledged.",
 )
-async def follow_up_incident(
-    incident_id: uuid.UUID,
-    body: IncidentActionIn,
-    request: Request,
-    state: StateDep,
-    reviewer: CurrentReviewer,
-) -> Response:
-    """A note on what the desk did about it; 202 once Kafka acknowledged."""
-    return await _act(state, request, reviewer, incident_id, IncidentAction.FOLLOW_UP, body.note)
-
-
-@router.post(
+_action_route(
     "/incidents/{incident_id}/close",
-    status_code=202,
-    response_model=IncidentActionQueuedPublic,
-    responses=_WRITE,
+    IncidentAction.CLOSE,
+    "The incident is settled; 202 once Kafka acknowledged.",
 )
-async def close_incident(
-    incident_id: uuid.UUID,
-    body: IncidentActionIn,
-    request: Request,
-    state: StateDep,
-    reviewer: CurrentReviewer,
-) -> Response:
-    """The incident is settled; 202 once Kafka acknowledged."""
-    return await _act(state, request, reviewer, incident_id, IncidentAction.CLOSE, body.note)
 
 
 def _alert_public(state: StateDep, row: asyncpg.Record) -> AlertPublic:
@@ -405,7 +384,7 @@ async def acknowledge(
 @router.get(
     "/desk/events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses=STREAM_DOC,
 )
 async def desk_events(
     request: Request,
@@ -416,26 +395,4 @@ async def desk_events(
     """'hello', then 'changed' whenever incidents or alerts change; ': ping' when idle."""
     del token  # read by the StreamClaims dependency
     feed: ChangeFeed = request.app.state.desk_feed
-    settings = state.settings
-    if len(feed.subscribers) >= settings.sse_max_clients:
-        raise ApiError(
-            503,
-            "TOO_MANY_STREAMS",
-            "Terlalu banyak koneksi langsung; coba lagi nanti.",
-            "Too many live connections; try again later.",
-            headers={"Retry-After": "10"},
-        )
-    stream = stream_changes(
-        feed,
-        heartbeat_s=settings.sse_heartbeat_s,
-        coalesce_s=settings.sse_coalesce_s,
-        expires_at=claims.expires_at.timestamp(),
-        revoked=lambda: claims.jti in state.revoked,
-    )
-    return EventSourceResponse(
-        stream,
-        headers={"Cache-Control": "no-cache"},
-        ping=settings.sse_heartbeat_s,
-        ping_message_factory=sse_ping,
-        sep="\n",
-    )
+    return event_stream(feed, state.settings, claims, lambda: state.revoked)

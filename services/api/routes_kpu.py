@@ -11,10 +11,10 @@ from datetime import timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from starlette.concurrency import run_in_threadpool
 
-from services.api import kpu_views
+from services.api import kpu_views, tables
 from services.api.deps import CurrentViewer, StateDep, area_or_404, contest_or_404, election_or_404
+from services.api.downloads import FILE_DOC, KindPath, table_download
 from services.api.errors import not_found
 from services.api.kpu_views import (
     KpuSummaryPublic,
@@ -23,7 +23,6 @@ from services.api.kpu_views import (
     KpuVersionPublic,
     RecapListPublic,
 )
-from services.api.routes_exports import CSV_DOC, XLSX_DOC, attachment
 from services.api.routes_tps import TpsPath, tps_code_or_422
 from services.api.schemas import READ_ERRORS
 from shared.events import utcnow
@@ -79,26 +78,31 @@ async def _compare(
     return _Compared(election, contest, code, items)
 
 
-def _summary(state: StateDep, compared: _Compared) -> KpuSummaryPublic:
+def _summary(
+    state: StateDep, compared: _Compared, child_parts: int | None = None
+) -> KpuSummaryPublic:
+    """The area's comparison and its children's: the level below it, or child_parts' level
+    (the number of parts of a child's code: 3 kecamatan, 4 desa)."""
     snapshot = state.roster
     meta = snapshot.elections[compared.election]
     parts = len(compared.area.split("."))
+    child_parts = parts + 1 if child_parts is None else child_parts
     total = roll_up(compared.items, parts).get(compared.area) or AreaRollup(compared.area)
-    children = roll_up(compared.items, parts + 1) if parts < 4 else {}
+    children = roll_up(compared.items, child_parts) if child_parts <= 4 else {}
     return KpuSummaryPublic(
         election=compared.election,
         contest=compared.contest,
         area=compared.area,
         area_name=snapshot.areas[compared.area].name,
         breadcrumb=kpu_views.breadcrumb_public(snapshot, compared.area),
-        child_level=_CHILD_LEVEL.get(parts),
+        child_level=_LEVEL_OF_PARTS.get(child_parts),
         lines=kpu_views.lines_public(meta.contests[compared.contest]),
         total=kpu_views.area_public(snapshot, total),
         children=[kpu_views.area_public(snapshot, r) for r in children.values()],
     )
 
 
-_CHILD_LEVEL = {1: "kabko", 2: "kecamatan", 3: "desa"}
+_LEVEL_OF_PARTS = {2: "kabko", 3: "kecamatan", 4: "desa"}
 
 
 def _listing(state: StateDep, compared: _Compared, everything: bool) -> KpuTpsListPublic:
@@ -212,7 +216,7 @@ _LEVEL = Query(default="kecamatan", pattern="^(kecamatan|desa|tps)$",
 
 async def _export(
     state: StateDep, election: str, contest: str, area: str | None, level: str, tol: Tolerance
-) -> tuple[list[str], list[list[kpu_views.Cell]], str]:
+) -> tuple[tables.Table, str]:
     compared = await _compare(state, election, contest, area, tol)
     name = state.roster.areas[compared.area].name
     title = [
@@ -221,60 +225,24 @@ async def _export(
         "sebagaimana diimpor; selisih = KPU - desk",
     ]
     if level == "tps":
-        rows = kpu_views.tps_table(_listing(state, compared, everything=True))
+        sheet = kpu_views.tps_table(_listing(state, compared, everything=True), title)
     else:
-        parts = {"kecamatan": 3, "desa": 4}[level]
-        by_area = roll_up(compared.items, parts)
-        meta = state.roster.elections[election]
-        summary = KpuSummaryPublic(
-            election=election, contest=contest, area=compared.area, area_name=name,
-            breadcrumb=kpu_views.breadcrumb_public(state.roster, compared.area),
-            child_level=level, lines=kpu_views.lines_public(meta.contests[contest]),
-            total=kpu_views.area_public(
-                state.roster,
-                roll_up(compared.items, len(compared.area.split("."))).get(compared.area)
-                or AreaRollup(compared.area),
-            ),
-            children=[kpu_views.area_public(state.roster, r) for r in by_area.values()],
-        )  # fmt: skip
-        rows = kpu_views.area_table(summary)
-    return title, rows, f"selisih-kpu-{election}-{contest}-{compared.area}-{level}"
+        summary = _summary(state, compared, child_parts={"kecamatan": 3, "desa": 4}[level])
+        sheet = kpu_views.area_table(summary, title)
+    return sheet, f"selisih-kpu-{election}-{contest}-{compared.area}-{level}"
 
 
-@router.get(
-    "/exports/kpu/{election}/{contest}.csv",
-    response_class=Response,
-    responses=CSV_DOC,
-)
-async def kpu_export_csv(
+@router.get("/exports/kpu/{election}/{contest}.{kind}", response_class=Response, responses=FILE_DOC)
+async def kpu_export(
     election: str,
     contest: str,
+    kind: KindPath,
     state: StateDep,
     _viewer: CurrentViewer,
     tol: ToleranceDep,
     area: str | None = _AREA,
     level: str = _LEVEL,
 ) -> Response:
-    """The comparison as CSV: per kecamatan, desa or TPS."""
-    title, rows, name = await _export(state, election, contest, area, level, tol)
-    return attachment(kpu_views.to_csv(title, rows), f"{name}.csv")
-
-
-@router.get(
-    "/exports/kpu/{election}/{contest}.xlsx",
-    response_class=Response,
-    responses=XLSX_DOC,
-)
-async def kpu_export_xlsx(
-    election: str,
-    contest: str,
-    state: StateDep,
-    _viewer: CurrentViewer,
-    tol: ToleranceDep,
-    area: str | None = _AREA,
-    level: str = _LEVEL,
-) -> Response:
-    """The comparison as an XLSX workbook: per kecamatan, desa or TPS."""
-    title, rows, name = await _export(state, election, contest, area, level, tol)
-    body = await run_in_threadpool(kpu_views.to_xlsx, title, rows)
-    return attachment(body, f"{name}.xlsx")
+    """The comparison as CSV or as an XLSX workbook: per kecamatan, desa or TPS."""
+    sheet, name = await _export(state, election, contest, area, level, tol)
+    return await table_download(kind, name, sheet)

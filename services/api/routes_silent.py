@@ -14,7 +14,6 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from services.api import tables
 from services.api.activity import OperatorActivity, OperatorRow, Sent, activity_report
@@ -26,6 +25,7 @@ from services.api.deps import (
     contest_or_404,
     election_or_404,
 )
+from services.api.downloads import FILE_DOC, KindPath, table_download
 from services.api.errors import ApiError
 from services.api.repository_silent import (
     fetch_field_operators,
@@ -36,7 +36,6 @@ from services.api.repository_silent import (
     fetch_tps_under,
 )
 from services.api.roster_cache import ElectionMeta
-from services.api.routes_exports import CSV_DOC, XLSX_DOC, attachment
 from services.api.schemas import error_responses
 from services.api.views import WIB
 from shared.events import OperatorRef, utcnow
@@ -274,33 +273,21 @@ def silent_table(view: SilencePublic) -> tables.Table:
     return tables.Table(title=title, header=SILENT_HEADER, rows=tuple(rows), sheet_name="TPS diam")
 
 
-@router.get("/silent/{election}/{contest}/export.csv", response_class=Response, responses=CSV_DOC)
-async def export_silent_csv(
+@router.get(
+    "/silent/{election}/{contest}/export.{kind}", response_class=Response, responses=FILE_DOC
+)
+async def export_silent(
     election: str,
     contest: str,
+    kind: KindPath,
     state: StateDep,
     reader: CurrentReviewer,
     area: Annotated[str | None, _AREA_QUERY] = None,
 ) -> Response:
-    """The silent TPS of an area and contest with their operators, as CSV."""
+    """The silent TPS of an area and contest with their operators, as CSV or XLSX."""
     view = await silent_tps(election, contest, state, reader, area)
-    return attachment(
-        tables.to_csv(silent_table(view)), f"tps-diam-{election}-{contest}-{view.area.code}.csv"
-    )
-
-
-@router.get("/silent/{election}/{contest}/export.xlsx", response_class=Response, responses=XLSX_DOC)
-async def export_silent_xlsx(
-    election: str,
-    contest: str,
-    state: StateDep,
-    reader: CurrentReviewer,
-    area: Annotated[str | None, _AREA_QUERY] = None,
-) -> Response:
-    """The silent TPS of an area and contest with their operators, as XLSX."""
-    view = await silent_tps(election, contest, state, reader, area)
-    body = await run_in_threadpool(tables.to_xlsx, silent_table(view))
-    return attachment(body, f"tps-diam-{election}-{contest}-{view.area.code}.xlsx")
+    name = f"tps-diam-{election}-{contest}-{view.area.code}"
+    return await table_download(kind, name, silent_table(view))
 
 
 # --- operators' activity -----------------------------------------------------------------
@@ -467,30 +454,16 @@ def activity_table(report: ActivityPublic) -> tables.Table:
     return tables.Table(title=title, header=ACTIVITY_HEADER, rows=rows, sheet_name="Aktivitas")
 
 
-@router.get("/activity/{election}/export.csv", response_class=Response, responses=CSV_DOC)
-async def export_activity_csv(
+@router.get("/activity/{election}/export.{kind}", response_class=Response, responses=FILE_DOC)
+async def export_activity(
     election: str,
+    kind: KindPath,
     state: StateDep,
     reader: CurrentReviewer,
     area: Annotated[str | None, _AREA_QUERY] = None,
     deadline: Annotated[datetime | None, _DEADLINE_QUERY] = None,
 ) -> Response:
-    """The operators' activity report as CSV."""
+    """The operators' activity report as CSV or XLSX."""
     report = await operator_activity(election, state, reader, area, deadline)
-    return attachment(
-        tables.to_csv(activity_table(report)), f"aktivitas-{election}-{report.area}.csv"
-    )
-
-
-@router.get("/activity/{election}/export.xlsx", response_class=Response, responses=XLSX_DOC)
-async def export_activity_xlsx(
-    election: str,
-    state: StateDep,
-    reader: CurrentReviewer,
-    area: Annotated[str | None, _AREA_QUERY] = None,
-    deadline: Annotated[datetime | None, _DEADLINE_QUERY] = None,
-) -> Response:
-    """The operators' activity report as XLSX."""
-    report = await operator_activity(election, state, reader, area, deadline)
-    body = await run_in_threadpool(tables.to_xlsx, activity_table(report))
-    return attachment(body, f"aktivitas-{election}-{report.area}.xlsx")
+    name = f"aktivitas-{election}-{report.area}"
+    return await table_download(kind, name, activity_table(report))

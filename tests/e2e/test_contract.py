@@ -150,6 +150,7 @@ def _path_values(tps: str) -> dict[str, str]:
         "digest": "0" * 64,
         "incident_id": str(uuid.uuid4()),
         "alert_id": "1",
+        "kind": "csv",
     }
 
 

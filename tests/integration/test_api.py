@@ -718,6 +718,30 @@ async def test_xlsx_export_by_desa_is_a_recap_sheet(api: Api, seeded: Seeded) ->
     assert row[pct] == pytest.approx(2 / row[header.index("TPS total")], abs=1e-4)
 
 
+async def test_an_export_is_csv_or_xlsx_by_its_path_and_the_openapi_says_both(api: Api) -> None:
+    async with api.client() as client:
+        wrong = await client.get(f"/v1/exports/{ELECTION}/PPWP.pdf")
+        spec = (await client.get("/openapi.json")).json()
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "INVALID_REQUEST")
+    assert spec["components"]["schemas"]["FileKind"]["enum"] == ["csv", "xlsx"]
+    exports = {
+        "/v1/exports/{election}/{contest}.{kind}",
+        "/v1/exports/kpu/{election}/{contest}.{kind}",
+        "/v1/silent/{election}/{contest}/export.{kind}",
+        "/v1/activity/{election}/export.{kind}",
+        "/v1/incidents/export.{kind}",
+    }
+    assert {p for p in spec["paths"] if p.endswith("{kind}")} == exports
+    for path in exports:
+        operation = spec["paths"][path]["get"]
+        kind = next(p for p in operation["parameters"] if p["name"] == "kind")
+        assert kind["in"] == "path" and kind["schema"]["$ref"].endswith("/FileKind"), path
+        assert set(operation["responses"]["200"]["content"]) == {
+            "text/csv; charset=utf-8",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }, path
+
+
 # --- live updates --------------------------------------------------------------------------------
 
 

@@ -4,12 +4,15 @@ history of a TPS, and a reader's token required."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from openpyxl import load_workbook
 
 from deskpemilu.roster_load import load_roster
 from shared.db import connect
@@ -157,6 +160,35 @@ async def test_recap_per_desa_against_the_desks_sums(api: Api) -> None:
         loose = await client.get(f"/v1/kpu/{ELECTION}/PPWP/recap",
                                  params={"area": "16.07.01", "tolerance_votes": 5})  # fmt: skip
         assert loose.json()["desa"][0]["differences"] == []
+
+
+async def test_exports_per_kecamatan_as_csv_and_per_tps_as_xlsx(api: Api) -> None:
+    async with api.client() as client:
+        by_kecamatan = await client.get(f"/v1/exports/kpu/{ELECTION}/PPWP.csv")
+        by_tps = await client.get(
+            f"/v1/exports/kpu/{ELECTION}/PPWP.xlsx", params={"level": "tps", "area": "16.07.01"}
+        )
+    assert by_kecamatan.headers["content-disposition"] == (
+        'attachment; filename="selisih-kpu-pemilu-2024-PPWP-16.07-kecamatan.csv"'
+    )
+    lines = list(csv.reader(io.StringIO(by_kecamatan.content.decode("utf-8-sig"))))
+    assert lines[0][0] == "Selisih dengan KPU: pemilu-2024 PPWP, Banyuasin (16.07)"
+    header, body, total = lines[2], lines[3:-1], lines[-1]
+    assert header[:6] == ["Kode", "Wilayah", "TPS", "Dibandingkan", "Sama", "Berbeda"]
+    assert len(body) == 21 and total[1] == "JUMLAH"
+    c1_net = next(i for i, name in enumerate(header) if name.endswith(" selisih"))
+    assert (total[header.index("Berbeda")], total[c1_net]) == ("2", "2")
+
+    assert by_tps.headers["content-type"].startswith("application/vnd.openxmlformats")
+    ws = load_workbook(io.BytesIO(by_tps.content)).active
+    assert ws is not None
+    rows = list(ws.iter_rows(values_only=True))
+    header_at = next(i for i, r in enumerate(rows) if r[0] == "TPS")
+    tps_header = list(rows[header_at])
+    found = {r[0]: dict(zip(tps_header, r, strict=True)) for r in rows[header_at + 1 :]}
+    assert found[A]["Status"] == "berbeda" and "VOTES c1" in str(found[A]["Temuan"])
+    assert found[B]["Status"] == "berbeda" and all(t.startswith("16.07.01.") for t in found)
+    assert ws.freeze_panes == f"A{header_at + 2}"
 
 
 async def test_reads_need_a_token_and_unknown_names_are_404(api: Api) -> None:
