@@ -176,6 +176,18 @@ def area_or_404(state: ApiState, election: ElectionMeta, area_code: str) -> str:
     return area_code
 
 
+async def checked_or_404(
+    state: ApiState, election: str, contest: str | None = None, area: str | None = None
+) -> ElectionMeta:
+    """The election, once the contest and the area (when given) are known for it; else 404."""
+    meta = await election_or_404(state, election)
+    if contest is not None:
+        contest_or_404(meta, contest)
+    if area is not None:
+        area_or_404(state, meta, area)
+    return meta
+
+
 def cache_headers(state: ApiState, etag: str) -> dict[str, str]:
     """Headers of a cacheable JSON answer: the browser revalidates with If-None-Match."""
     return {

@@ -94,19 +94,6 @@ class ReportedRow:
     in_sample: bool
 
 
-@dataclass(frozen=True)
-class StoredSample:
-    """The election's current sample."""
-
-    id: int
-    seed: int
-    size: int
-    drawn_at: datetime
-    forced: bool
-    results_at_draw: int
-    reason: str
-
-
 def strata_of(
     snapshot: RosterSnapshot, election: ElectionMeta, area: str
 ) -> tuple[list[StratumFrame], int]:
@@ -204,7 +191,7 @@ def quickcount_view(
     contest: ContestMeta,
     area: str,
     rows: Sequence[ReportedRow],
-    sample: StoredSample | None,
+    sample: QuickCountSample | None,
     drawn_per_stratum: Mapping[str, int],
     now: datetime,
     release_at: datetime,
@@ -260,19 +247,7 @@ def quickcount_view(
             min_reports_per_stratum=MIN_REPORTS_PER_GROUP,
             merge_rule=MERGE_RULE,
         ),
-        sample=(
-            QuickCountSample(
-                id=sample.id,
-                seed=sample.seed,
-                size=sample.size,
-                drawn_at=sample.drawn_at,
-                forced=sample.forced,
-                results_at_draw=sample.results_at_draw,
-                reason=sample.reason,
-            )
-            if sample is not None
-            else None
-        ),
+        sample=sample,
         progress=QuickCountProgress(
             sample_drawn=sum(drawn_per_stratum.get(s.code, 0) for s in frame),
             sample_reported=len(in_sample),

@@ -17,9 +17,7 @@ from services.api.deps import (
     CurrentReviewer,
     CurrentViewer,
     StateDep,
-    area_or_404,
-    contest_or_404,
-    election_or_404,
+    checked_or_404,
 )
 from services.api.downloads import CSV_DOC, FileKind, table_download
 from services.api.errors import ApiError
@@ -97,11 +95,7 @@ async def list_findings(
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> FindingListPublic:
     """Findings of the screens across TPS; open ones by default."""
-    meta = await election_or_404(state, election)
-    if contest is not None:
-        contest_or_404(meta, contest)
-    if area is not None:
-        area_or_404(state, meta, area)
+    await checked_or_404(state, election, contest, area)
     if code is not None and code not in CODES:
         raise ApiError(
             422,
@@ -168,9 +162,7 @@ async def forensics(
     election: str, contest: str, area: str, state: StateDep, _viewer: CurrentViewer
 ) -> ForensicsPublic:
     """Turnout x winner's share histogram and last digits of the TPS results under an area."""
-    meta = await election_or_404(state, election)
-    contest_or_404(meta, contest)
-    area_or_404(state, meta, area)
+    await checked_or_404(state, election, contest, area)
     async with state.pool.acquire() as conn:
         records = await fetch_forensic_rows(conn, election=election, contest=contest, area=area)
     rows = [TpsRow(votes=r["votes"], voters=r["voters"], dpt=r["dpt"]) for r in records]
@@ -229,9 +221,7 @@ async def quarantine(
     election: str, contest: str, area: str, state: StateDep, _viewer: CurrentViewer
 ) -> QuarantinePublic:
     """Held TPS results under an area with their numbers and the findings that held them."""
-    meta = await election_or_404(state, election)
-    contest_or_404(meta, contest)
-    area_or_404(state, meta, area)
+    await checked_or_404(state, election, contest, area)
     async with state.pool.acquire() as conn:
         held_rows, split = await fetch_quarantine(
             conn, election=election, contest=contest, area=area

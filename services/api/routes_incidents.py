@@ -50,6 +50,7 @@ from services.api.schemas_incidents import (
     IncidentUpdatePublic,
 )
 from shared.codec import encode
+from shared.db import from_row
 from shared.events import IncidentUpdated, incident_update_id_for, utcnow
 from shared.incidents import (
     SPEC_OF,
@@ -82,25 +83,16 @@ def _name(state: StateDep, code: str) -> str | None:
 
 def _public(state: StateDep, row: asyncpg.Record) -> IncidentPublic:
     category = IncidentCategory(row["category"])
-    return IncidentPublic(
-        incident_id=row["incident_id"],
-        reported_at=row["reported_at"],
-        channel=row["channel"],
-        operator_id=row["operator_id"],
-        operator_name=row["operator_name"],
+    return from_row(
+        IncidentPublic,
+        row,
         area=row["area_code"],
-        tps=row["tps"],
         desa=row["desa_code"],
         desa_name=_name(state, row["desa_code"]),
         kecamatan=row["kecamatan_code"],
         kecamatan_name=_name(state, row["kecamatan_code"]),
         category=category.value,
         category_name=SPEC_OF[category].name,
-        severity=row["severity"],
-        text=row["text"],
-        status=row["status"],
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
     )
 
 

@@ -22,7 +22,6 @@ from services.api.deps import (
 )
 from services.api.quickcount import (
     ReportedRow,
-    StoredSample,
     quickcount_settings,
     quickcount_view,
     release_moment,
@@ -33,7 +32,7 @@ from services.api.repository import (
     fetch_reported_for_quickcount,
     fetch_sample_tps_under,
 )
-from services.api.schemas import READ_ERRORS, QuickCountPublic
+from services.api.schemas import READ_ERRORS, QuickCountPublic, QuickCountSample
 from shared.events import utcnow
 
 router = APIRouter(prefix="/v1", tags=["quickcount"], responses=READ_ERRORS)
@@ -72,7 +71,7 @@ async def quickcount(
     async def load() -> QuickCountPublic:
         async with state.pool.acquire() as conn:
             stored = await fetch_current_sample(conn, election)
-            sample = StoredSample(**dict(stored)) if stored is not None else None
+            sample = QuickCountSample(**dict(stored)) if stored is not None else None
             drawn = await fetch_sample_tps_under(conn, sample.id, area_code) if sample else []
             rows = await fetch_reported_for_quickcount(
                 conn, election=election, contest=contest, area_code=area_code,

@@ -7,10 +7,8 @@ from fastapi import APIRouter, Request, Response
 from services.api import views
 from services.api.deps import (
     ViewerDep,
-    area_or_404,
     cached_json,
-    contest_or_404,
-    election_or_404,
+    checked_or_404,
 )
 from services.api.repository import fetch_area_sums, fetch_tps_under
 from services.api.schemas import READ_ERRORS, AreaResultPublic
@@ -29,9 +27,8 @@ async def area_result(
 ) -> Response:
     """Totals, progress and turnout at an area, one row per child area (or TPS under a desa)."""
     state = viewer.state
-    election_meta = await election_or_404(state, election)
-    contest_meta = contest_or_404(election_meta, contest)
-    area_or_404(state, election_meta, area)
+    election_meta = await checked_or_404(state, election, contest, area)
+    contest_meta = election_meta.contests[contest]
     snapshot = state.roster
 
     async def load() -> AreaResultPublic:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from services.api import tables
-from services.api.activity import OperatorActivity, OperatorRow, Sent, activity_report
+from services.api.activity import OperatorRow, Sent, activity_report
 from services.api.deps import (
     ApiState,
     CurrentReviewer,
@@ -329,28 +329,6 @@ class ActivityPublic(BaseModel):
 _DEADLINE_QUERY = Query(description="ISO 8601 instant; default: the configured deadline")
 
 
-def _public(line: OperatorActivity) -> OperatorActivityPublic:
-    return OperatorActivityPublic(
-        operator_id=line.operator_id,
-        name=line.name,
-        role=line.role,
-        scope=list(line.scope),
-        phone=line.phone,
-        tps_sent=line.tps_sent,
-        pairs_sent=line.pairs_sent,
-        contests=line.contests,
-        submissions=line.submissions,
-        first_send=line.first_send,
-        last_send=line.last_send,
-        sent_by_deadline=line.sent_by_deadline,
-        share_by_deadline=line.share_by_deadline,
-        channels=line.channels,
-        rejections=line.rejections,
-        corrections=line.corrections,
-        incidents=line.incidents,
-    )
-
-
 @router.get("/activity/{election}", response_model=ActivityPublic)
 async def operator_activity(
     election: str,
@@ -397,7 +375,9 @@ async def operator_activity(
         name=found.name if found else None,
         deadline=cutoff,
         incidents_counted=incidents is not None,
-        operators=[_public(line) for line in lines],
+        operators=[
+            OperatorActivityPublic.model_validate(line, from_attributes=True) for line in lines
+        ],
     )
 
 

@@ -11,8 +11,8 @@ from services.api.deps import (
     CurrentViewer,
     StateDep,
     ViewerDep,
-    area_or_404,
     cached_json,
+    checked_or_404,
     contest_or_404,
     election_or_404,
 )
@@ -92,11 +92,7 @@ async def conflicts(
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> Response:
     """Disputed TPS with their rival versions, newest first."""
-    election_meta = await election_or_404(state, election)
-    if contest is not None:
-        contest_or_404(election_meta, contest)
-    if area is not None:
-        area_or_404(state, election_meta, area)
+    await checked_or_404(state, election, contest, area)
     snapshot = state.roster
 
     async def load() -> ConflictListPublic:
@@ -124,11 +120,7 @@ async def anomalies(
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> Response:
     """Anomalies (warnings on accepted forms, outliers), newest first; open ones by default."""
-    election_meta = await election_or_404(state, election)
-    if contest is not None:
-        contest_or_404(election_meta, contest)
-    if area is not None:
-        area_or_404(state, election_meta, area)
+    await checked_or_404(state, election, contest, area)
     snapshot = state.roster
 
     async def load() -> AnomalyListPublic:
