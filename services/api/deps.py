@@ -188,6 +188,16 @@ async def checked_or_404(
     return meta
 
 
+async def place_or_404(
+    state: ApiState, election: str, contest: str, area: str | None
+) -> tuple[ElectionMeta, ContestMeta, str]:
+    """The election, its contest and an area of it (the election's home area when none is
+    asked), each known for the election; else 404."""
+    meta = await election_or_404(state, election)
+    contest_meta = contest_or_404(meta, contest)
+    return meta, contest_meta, area_or_404(state, meta, area or meta.home_area)
+
+
 def cache_headers(state: ApiState, etag: str) -> dict[str, str]:
     """Headers of a cacheable JSON answer: the browser revalidates with If-None-Match."""
     return {

@@ -8,9 +8,7 @@ from services.api import exports
 from services.api.deps import (
     CurrentViewer,
     StateDep,
-    area_or_404,
-    contest_or_404,
-    election_or_404,
+    place_or_404,
 )
 from services.api.downloads import FILE_DOC, KindPath, download
 from services.api.errors import ApiError
@@ -142,9 +140,7 @@ async def build_sheet(
 async def _export(
     state: StateDep, election: str, contest: str, level: RecapLevel, area: str | None
 ) -> tuple[RecapSheet, str]:
-    election_meta = await election_or_404(state, election)
-    contest_meta = contest_or_404(election_meta, contest)
-    area_code = area_or_404(state, election_meta, area or election_meta.home_area)
+    election_meta, contest_meta, area_code = await place_or_404(state, election, contest, area)
     sheet = await build_sheet(state, election_meta, contest_meta, area_code, level)
     return sheet, f"rekap-{election}-{contest}-{area_code}-{level.value}"
 

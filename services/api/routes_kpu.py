@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.api import kpu_views, tables
-from services.api.deps import CurrentViewer, StateDep, area_or_404, contest_or_404, election_or_404
+from services.api.deps import CurrentViewer, StateDep, place_or_404
 from services.api.downloads import FILE_DOC, KindPath, table_download
 from services.api.errors import not_found
 from services.api.kpu_views import (
@@ -66,9 +66,7 @@ class _Compared:
 async def _compare(
     state: StateDep, election: str, contest: str, area: str | None, tol: Tolerance
 ) -> _Compared:
-    meta = await election_or_404(state, election)
-    contest_or_404(meta, contest)
-    code = area_or_404(state, meta, area or meta.home_area)
+    _, _, code = await place_or_404(state, election, contest, area)
     async with state.pool.acquire() as conn:
         reserve = await repo.fetch_reserve_pct(conn, election=election)
         frame = await repo.fetch_frame(conn, election=election, area=code)
@@ -185,9 +183,7 @@ async def kpu_recap(
     area: str | None = _AREA,
 ) -> RecapListPublic:
     """KPU's D.Hasil per desa (`deskpemilu kpu recap`) against the desk's sums, under an area."""
-    meta = await election_or_404(state, election)
-    contest_meta = contest_or_404(meta, contest)
-    code = area_or_404(state, meta, area or meta.home_area)
+    _, contest_meta, code = await place_or_404(state, election, contest, area)
     async with state.pool.acquire() as conn:
         frame = await repo.fetch_frame(conn, election=election, area=code)
         desk = await repo.fetch_desk(conn, election=election, contest=contest, area=code)

@@ -15,10 +15,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.api.deps import (
     ViewerDep,
-    area_or_404,
     cached_json,
-    contest_or_404,
-    election_or_404,
+    place_or_404,
 )
 from services.api.quickcount import (
     ReportedRow,
@@ -60,9 +58,7 @@ async def quickcount(
     estimates, under a 'not for release' banner; others see the progress only.
     """
     state = viewer.state
-    election_meta = await election_or_404(state, election)
-    contest_meta = contest_or_404(election_meta, contest)
-    area_code = area_or_404(state, election_meta, area or election_meta.home_area)
+    election_meta, contest_meta, area_code = await place_or_404(state, election, contest, area)
     snapshot = state.roster
     now = _clock(request)
     release_at = release_moment(election_meta.date, quickcount_settings())
