@@ -43,23 +43,7 @@
 
   const $ = (id) => document.getElementById(id);
 
-  // Small DOM builder: text is always set as text, never parsed as HTML.
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
-      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (k === "style") el.setAttribute("style", v);
-      else el.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
+  const h = window.DeskDom.h; // static/dom.js
 
   const fmt = (n) => nf.format(n || 0);
   const pct = (x) => pf.format(x || 0) + "%";

@@ -16,20 +16,7 @@
     not_in_roster: ["tidak di roster", "bad"], neither: ["belum ada", "muted"],
   };
 
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else el.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
+  const h = window.DeskDom.h; // static/dom.js
   const badge = (status) => {
     const [text, tone] = STATUS[status] || [status, "muted"];
     return h("span", { class: `badge ${tone}`, "data-status": status }, text);

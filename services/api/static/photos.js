@@ -9,16 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const urls = new Map(); // sha path -> object URL
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-    return node;
-  }
+  const el = window.DeskDom.h; // static/dom.js
 
   async function authed(path) {
     const token = localStorage.getItem(TOKEN_KEY);

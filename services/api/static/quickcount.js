@@ -15,19 +15,7 @@
   const pts = (x) => pf.format((x || 0) * 100);
   let seq = 0;
 
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") el.className = v;
-      else el.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
+  const h = window.DeskDom.h; // static/dom.js
 
   function s(tag, attrs, text) {
     const el = document.createElementNS(SVG, tag);
