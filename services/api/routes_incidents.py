@@ -146,17 +146,11 @@ async def incident_counts(state: StateDep, _viewer: CurrentViewer) -> IncidentCo
         rows = await fetch_incident_counts(conn)
     return IncidentCountsPublic(
         kecamatan=[
-            IncidentCountPublic(
+            from_row(
+                IncidentCountPublic,
+                r,
                 kecamatan=r["kecamatan_code"],
                 name=_name(state, r["kecamatan_code"]),
-                total=r["total"],
-                unresolved=r["unresolved"],
-                open=r["open"],
-                critical=r["critical"],
-                high=r["high"],
-                medium=r["medium"],
-                low=r["low"],
-                last_reported_at=r["last_reported_at"],
             )
             for r in rows
         ]
