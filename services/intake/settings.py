@@ -66,9 +66,6 @@ class IntakeSettings(TokenSettings):
     notifier_max_age_s: float = Field(
         default=3600.0, gt=0, validation_alias="INTAKE_NOTIFIER_MAX_AGE_S"
     )
-    # Verdicts are read in batches gathered over this window (fewer fetches and commits); a
-    # reply waits at most this much longer.
-    notifier_linger_ms: int = Field(default=100, ge=0, validation_alias="INTAKE_NOTIFIER_LINGER_MS")
     # Demo operators carry made-up numbers: nothing is sent to them unless a demo says so.
     reply_to_demo_operators: bool = Field(
         default=False, validation_alias="INTAKE_REPLY_TO_DEMO_OPERATORS"
