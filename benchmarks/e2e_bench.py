@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import functools
-import json
 import math
 import os
 import platform
@@ -47,38 +45,32 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.e2e_common import (  # noqa: E402
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_DATABASE_URL,
+    BenchPipeline,
+    Meter,
+    Pids,
+    bench_pipeline,
+    exited_services,
+    load_average,
+    process_groups,
+    recorded,
+    result,
+    wait_recorded,
+)
 from deskpemilu import national, runtime  # noqa: E402
 from deskpemilu.roster_load import load_roster  # noqa: E402
 from deskpemilu.simulator.plan import DayPlan, Operators, plan_day, true_form  # noqa: E402
-from deskpemilu.simulator.run import DayRunner, load_operators, mint_tokens  # noqa: E402
+from deskpemilu.simulator.run import DayRunner  # noqa: E402
 from deskpemilu.simulator.truth import expected_statuses  # noqa: E402
-from shared.db import connect, migrate  # noqa: E402
 from shared.events import Channel  # noqa: E402
 from shared.form import CHasil, Contest  # noqa: E402
 from shared.roster import ElectionRoster, TpsInfo  # noqa: E402
 from shared.roster_db import fetch_election_roster  # noqa: E402
-from tests.dbs import drop_database  # noqa: E402
-from tests.e2e.pipeline import BANYUASIN_PEMILU, Pipeline, start_pipeline  # noqa: E402
-from tests.procs import TEST_TOKEN_SECRET, ServiceProcess  # noqa: E402
+from tests.e2e.pipeline import Pipeline  # noqa: E402
 
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
 NATIONAL_FORMS = national.NATIONAL.tps * 5  # five ballots per TPS: 4,116,100 forms
-RESULT_PREFIX = "RESULT "
-
-
-def result(name: str, value: float | str | None, unit: str = "", note: str = "") -> None:
-    """Print one figure for people and as a machine-readable line for run_all."""
-    shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
-    print(f"  {name}: {shown} {unit}".rstrip() + (f"  ({note})" if note else ""), flush=True)
-    record = {"name": name, "value": value, "unit": unit, "note": note}
-    print(RESULT_PREFIX + json.dumps(record, ensure_ascii=False), flush=True)
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages."""
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def _first_line(command: list[str]) -> str:
@@ -248,65 +240,33 @@ def kafka_ceiling(bootstrap: str, records: int, record_size: int, partitions: in
 # --- the private pipeline --------------------------------------------------------------------
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds a process has used, None when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
-
-
 def _machine_busy_s() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 class CpuMeter:
-    """CPU seconds used by each pipeline process (and its PostgreSQL backends) over a phase."""
+    """CPU seconds and cores used by each process group over a phase, and the machine's."""
 
-    def __init__(self, pipeline: Pipeline, database: str) -> None:
-        self.groups: dict[str, Callable[[], list[int]]] = {
-            name: functools.partial(_service_pids, service)
-            for name, service in pipeline.services.items()
-        }
-        # Backend titles name the database: "postgres: deskpemilu bench_e2e_x 127.0.0.1(...)".
-        self.groups["postgres (this database)"] = lambda: _pids_with(database)
-        self.groups["kafka broker (shared)"] = _kafka_pids
-        self.groups["load generator (this process)"] = lambda: [os.getpid()]
-        self.start: dict[str, dict[int, float]] = {}
+    def __init__(self, groups: dict[str, Pids]) -> None:
+        self.meter = Meter({**groups, "load generator (this process)": lambda: [os.getpid()]})
         self.machine_start = (0.0, 0.0)
         self.started = 0.0
 
-    def _sample(self) -> dict[str, dict[int, float]]:
-        sample: dict[str, dict[int, float]] = {}
-        for name, pids in self.groups.items():
-            sample[name] = {}
-            for pid in pids():
-                cpu = _proc_cpu_s(pid)
-                if cpu is not None:
-                    sample[name][pid] = cpu
-        return sample
-
     def begin(self) -> None:
         """Remember where every counter stands."""
-        self.start = self._sample()
+        self.meter.begin()
         self.machine_start = _machine_busy_s()
         self.started = time.monotonic()
 
     def report(self, label: str) -> None:
         """Print CPU seconds and cores used per process group since begin()."""
         wall = time.monotonic() - self.started
-        end = self._sample()
-        parts = []
-        for name, pids in end.items():
-            used = sum(cpu - self.start.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
-            parts.append(f"{name} {used:.0f}s ({used / wall:.2f} cores)")
+        used = self.meter.end()
+        parts = [f"{name} {cpu:.0f}s ({cpu / wall:.2f} cores)" for name, cpu in used.items()]
         busy, total = _machine_busy_s()
         machine = (busy - self.machine_start[0]) / max(1e-9, total - self.machine_start[1])
         cores = os.cpu_count() or 1
@@ -315,29 +275,6 @@ class CpuMeter:
             "; ".join(parts),
             note=f"over {wall:.0f}s; whole machine {machine:.0%} busy of {cores} cores",
         )
-
-
-def _service_pids(service: ServiceProcess) -> list[int]:
-    return [service.process.pid] if service.process else []
-
-
-def _pids_with(text: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def _kafka_pids() -> list[int]:
-    try:
-        return [int((runtime.RUN_DIR / "kafka" / "kafka.pid").read_text().split()[0])]
-    except (OSError, ValueError, IndexError):
-        return []
 
 
 @dataclasses.dataclass
@@ -355,19 +292,12 @@ class Bench:
 
     async def submissions(self) -> int:
         """Submissions recorded by the aggregator so far (validated and rejected)."""
-        count: int = await self.conn.fetchval("SELECT count(*) FROM submissions")
-        return count
+        return await recorded(self.conn)
 
     async def wait_recorded(self, target: int) -> tuple[bool, int]:
         """Poll until `target` submissions are recorded or the timeout passes."""
         deadline = time.monotonic() + self.timeout_s
-        while True:
-            count = await self.submissions()
-            if count >= target:
-                return True, count
-            if time.monotonic() > deadline:
-                return False, count
-            await asyncio.sleep(0.1)
+        return await wait_recorded(self.conn, target, deadline, interval_s=0.1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -691,43 +621,6 @@ async def national_slice(
 # --- orchestration ---------------------------------------------------------------------------
 
 
-async def _scratch_database(database_url: str) -> str:
-    name = f"bench_e2e_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{database_url.rpartition('/')[0]}/{name}"
-    conn = await connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return url
-
-
-async def _drop_database(database_url: str, url: str) -> None:
-    admin = await asyncpg.connect(database_url)
-    try:
-        await drop_database(admin, url.rpartition("/")[2])
-    finally:
-        await admin.close()
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from shared.topics import Topics
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([spec.name for spec in Topics(prefix).specs()])
-    finally:
-        await admin.close()
-
-
 async def _timed(label: str, step: Callable[[], Awaitable[Any]]) -> Any:
     started = time.monotonic()
     value = await step()
@@ -751,97 +644,83 @@ async def run_pipeline(args: argparse.Namespace) -> None:
     log_dir = Path(args.log_dir)
     roster_dir = Path(tempfile.mkdtemp(prefix="national-"))
     os.makedirs(log_dir, exist_ok=True)
-    database = await _scratch_database(args.database_url)
-    pipeline: Pipeline | None = None
-    conn: asyncpg.Connection | None = None
-    try:
-        print(f"\n== Setup: scratch database {database.rpartition('/')[2]} (load {load_average()})")
-        conn = db = await connect(database)
-        if not args.banyuasin_only:
-            scope = (
-                f"first {args.national_provinces} provinces" if args.national_provinces else "full"
-            )
-            report = national.generate(roster_dir, provinces=args.national_provinces)
-            result("national roster generated", report.seconds, "s", f"{scope}: {report}")
-            loaded = await _timed(
-                "national roster load (deskpemilu roster load)",
-                lambda: load_roster(db, roster_dir),
-            )
-            print(f"  loaded: {loaded}")
-        pipeline = await _timed(
-            "pipeline start (Banyuasin roster load + 4 services healthy)",
-            lambda: start_pipeline(
-                args.bootstrap,
-                database,
-                log_dir,
-                roster=BANYUASIN_PEMILU,
-                partitions=args.partitions,
-            ),
-        )
-        assert pipeline is not None
-        print(f"  logs: {log_dir}; topic prefix {pipeline.env['TOPIC_PREFIX']}")
-        refs, phones = await load_operators(conn)
-        tokens = await mint_tokens(conn, TEST_TOKEN_SECRET, refs)
-        bench = Bench(
-            pipeline,
-            conn,
-            Operators.from_list(refs),
-            tokens,
-            phones,
-            args.concurrency,
-            args.timeout,
-            CpuMeter(pipeline, database.rpartition("/")[2]),
-        )
-        day = await banyuasin_day(bench, args.seed, args.banyuasin_tps or None)
+
+    async def national_roster(conn: asyncpg.Connection, database: str) -> None:
+        print(f"\n== Setup: scratch database {database} (load {load_average()})")
         if args.banyuasin_only:
             return
-        viewer = next(op for op in refs if op.id == "viewer-nasional")
-        roster = await fetch_election_roster(conn, national.ELECTION_ID)
-        assert roster is not None
-        sustained = day.forms_per_s if day.complete else 0.0
-        rate = args.fresh_rate or max(1.0, sustained * args.fresh_fraction)
-        if not args.fresh_rate and not sustained:
-            rate = 20.0
-            print("  (Banyuasin day incomplete: freshness offered at 20 forms/s)")
-        all_tps = list(roster.tps.values())
-        # The slice: --national-forms, or fewer when the sustained rate would take longer than
-        # --national-seconds to send them (runs stay short on a slow or busy machine).
-        slice_forms = args.national_forms
-        if sustained:
-            slice_forms = min(slice_forms, max(5_000, int(sustained * args.national_seconds)))
-        fresh_count = max(1, math.ceil(rate * args.fresh_seconds / 5))
-        fresh_tps = _spread(all_tps, fresh_count, offset=0.5)
-        taken = {t.code for t in fresh_tps}  # the slice's TPS must not have reported yet
-        slice_tps = _spread([t for t in all_tps if t.code not in taken], slice_forms // 5, 0.0)
-        await freshness(
-            bench,
-            roster,
-            fresh_tps,
-            rate=rate,
-            seconds=args.fresh_seconds,
-            samples_per_s=args.fresh_samples_per_s,
-            poll_s=args.poll_ms / 1000,
-            viewer_token=tokens[viewer.id],
+        scope = f"first {args.national_provinces} provinces" if args.national_provinces else "full"
+        report = national.generate(roster_dir, provinces=args.national_provinces)
+        result("national roster generated", report.seconds, "s", f"{scope}: {report}")
+        loaded = await _timed(
+            "national roster load (deskpemilu roster load)", lambda: load_roster(conn, roster_dir)
         )
-        await national_slice(bench, roster, slice_tps, args.seed)
-        _check_services(pipeline)
+        print(f"  loaded: {loaded}")
+
+    try:
+        async with bench_pipeline(
+            args.bootstrap,
+            args.database_url,
+            log_dir,
+            partitions=args.partitions,
+            prepare=national_roster,
+            keep=args.keep,
+        ) as run:
+            result("pipeline start (Banyuasin roster load + 4 services healthy)", run.start_s, "s")
+            await run_phases(args, run)
     finally:
-        if conn is not None:
-            await conn.close()
-        if pipeline is not None:
-            pipeline.stop()
-            if not args.keep:
-                await _delete_topics(args.bootstrap, pipeline.env["TOPIC_PREFIX"])
-        if not args.keep:
-            await _drop_database(args.database_url, database)
         shutil.rmtree(roster_dir, ignore_errors=True)
 
 
-def _check_services(pipeline: Pipeline) -> None:
-    for name, service in pipeline.services.items():
-        assert service.process is not None
-        if service.process.poll() is not None:
-            result(f"{name} process", f"EXITED {service.process.returncode}", note="see its log")
+async def run_phases(args: argparse.Namespace, run: BenchPipeline) -> None:
+    """The Banyuasin day, then (unless --banyuasin-only) freshness and the national slice."""
+    pipeline, conn, tokens = run.pipeline, run.conn, run.tokens
+    print(f"  logs: {args.log_dir}; topic prefix {pipeline.env['TOPIC_PREFIX']}")
+    groups = process_groups(pipeline, run.database, None)
+    bench = Bench(
+        pipeline,
+        conn,
+        run.operators,
+        tokens,
+        run.phones,
+        args.concurrency,
+        args.timeout,
+        CpuMeter(groups),
+    )
+    day = await banyuasin_day(bench, args.seed, args.banyuasin_tps or None)
+    if args.banyuasin_only:
+        return
+    viewer = next(op for op in run.refs if op.id == "viewer-nasional")
+    roster = await fetch_election_roster(conn, national.ELECTION_ID)
+    assert roster is not None
+    sustained = day.forms_per_s if day.complete else 0.0
+    rate = args.fresh_rate or max(1.0, sustained * args.fresh_fraction)
+    if not args.fresh_rate and not sustained:
+        rate = 20.0
+        print("  (Banyuasin day incomplete: freshness offered at 20 forms/s)")
+    all_tps = list(roster.tps.values())
+    # The slice: --national-forms, or fewer when the sustained rate would take longer than
+    # --national-seconds to send them (runs stay short on a slow or busy machine).
+    slice_forms = args.national_forms
+    if sustained:
+        slice_forms = min(slice_forms, max(5_000, int(sustained * args.national_seconds)))
+    fresh_count = max(1, math.ceil(rate * args.fresh_seconds / 5))
+    fresh_tps = _spread(all_tps, fresh_count, offset=0.5)
+    taken = {t.code for t in fresh_tps}  # the slice's TPS must not have reported yet
+    slice_tps = _spread([t for t in all_tps if t.code not in taken], slice_forms // 5, 0.0)
+    await freshness(
+        bench,
+        roster,
+        fresh_tps,
+        rate=rate,
+        seconds=args.fresh_seconds,
+        samples_per_s=args.fresh_samples_per_s,
+        poll_s=args.poll_ms / 1000,
+        viewer_token=tokens[viewer.id],
+    )
+    await national_slice(bench, roster, slice_tps, args.seed)
+    for name, code in exited_services(pipeline):
+        result(f"{name} process", f"EXITED {code}", note="see its log")
 
 
 def _print_machine(database_url: str) -> None:

@@ -25,9 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
-import functools
-import json
 import os
 import re
 import shutil
@@ -35,7 +32,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,101 +41,25 @@ import asyncpg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.e2e_bench import (  # noqa: E402
-    DEFAULT_BOOTSTRAP,
-    DEFAULT_DATABASE_URL,
-    _drop_database,
-    _proc_cpu_s,
-    _scratch_database,
-    _service_pids,
+from benchmarks.e2e_common import (  # noqa: E402
+    Meter,
+    bench_pipeline,
     load_average,
+    process_groups,
+    recorded,
     result,
+    run_loadgen,
+    stack_for,
+    wait_recorded,
 )
 from deskpemilu import loadgen, runtime  # noqa: E402
 from deskpemilu.simulator.plan import Operators  # noqa: E402
-from deskpemilu.simulator.run import load_operators, mint_tokens  # noqa: E402
-from shared.db import connect  # noqa: E402
 from shared.roster import ElectionRoster  # noqa: E402
 from shared.roster_db import fetch_election_roster  # noqa: E402
-from tests.e2e.pipeline import (  # noqa: E402
-    BANYUASIN_PEMILU,
-    Pipeline,
-    PrivateStack,
-    start_pipeline,
-    start_private_stack,
-    stop_private_stack,
-)
-from tests.procs import TEST_TOKEN_SECRET  # noqa: E402
+from tests.e2e.pipeline import Pipeline, PrivateStack  # noqa: E402
 
 PY_SPY = REPO / ".venv" / "bin" / "py-spy"
 PROFILED = ("intake", "validator", "aggregator")
-
-
-# --- processes and their CPU -----------------------------------------------------------------
-
-
-def children_of(parent: int) -> list[int]:
-    """The parent and its direct children (a PostgreSQL server: postmaster and backends)."""
-    pids = [parent]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat[1]) == parent:
-            pids.append(int(entry.name))
-    return pids
-
-
-def pids_with(text: str) -> list[int]:
-    """Processes whose command line holds `text` (PostgreSQL backends name their database)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-    return found
-
-
-def first_pid(path: Path) -> int | None:
-    """The pid on the first line of a pid file."""
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class Meter:
-    """CPU seconds per named group of processes between begin() and end()."""
-
-    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
-        self.groups = groups
-        self._start: dict[str, dict[int, float]] = {}
-
-    def _sample(self) -> dict[str, dict[int, float]]:
-        sample: dict[str, dict[int, float]] = {}
-        for name, pids in self.groups.items():
-            sample[name] = {}
-            for pid in pids():
-                cpu = _proc_cpu_s(pid)
-                if cpu is not None:
-                    sample[name][pid] = cpu
-        return sample
-
-    def begin(self) -> None:
-        """Remember every counter."""
-        self._start = self._sample()
-
-    def end(self) -> dict[str, float]:
-        """CPU seconds per group since begin() (processes started since count from zero)."""
-        used: dict[str, float] = {}
-        for name, pids in self._sample().items():
-            before = self._start.get(name, {})
-            used[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in pids.items())
-        return used
 
 
 # --- py-spy ----------------------------------------------------------------------------------
@@ -267,43 +187,6 @@ class Setup:
     pyspy: bool
 
 
-async def recorded(conn: asyncpg.Connection) -> int:
-    """Submissions recorded by the aggregator so far."""
-    count: int = await conn.fetchval("SELECT count(*) FROM submissions")
-    return count
-
-
-async def run_loadgen(
-    requests_file: Path,
-    port: int,
-    *,
-    rate: float,
-    connections: int,
-    sample_every: int = 0,
-    on_accept: Callable[[int, float, bytes], None] | None = None,
-) -> dict[str, Any]:
-    """The load generator as its own process; returns its LOADGEN report."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpemilu.loadgen", str(requests_file), "--port", str(port),
-        "--rate", str(rate), "--connections", str(connections),
-        "--sample-every", str(sample_every),
-        cwd=REPO, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    report: dict[str, Any] | None = None
-    async for raw in process.stdout:
-        line = raw.decode()
-        if line.startswith(loadgen.ACCEPT_PREFIX) and on_accept is not None:
-            index, at, body = line[len(loadgen.ACCEPT_PREFIX) :].split(" ", 2)
-            on_accept(int(index), float(at), body.strip().encode())
-        elif line.startswith(loadgen.REPORT_PREFIX):
-            report = json.loads(line[len(loadgen.REPORT_PREFIX) :])
-    await process.wait()
-    if report is None:
-        raise RuntimeError(f"load generator exited {process.returncode} without a report")
-    return report
-
-
 async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, conns: int) -> None:
     """Send `forms` at `rate` (0: as fast as allowed); CPU per form per process, profiles."""
     intake = setup.pipeline.services["intake"]
@@ -329,12 +212,7 @@ async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, c
     started = time.monotonic()
     report = await run_loadgen(requests_file, intake.port, rate=rate, connections=conns)
     target = baseline + report["distinct_202"]
-    count = baseline
-    while time.monotonic() - started < 300:
-        count = await recorded(setup.conn)
-        if count >= target:
-            break
-        await asyncio.sleep(0.05)
+    _, count = await wait_recorded(setup.conn, target, started + 300)
     wall = time.monotonic() - started
     cpu = setup.meter.end()
     forms_done = count - baseline
@@ -387,11 +265,8 @@ async def warm_up(setup: Setup, forms: int) -> None:
     loadgen.write_requests(path, requests)
     baseline = await recorded(setup.conn)
     report = await run_loadgen(path, intake.port, rate=0, connections=16)
-    deadline = time.monotonic() + 120
-    while await recorded(setup.conn) < baseline + report["distinct_202"]:
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
+    target = baseline + report["distinct_202"]
+    await wait_recorded(setup.conn, target, time.monotonic() + 120, interval_s=0.1)
     print(f"\n== warm-up: {forms:,} forms sent and recorded (load {load_average()})", flush=True)
 
 
@@ -406,62 +281,40 @@ async def idle(setup: Setup, seconds: float) -> None:
     result("idle CPU ms per second", shown, "ms/s", f"over {seconds:.0f}s, nothing sent")
 
 
-@contextlib.contextmanager
-def stack_for(private: bool) -> Iterator[tuple[str, str, PrivateStack | None]]:
-    """(bootstrap, admin database URL, private stack or None)."""
-    if not private:
-        yield (
-            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
-            os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-            None,
-        )
-        return
-    stack = start_private_stack()
-    try:
-        yield stack.kafka_bootstrap, stack.database_url, stack
-    finally:
-        stop_private_stack(stack)
-
-
-async def run(args: argparse.Namespace, bootstrap: str, admin_url: str,
-              stack: PrivateStack | None) -> None:  # fmt: skip
+async def run(
+    args: argparse.Namespace, bootstrap: str, admin_url: str, stack: PrivateStack | None
+) -> None:
     """Every phase on one pipeline; the scratch database is dropped afterwards."""
     out = Path(args.out)
     stats = enable_pg_stat_statements(stack) if stack is not None else None
-    database = await _scratch_database(admin_url)
-    db_name = database.rpartition("/")[2]
-    if stats is not None:
-        stats.psql(db_name, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    pipeline: Pipeline | None = None
-    try:
-        pipeline = await start_pipeline(
-            bootstrap,
-            database,
-            out,
-            roster=BANYUASIN_PEMILU,
-            partitions=args.partitions,
-            **dict(pair.split("=", 1) for pair in args.service_env),
-        )
-        conn = await connect(database)
-        refs, _ = await load_operators(conn)
-        tokens = await mint_tokens(conn, TEST_TOKEN_SECRET, refs)
-        roster = await fetch_election_roster(conn, "pemilu-2024")
+
+    async def statements(conn: asyncpg.Connection, database: str) -> None:
+        if stats is not None:
+            stats.psql(database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    async with bench_pipeline(
+        bootstrap,
+        admin_url,
+        out,
+        partitions=args.partitions,
+        prepare=statements,
+        service_env=dict(pair.split("=", 1) for pair in args.service_env),
+    ) as started:
+        roster = await fetch_election_roster(started.conn, "pemilu-2024")
         assert roster is not None
-        groups: dict[str, Callable[[], list[int]]] = {
-            name: functools.partial(_service_pids, service)
-            for name, service in pipeline.services.items()
-        }
-        if stack is not None:
-            postmaster = stack.run_dir / "postgres" / "data" / "postmaster.pid"
-            groups["postgres"] = lambda: children_of(first_pid(postmaster) or -1)
-            kafka = stack.run_dir / "kafka" / "kafka.pid"
-            groups["kafka broker"] = lambda: [p] if (p := first_pid(kafka)) else []
-        else:
-            groups["postgres (this database's backends)"] = lambda: pids_with(db_name)
-            kafka = runtime.RUN_DIR / "kafka" / "kafka.pid"
-            groups["kafka broker (shared)"] = lambda: [p] if (p := first_pid(kafka)) else []
-        setup = Setup(pipeline, conn, db_name, roster, Operators.from_list(refs), tokens,
-                      Meter(groups), stats, out, args.py_spy)  # fmt: skip
+        meter = Meter(process_groups(started.pipeline, started.database, stack))
+        setup = Setup(
+            pipeline=started.pipeline,
+            conn=started.conn,
+            database=started.database,
+            roster=roster,
+            operators=started.operators,
+            tokens=started.tokens,
+            meter=meter,
+            stats=stats,
+            out=out,
+            pyspy=args.py_spy,
+        )
         # The JVM of a broker just started compiles its hot paths during its first minute of
         # work: an unmeasured warm-up, then the idle cost (nothing sent) per second.
         await warm_up(setup, args.warmup_forms)
@@ -473,11 +326,6 @@ async def run(args: argparse.Namespace, bootstrap: str, admin_url: str,
             conns = args.connections or (32 if not rate else max(16, min(64, int(rate / 8))))
             await phase(setup, f"rate-{rate_text}", rate, forms, start, conns)
             start += forms
-        await conn.close()
-    finally:
-        if pipeline is not None:
-            pipeline.stop()
-        await _drop_database(admin_url, database)
 
 
 def main() -> None:

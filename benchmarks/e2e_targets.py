@@ -28,8 +28,8 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import io
+import json
 import math
 import shutil
 import sys
@@ -48,34 +48,25 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks import e2e_bench  # noqa: E402
-from benchmarks.e2e_bench import (  # noqa: E402
-    NATIONAL_FORMS,
-    Bench,
-    CpuMeter,
-    _drop_database,
-    _scratch_database,
-    _service_pids,
-    _spread,
-    _sub_roster,
-    load_average,
-)
-from benchmarks.e2e_profile import (  # noqa: E402
+from benchmarks.e2e_bench import NATIONAL_FORMS, Bench, CpuMeter, _spread, _sub_roster  # noqa: E402
+from benchmarks.e2e_common import (  # noqa: E402
+    RESULT_PREFIX,
+    BenchPipeline,
     Meter,
-    children_of,
-    first_pid,
+    bench_pipeline,
+    exited_services,
+    load_average,
+    process_groups,
     recorded,
     run_loadgen,
     stack_for,
+    wait_recorded,
 )
 from deskpemilu import loadgen, national, runtime  # noqa: E402
 from deskpemilu.roster_load import load_roster  # noqa: E402
-from deskpemilu.simulator.plan import Operators  # noqa: E402
-from deskpemilu.simulator.run import load_operators, mint_tokens  # noqa: E402
-from shared.db import connect  # noqa: E402
 from shared.roster import ElectionRoster, TpsInfo  # noqa: E402
 from shared.roster_db import fetch_election_roster  # noqa: E402
-from tests.e2e.pipeline import BANYUASIN_PEMILU, Pipeline, PrivateStack, start_pipeline  # noqa: E402
-from tests.procs import TEST_TOKEN_SECRET  # noqa: E402
+from tests.e2e.pipeline import PrivateStack  # noqa: E402
 
 RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
 START = "<!-- e2e-targets:start (rewritten by make bench) -->"
@@ -107,26 +98,14 @@ class Run:
     """The pipeline and what the phases need."""
 
     stack: PrivateStack
-    pipeline: Pipeline
-    conn: asyncpg.Connection
-    database: str
-    operators: Operators
-    tokens: dict[str, str]
-    refs: list[Any]
+    started: BenchPipeline
     meter: Meter
     out: Path
 
-
-def _groups(run_stack: PrivateStack, pipeline: Pipeline) -> dict[str, Callable[[], list[int]]]:
-    groups: dict[str, Callable[[], list[int]]] = {
-        name: functools.partial(_service_pids, service)
-        for name, service in pipeline.services.items()
-    }
-    postmaster = run_stack.run_dir / "postgres" / "data" / "postmaster.pid"
-    groups["postgres"] = lambda: children_of(first_pid(postmaster) or -1)
-    kafka = run_stack.run_dir / "kafka" / "kafka.pid"
-    groups["kafka broker"] = lambda: [p] if (p := first_pid(kafka)) else []
-    return groups
+    @property
+    def conn(self) -> asyncpg.Connection:
+        """The connection to the run's database."""
+        return self.started.conn
 
 
 async def _send(
@@ -146,18 +125,13 @@ async def _send(
     started = time.monotonic()
     report = await run_loadgen(
         path,
-        run.pipeline.services["intake"].port,
+        run.started.pipeline.services["intake"].port,
         rate=rate,
         connections=connections,
         sample_every=sample_every,
         on_accept=on_accept,
     )
-    count = baseline
-    while time.monotonic() - started < 600:
-        count = await recorded(run.conn)
-        if count >= baseline + report["distinct_202"]:
-            break
-        await asyncio.sleep(0.05)
+    _, count = await wait_recorded(run.conn, baseline + report["distinct_202"], started + 600)
     wall = time.monotonic() - started
     cpu = run.meter.end()
     cpu["load generator"] = report["cpu_s"]
@@ -166,11 +140,16 @@ async def _send(
 
 
 def _requests(run: Run, roster: ElectionRoster, count: int, seed: int) -> list[bytes]:
-    port = run.pipeline.services["intake"].port
+    port = run.started.pipeline.services["intake"].port
     return loadgen.form_requests(
-        roster, run.operators, run.tokens, host=f"127.0.0.1:{port}", count=count, seed=seed,
+        roster,
+        run.started.operators,
+        run.started.tokens,
+        host=f"127.0.0.1:{port}",
+        count=count,
+        seed=seed,
         key_prefix=f"bench-{seed}-{uuid.uuid4().hex[:6]}",
-    )  # fmt: skip
+    )
 
 
 async def sustained(run: Run, figures: Figures, forms: int, connections: int) -> float:
@@ -226,7 +205,7 @@ async def freshness(
     missing = 0
     tasks: list[asyncio.Task[None]] = []
     async with httpx.AsyncClient(
-        base_url=run.pipeline.api_url, timeout=30,
+        base_url=run.started.pipeline.api_url, timeout=30,
         headers={"Authorization": f"Bearer {viewer_token}"},
     ) as api:  # fmt: skip
 
@@ -272,14 +251,18 @@ async def freshness(
 
 async def banyuasin(run: Run, figures: Figures, concurrency: int) -> None:
     """The whole Banyuasin day through the channel mix (e2e_bench's phase, the simulator)."""
-    cpu = CpuMeter(run.pipeline, run.database)
-    for name, pids in _groups(run.stack, run.pipeline).items():
-        if name in ("postgres", "kafka broker"):
-            cpu.groups[name] = pids
-    cpu.groups.pop("postgres (this database)", None)
-    cpu.groups.pop("kafka broker (shared)", None)
-    _, phones = await load_operators(run.conn)
-    bench = Bench(run.pipeline, run.conn, run.operators, run.tokens, phones, concurrency, 300, cpu)
+    started = run.started
+    cpu = CpuMeter(process_groups(started.pipeline, started.database, run.stack))
+    bench = Bench(
+        started.pipeline,
+        started.conn,
+        started.operators,
+        started.tokens,
+        started.phones,
+        concurrency,
+        300,
+        cpu,
+    )
     day = await e2e_bench.banyuasin_day(bench, 14022024, None)
     figures.target(
         "Banyuasin day wall time (12,820 forms, channel mix, simulator)",
@@ -331,10 +314,8 @@ def ceiling(bootstrap: str, records: int, figures: Figures) -> float | None:
     with contextlib.redirect_stdout(_Tee(captured)):
         e2e_bench.kafka_ceiling(bootstrap, records, 700, 12)
     for line in captured.getvalue().splitlines():
-        if line.startswith(e2e_bench.RESULT_PREFIX):
-            import json
-
-            record = json.loads(line[len(e2e_bench.RESULT_PREFIX) :])
+        if line.startswith(RESULT_PREFIX):
+            record = json.loads(line[len(RESULT_PREFIX) :])
             if record["name"] == "kafka ceiling records/s":
                 figures.target(
                     "Kafka ProducerPerformance (ceiling, same broker)",
@@ -350,49 +331,41 @@ def ceiling(bootstrap: str, records: int, figures: Figures) -> float | None:
 async def run_all(args: argparse.Namespace, stack: PrivateStack, figures: Figures) -> None:
     """Every phase on one pipeline."""
     out = Path(args.out)
-    database = await _scratch_database(stack.database_url)
-    db_name = database.rpartition("/")[2]
     roster_dir = Path(tempfile.mkdtemp(prefix="national-"))
-    pipeline: Pipeline | None = None
-    conn: asyncpg.Connection | None = None
-    try:
-        conn = await connect(database)
+
+    async def national_roster(conn: asyncpg.Connection, database: str) -> None:
         started = time.monotonic()
         national.generate(roster_dir)
         await load_roster(conn, roster_dir)
         figures.note(f"national roster generated and loaded in {time.monotonic() - started:.0f}s")
-        pipeline = await start_pipeline(
-            stack.kafka_bootstrap, database, out, roster=BANYUASIN_PEMILU, partitions=12
-        )
-        refs, _ = await load_operators(conn)
-        tokens = await mint_tokens(conn, TEST_TOKEN_SECRET, refs)
-        run = Run(stack, pipeline, conn, db_name, Operators.from_list(refs), tokens, refs,
-                  Meter(_groups(stack, pipeline)), out)  # fmt: skip
-        await banyuasin(run, figures, args.concurrency)
-        rate = await sustained(run, figures, args.sustained_forms, args.connections)
-        nat = await fetch_election_roster(conn, national.ELECTION_ID)
-        assert nat is not None
-        all_tps = list(nat.tps.values())
-        fresh_tps = _spread(all_tps, max(1, int(args.fresh_seconds * max(rate, 40) / 10)), 0.5)
-        taken = {t.code for t in fresh_tps}
-        slice_tps = _spread(
-            [t for t in all_tps if t.code not in taken], args.national_forms // 5, 0
-        )
-        viewer = next(op for op in refs if op.id == "viewer-nasional")
-        await freshness(run, figures, nat, fresh_tps, max(20.0, rate / 2), args.fresh_seconds,
-                        tokens[viewer.id])  # fmt: skip
-        await national_slice(run, figures, nat, slice_tps, args.connections)
-        args.sustained_rate = rate
-        for name, service in pipeline.services.items():
-            if service.process is not None and service.process.poll() is not None:
-                figures.note(f"{name} EXITED {service.process.returncode}: see its log in {out}")
+
+    try:
+        async with bench_pipeline(
+            stack.kafka_bootstrap, stack.database_url, out, prepare=national_roster
+        ) as started:
+            meter = Meter(process_groups(started.pipeline, started.database, stack))
+            await run_phases(args, Run(stack, started, meter, out), figures)
     finally:
-        if conn is not None:
-            await conn.close()
-        if pipeline is not None:
-            pipeline.stop()
-        await _drop_database(stack.database_url, database)
         shutil.rmtree(roster_dir, ignore_errors=True)
+
+
+async def run_phases(args: argparse.Namespace, run: Run, figures: Figures) -> None:
+    """Banyuasin, sustained, freshness at half that rate, the national slice."""
+    await banyuasin(run, figures, args.concurrency)
+    rate = await sustained(run, figures, args.sustained_forms, args.connections)
+    nat = await fetch_election_roster(run.conn, national.ELECTION_ID)
+    assert nat is not None
+    all_tps = list(nat.tps.values())
+    fresh_tps = _spread(all_tps, max(1, int(args.fresh_seconds * max(rate, 40) / 10)), 0.5)
+    taken = {t.code for t in fresh_tps}
+    slice_tps = _spread([t for t in all_tps if t.code not in taken], args.national_forms // 5, 0)
+    viewer = next(op for op in run.started.refs if op.id == "viewer-nasional")
+    await freshness(run, figures, nat, fresh_tps, max(20.0, rate / 2), args.fresh_seconds,
+                    run.started.tokens[viewer.id])  # fmt: skip
+    await national_slice(run, figures, nat, slice_tps, args.connections)
+    args.sustained_rate = rate
+    for name, code in exited_services(run.started.pipeline):
+        figures.note(f"{name} EXITED {code}: see its log in {run.out}")
 
 
 def write_results(figures: Figures, command: str, load_start: str, load_end: str,

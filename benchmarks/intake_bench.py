@@ -26,31 +26,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.e2e_common import delete_topics, drop_scratch_database, scratch_database  # noqa: E402
 from deskpemilu.roster_load import load_roster  # noqa: E402
-from shared.auth import issue_token  # noqa: E402
-from shared.db import connect, migrate  # noqa: E402
+from deskpemilu.tokens import issue  # noqa: E402
+from services.intake.schemas import EXAMPLE_FORM  # noqa: E402
+from shared.db import connect  # noqa: E402
 from shared.events import OperatorRef, Role  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
 from shared.topics import Topics  # noqa: E402
-from tests.dbs import drop_database  # noqa: E402
 from tests.procs import ServiceProcess, free_port, stack_env  # noqa: E402
 
 TOKEN_SECRET = "bench-secret-" + "x" * 40
 OPERATOR = OperatorRef(id="op-16.07.01", role=Role.OPERATOR, scope=("16.07.01",), name="bench")
-FORM: dict[str, Any] = {
-    "election": "pemilu-2024",
-    "contest": "PPWP",
-    "tps": "16.07.01.1016.001",
-    "suara_calon": {"1": 120, "2": 250, "3": 80},
-    "suara_sah": 450,
-    "suara_tidak_sah": 5,
-}
+FORM = EXAMPLE_FORM  # the form the OpenAPI documents: a valid PPWP form of op-16.07.01's TPS
 
 BARE_APP = """
 from typing import Any
@@ -187,25 +180,11 @@ def _load(url: str, token: str, body: str, args: argparse.Namespace) -> dict[str
 
 async def prepare(database_url: str, bootstrap: str, prefix: str) -> tuple[str, str]:
     """A throwaway database with the Banyuasin roster, the prefixed topics, an operator token."""
-    base, _, _ = database_url.rpartition("/")
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{base}/{name}"
+    url = await scratch_database(database_url)
     conn = await connect(url)
     try:
-        await migrate(conn)
         await load_roster(conn, REPO / "data" / "rosters" / "pemilu-2024-banyuasin")
-        token, claims = issue_token(TOKEN_SECRET, OPERATOR, ttl=timedelta(hours=2))
-        await conn.execute(
-            "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-            claims.jti,
-            OPERATOR.id,
-            claims.expires_at,
-        )
+        token = await issue(conn, TOKEN_SECRET, OPERATOR, ttl=timedelta(hours=2))
     finally:
         await conn.close()
     await ensure_topics(
@@ -217,7 +196,6 @@ async def prepare(database_url: str, bootstrap: str, prefix: str) -> tuple[str, 
 async def cleanup(database_url: str, scratch_url: str, bootstrap: str, prefix: str) -> int:
     """Drop the throwaway database and topics; returns how many records the received topic held."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
     topics = Topics(prefix)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
@@ -228,18 +206,8 @@ async def cleanup(database_url: str, scratch_url: str, bootstrap: str, prefix: s
         records: int = sum(ends.values())
     finally:
         await consumer.stop()
-    kafka_admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await kafka_admin.start()
-    try:
-        await kafka_admin.delete_topics([spec.name for spec in topics.specs()])
-    finally:
-        await kafka_admin.close()
-    admin = await asyncpg.connect(database_url)
-    try:
-        name = scratch_url.rpartition("/")[2]
-        await drop_database(admin, name)
-    finally:
-        await admin.close()
+    await delete_topics(bootstrap, prefix)
+    await drop_scratch_database(database_url, scratch_url)
     return records
 
 

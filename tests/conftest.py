@@ -1,4 +1,5 @@
-"""Fixtures for the real backing services: Kafka, PostgreSQL and S3, never mocks.
+"""Fixtures for the real backing services: Kafka, PostgreSQL and S3, never mocks; and the
+stand-in for the outside services the intake talks to (WhatsApp Cloud API, SMS gateway).
 
 Where a Docker engine answers a ping, testcontainers starts throwaway ones; otherwise the tests use
 the local processes started by deploy/stack.sh, or those KAFKA_BOOTSTRAP_SERVERS/DATABASE_URL name.
@@ -20,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.db import connect, migrate
 from tests.dbs import drop_database
 from tests.s3server import S3Server, missing_jar_message, s3proxy_jar, s3proxy_s3
+from tests.webhooks import FakeGraph, graph_stand_in
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://deskpemilu:deskpemilu@127.0.0.1:5433/deskpemilu"
@@ -117,6 +119,13 @@ def s3_server() -> Iterator[S3Server]:
         pytest.fail(missing_jar_message(jar))
     with s3proxy_s3(jar) as server:
         yield server
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[FakeGraph]:
+    """The local stand-in for the WhatsApp Cloud API and the SMS gateway (tests/webhooks.py)."""
+    with graph_stand_in() as graph:
+        yield graph
 
 
 def _with_database(url: str, name: str) -> str:

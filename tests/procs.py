@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.webhooks import SMS_TOKEN, WA_SECRET
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PORT_VARS = {
     "api": "API_PORT",
@@ -42,9 +44,9 @@ def stack_env(kafka_bootstrap: str, database_url: str, **extra: str) -> dict[str
         TOPIC_PREFIX=f"t{uuid.uuid4().hex[:8]}.",
         TOPIC_PARTITIONS="4",
         DESKPEMILU_TOKEN_SECRET=TEST_TOKEN_SECRET,
-        WHATSAPP_APP_SECRET="test-whatsapp-app-secret",
+        WHATSAPP_APP_SECRET=WA_SECRET,
         WHATSAPP_VERIFY_TOKEN="test-verify-token",
-        SMS_AUTH_TOKEN="test-sms-auth-token",
+        SMS_AUTH_TOKEN=SMS_TOKEN,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

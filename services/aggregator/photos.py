@@ -1,20 +1,19 @@
 """Photo recorder: links each photo of photos.received.v1 to its TPS in PostgreSQL.
 
-Runs inside the aggregator process with its own consumer group. Every record is stored
-idempotently (by photo id), so a redelivered batch or a rebuild's replay links each photo
-once. A photo whose image (same SHA-256, or a pHash within NEAR_DUPLICATE_BITS) is already
-linked to another TPS raises PHOTO_REUSED on both TPS: one sheet cannot document two TPS.
+Runs inside the aggregator process with its own consumer group, on the loop it shares with the
+incident recorder (`recorder.py`). Every record is stored idempotently (by photo id), so a
+redelivered batch or a rebuild's replay links each photo once. A photo whose image (same
+SHA-256, or a pHash within NEAR_DUPLICATE_BITS) is already linked to another TPS raises
+PHOTO_REUSED on both TPS: one sheet cannot document two TPS.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from pydantic import ValidationError
+from aiokafka import ConsumerRecord
+from pydantic import TypeAdapter
 
 from services.aggregator.photo_repository import (
     Conn,
@@ -24,13 +23,12 @@ from services.aggregator.photo_repository import (
     reset_photos,
     reuse_matches,
 )
-from shared.consumer import Records, run_batches, subscribe
+from services.aggregator.recorder import decode_or_skip, replay_topic, run_recorder
 from shared.events import PhotoReceived
-from shared.kafka import kafka_client_options
 from shared.photos import NEAR_DUPLICATE_BITS
 
-log = logging.getLogger(__name__)
 SERVICE = "aggregator-photos"
+photo_adapter: TypeAdapter[PhotoReceived] = TypeAdapter(PhotoReceived)
 
 
 def reuse_detail(
@@ -69,56 +67,25 @@ async def apply_photo(
 
 def decode(record: ConsumerRecord[bytes, bytes]) -> PhotoReceived | None:
     """The event of a record, None (logged) for a record that is no photo event."""
-    try:
-        return PhotoReceived.model_validate_json(record.value or b"")
-    except ValidationError:
-        log.warning(
-            "undecodable photo record skipped",
-            extra={"partition": record.partition, "offset": record.offset},
-        )
-        return None
+    return decode_or_skip(photo_adapter, record, "photo")
+
+
+async def apply_photos(conn: Conn, records: list[ConsumerRecord[bytes, bytes]]) -> int:
+    """Record each photo of a batch, one transaction per photo; the number of photos."""
+    applied = 0
+    for record in records:
+        event = decode(record)
+        if event is not None:
+            await apply_photo(conn, event, record.partition, record.offset)
+            applied += 1
+    return applied
 
 
 async def run_photo_recorder(
     bootstrap: str, topic: str, group_id: str, pool: asyncpg.Pool, stop: asyncio.Event
 ) -> None:
     """Consume the photos topic until stop is set (Kafka commits after each batch)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **kafka_client_options(),
-    )
-
-    async def handle(records: Records) -> None:
-        async with pool.acquire() as conn:
-            for record in records:
-                event = decode(record)
-                if event is not None:
-                    await apply_photo(conn, event, record.partition, record.offset)
-
-    await consumer.start()
-    try:
-        subscribe(consumer, [topic])
-        await run_batches(consumer, handle, stop, service=SERVICE, max_records=500)
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_options())
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(topic, p["partition"])
-        for d in described
-        if d["error_code"] == 0
-        for p in d["partitions"]
-    ]
+    await run_recorder(bootstrap, topic, group_id, pool, stop, service=SERVICE, apply=apply_photos)
 
 
 async def replay_photos(bootstrap: str, topic: str, group_id: str, conn: Conn) -> int:
@@ -127,35 +94,4 @@ async def replay_photos(bootstrap: str, topic: str, group_id: str, conn: Conn) -
     The recorder's group offsets are moved to the ends, so it resumes after the replay.
     """
     await reset_photos(conn)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        enable_auto_commit=False,
-        **kafka_client_options(),
-    )
-    await consumer.start()
-    replayed = 0
-    try:
-        partitions = await _partitions(bootstrap, topic)
-        if not partitions:
-            return 0
-        consumer.assign(partitions)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        pending = {tp for tp, end in ends.items() if end > 0}
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    event = decode(record)
-                    if event is not None:
-                        await apply_photo(conn, event, record.partition, record.offset)
-                        replayed += 1
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        await consumer.commit({tp: end for tp, end in ends.items()})
-    finally:
-        await consumer.stop()
-    return replayed
+    return await replay_topic(bootstrap, topic, group_id, conn, apply_photos)

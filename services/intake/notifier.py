@@ -7,12 +7,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.intake import metrics
 from services.intake.directory import Directory
@@ -23,7 +23,6 @@ from shared.consumer import run_batches
 from shared.events import (
     Channel,
     Severity,
-    SubmissionReceived,
     SubmissionRejected,
     SubmissionValidated,
     utcnow,
@@ -167,6 +166,28 @@ def verdict_text(verdict: SubmissionValidated | SubmissionRejected) -> str:
     return "\n".join(lines)
 
 
+class _Addressee(BaseModel):
+    """The part of a verdict's submission that says whether somebody waits for a reply."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    channel: Channel
+    reply_to: str | None = None
+    received_at: datetime
+
+
+class _VerdictHead(BaseModel):
+    """A verdict read only as far as its addressee (review decisions have none)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    submission: _Addressee | None = None
+
+
+REPLIED_CHANNELS = (Channel.WHATSAPP, Channel.SMS)
+
+
 class VerdictNotifier:
     """Consumes validated and rejected verdicts; tells WhatsApp/SMS senders their forms' fate."""
 
@@ -230,15 +251,12 @@ class VerdictNotifier:
         await asyncio.gather(*(self._replier.send(reply) for reply in replies))
 
     def _reply_for(self, record: ConsumerRecord[bytes, bytes]) -> Reply | None:
-        verdict: SubmissionValidated | SubmissionRejected
         try:
-            if record.topic == self._settings.topics.rejected:
-                verdict = SubmissionRejected.model_validate_json(record.value)
-            else:
-                decoded = decode(validated_adapter, record.value)
-                if not isinstance(decoded, SubmissionValidated):
-                    return None  # a review decision: nobody is waiting for a reply
-                verdict = decoded
+            return reply_for(
+                record.value or b"",
+                rejected=record.topic == self._settings.topics.rejected,
+                max_age=timedelta(seconds=self._settings.notifier_max_age_s),
+            )
         except ValidationError:
             log.warning(
                 "undecodable verdict skipped",
@@ -249,9 +267,29 @@ class VerdictNotifier:
                 },
             )
             return None
-        submission: SubmissionReceived = verdict.submission
-        if submission.channel not in (Channel.WHATSAPP, Channel.SMS) or not submission.reply_to:
-            return None
-        if utcnow() - submission.received_at > timedelta(seconds=self._settings.notifier_max_age_s):
-            return None
-        return Reply(submission.channel, submission.reply_to, verdict_text(verdict))
+
+
+def reply_for(value: bytes, *, rejected: bool, max_age: timedelta) -> Reply | None:
+    """The text for a verdict's sender, or None when nobody waits for one.
+
+    Most verdicts are of forms sent by the app or a sheet, or are review decisions: reading only
+    the addressee first keeps the full decode (the form rebuilt) for the few that get a text.
+    Raises ValidationError for a record that is not a verdict.
+    """
+    addressee = _VerdictHead.model_validate_json(value).submission
+    if (
+        addressee is None
+        or addressee.channel not in REPLIED_CHANNELS
+        or not addressee.reply_to
+        or utcnow() - addressee.received_at > max_age
+    ):
+        return None
+    verdict: SubmissionValidated | SubmissionRejected
+    if rejected:
+        verdict = SubmissionRejected.model_validate_json(value)
+    else:
+        decoded = decode(validated_adapter, value)
+        if not isinstance(decoded, SubmissionValidated):
+            return None  # a review decision: nobody is waiting for a reply
+        verdict = decoded
+    return Reply(addressee.channel, addressee.reply_to, verdict_text(verdict))

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright
 
 from deskpemilu.quickcount.rosters import roster_from_folder
 from deskpemilu.simulator.detection import day_forms
@@ -25,8 +24,8 @@ from deskpemilu.simulator.run import load_operators, mint_tokens
 from shared.db import connect
 from shared.events import Role
 from shared.form import Contest
+from tests.e2e.browser import CHROMIUM, browser_page
 from tests.e2e.pipeline import BANYUASIN_PEMILU, REPO_ROOT, start_pipeline
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.procs import TEST_TOKEN_SECRET, ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
@@ -92,30 +91,23 @@ async def test_a_stuffed_tps_through_the_intake_is_flagged_on_the_dashboard(
         assert {f["severity"] for f in found} & {"warning", "critical"}
         print(f"stuffed {stuffed_tps} (+{detail['added']} votes): {[f['code'] for f in found]}")
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
-                await page.wait_for_selector("[data-testid=total-c2]")
-                item = page.locator(f"#screen-findings li[data-tps='{stuffed_tps}']").first
-                await item.wait_for(timeout=30_000)
-                text = await item.inner_text()
-                assert "partisipasi" in text, text
-                count = int(await page.locator("#finding-count").inner_text())
-                assert count >= 1
-                kec_table = await page.locator("#finding-kecamatan").inner_text()
-                assert "Temuan" in kec_table
-                await page.wait_for_selector("#forensics-heatmap rect")
-                assert "p =" in await page.locator("#forensics-pvalue").inner_text()
-                assert errors == []
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                await page.locator("#findings-card").scroll_into_view_if_needed()
-                await page.screenshot(path=str(SCREENSHOT), full_page=True)
-            finally:
-                await browser.close()
+        async with browser_page() as (page, errors):
+            await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
+            await page.wait_for_selector("[data-testid=total-c2]")
+            item = page.locator(f"#screen-findings li[data-tps='{stuffed_tps}']").first
+            await item.wait_for(timeout=30_000)
+            text = await item.inner_text()
+            assert "partisipasi" in text, text
+            count = int(await page.locator("#finding-count").inner_text())
+            assert count >= 1
+            kec_table = await page.locator("#finding-kecamatan").inner_text()
+            assert "Temuan" in kec_table
+            await page.wait_for_selector("#forensics-heatmap rect")
+            assert "p =" in await page.locator("#forensics-pvalue").inner_text()
+            assert errors == []
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await page.locator("#findings-card").scroll_into_view_if_needed()
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
     finally:
         pipeline.stop()
 
@@ -212,27 +204,19 @@ async def test_a_stuffed_tps_is_held_out_of_the_totals_until_released(
             assert totals == expected_clean
             assert quarantine["risk"]["held"] == stuffed_votes  # type: ignore[index]
 
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                try:
-                    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-                    await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
-                    held = page.locator(f"#quarantine-list li[data-tps='{stuffed_tps}']")
-                    await held.wait_for(timeout=30_000)
-                    assert "dikarantina" in await held.inner_text()
-                    assert (
-                        "Suara dikarantina"
-                        in await page.locator("#quarantine-summary").inner_text()
-                    )
-                    await page.locator(
-                        f"#screen-findings li[data-tps='{stuffed_tps}']"
-                    ).first.wait_for()
-                    await page.locator("#quarantine-card").scroll_into_view_if_needed()
-                    await page.screenshot(
-                        path=str(REPO_ROOT / "artifacts" / "quarantine.png"), full_page=True
-                    )
-                finally:
-                    await browser.close()
+            async with browser_page() as (page, _):
+                await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
+                held = page.locator(f"#quarantine-list li[data-tps='{stuffed_tps}']")
+                await held.wait_for(timeout=30_000)
+                assert "dikarantina" in await held.inner_text()
+                assert "Suara dikarantina" in await page.locator("#quarantine-summary").inner_text()
+                await page.locator(
+                    f"#screen-findings li[data-tps='{stuffed_tps}']"
+                ).first.wait_for()
+                await page.locator("#quarantine-card").scroll_into_view_if_needed()
+                await page.screenshot(
+                    path=str(REPO_ROOT / "artifacts" / "quarantine.png"), full_page=True
+                )
 
             # A camat releases it through the review route: totals move by exactly its votes.
             camat = {"Authorization": f"Bearer {tokens['camat-16.07.01']}"}

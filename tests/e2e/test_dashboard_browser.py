@@ -13,32 +13,41 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from deskpemilu.roster_load import load_roster
 from deskpemilu.simulator.run import load_operators, mint_tokens
 from shared.db import connect
 from shared.events import Role
+from tests.e2e.browser import CHROMIUM, browser_page
 from tests.e2e.pipeline import REPO_ROOT, start_pipeline
 from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = REPO_ROOT / "artifacts" / "dashboard.png"
 ELECTION = "pemilu-2024"
 VOTES = {"1": 31, "2": 77, "3": 23}
 TIDAK_SAH = 3
+
+
+async def send_form(
+    intake_url: str, token: str, tps: str, key: str | None = None
+) -> httpx.Response:
+    """POST the PPWP form with VOTES for a TPS to the intake, as the operator app does."""
+    form = {
+        "election": ELECTION,
+        "contest": "PPWP",
+        "tps": tps,
+        "suara_calon": VOTES,
+        "suara_sah": sum(VOTES.values()),
+        "suara_tidak_sah": TIDAK_SAH,
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    async with httpx.AsyncClient(base_url=intake_url, timeout=10) as intake:
+        return await intake.post("/v1/submissions", json=form, headers=headers)
 
 
 async def page_totals(page: Page) -> tuple[dict[str, int], int]:
@@ -71,69 +80,47 @@ async def test_dashboard_shows_a_new_form_without_reload(
             await conn.close()
         viewer = next(op.id for op in chosen if op.role is Role.VIEWER)
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
-                await page.wait_for_selector("[data-testid=total-c2]")
-                await page.wait_for_selector("#live.on")
-                assert "token=" not in page.url  # taken into localStorage, out of the URL
-                assert await page.locator("#area-title").inner_text() == "Kabupaten Banyuasin"
-                before, reported_before = await page_totals(page)
-                assert reported_before == 0 and before == {"c1": 0, "c2": 0, "c3": 0}
-                # Anything that reloads the page would drop this marker.
-                await page.evaluate("window.__noReload = 'still here'")
+        async with browser_page() as (page, errors):
+            await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
+            await page.wait_for_selector("[data-testid=total-c2]")
+            await page.wait_for_selector("#live.on")
+            assert "token=" not in page.url  # taken into localStorage, out of the URL
+            assert await page.locator("#area-title").inner_text() == "Kabupaten Banyuasin"
+            before, reported_before = await page_totals(page)
+            assert reported_before == 0 and before == {"c1": 0, "c2": 0, "c3": 0}
+            # Anything that reloads the page would drop this marker.
+            await page.evaluate("window.__noReload = 'still here'")
 
-                form = {
-                    "election": ELECTION,
-                    "contest": "PPWP",
-                    "tps": tps,
-                    "suara_calon": VOTES,
-                    "suara_sah": sum(VOTES.values()),
-                    "suara_tidak_sah": TIDAK_SAH,
-                }
-                async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as intake:
-                    sent = await intake.post(
-                        "/v1/submissions",
-                        json=form,
-                        headers={
-                            "Authorization": f"Bearer {tokens['op-16.07.01']}",
-                            "Idempotency-Key": "browser-test-1",
-                        },
-                    )
-                assert sent.status_code == 202, sent.text
-                started = time.monotonic()
+            operator = tokens["op-16.07.01"]
+            sent = await send_form(pipeline.intake_url, operator, tps, "browser-test-1")
+            assert sent.status_code == 202, sent.text
+            started = time.monotonic()
 
-                expected = {f"c{no}": before[f"c{no}"] + v for no, v in VOTES.items()}
-                await page.wait_for_function(
-                    """([want, reported]) => {
-                        const v = (k) => Number(document.querySelector(
-                            `[data-testid=total-${k}] .votes`)?.dataset.votes);
-                        const r = Number(document.querySelector('#tps-progress')?.dataset.reported);
-                        return v('c1') === want.c1 && v('c2') === want.c2 && v('c3') === want.c3
-                            && r === reported;
-                    }""",
-                    arg=[expected, reported_before + 1],
-                    timeout=60_000,
-                )
-                seen_after_s = time.monotonic() - started
-                after, reported_after = await page_totals(page)
-                assert after == expected and reported_after == reported_before + 1
-                assert await page.evaluate("window.__noReload") == "still here"
-                progress = await page.locator("#tps-progress").inner_text()
-                assert progress.startswith("TPS masuk 1 / 2.564"), progress
-                # The drill-down table shows it under its kecamatan, numbers in id-ID format.
-                row = page.locator("#children tbody tr[data-code='16.07.01']")
-                assert "1/" in await row.inner_text()
-                assert errors == []
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(SCREENSHOT), full_page=True)
-                print(f"dashboard showed the new form {seen_after_s:.2f}s after the intake's 202")
-            finally:
-                await browser.close()
+            expected = {f"c{no}": before[f"c{no}"] + v for no, v in VOTES.items()}
+            await page.wait_for_function(
+                """([want, reported]) => {
+                    const v = (k) => Number(document.querySelector(
+                        `[data-testid=total-${k}] .votes`)?.dataset.votes);
+                    const r = Number(document.querySelector('#tps-progress')?.dataset.reported);
+                    return v('c1') === want.c1 && v('c2') === want.c2 && v('c3') === want.c3
+                        && r === reported;
+                }""",
+                arg=[expected, reported_before + 1],
+                timeout=60_000,
+            )
+            seen_after_s = time.monotonic() - started
+            after, reported_after = await page_totals(page)
+            assert after == expected and reported_after == reported_before + 1
+            assert await page.evaluate("window.__noReload") == "still here"
+            progress = await page.locator("#tps-progress").inner_text()
+            assert progress.startswith("TPS masuk 1 / 2.564"), progress
+            # The drill-down table shows it under its kecamatan, numbers in id-ID format.
+            row = page.locator("#children tbody tr[data-code='16.07.01']")
+            assert "1/" in await row.inner_text()
+            assert errors == []
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            print(f"dashboard showed the new form {seen_after_s:.2f}s after the intake's 202")
     finally:
         pipeline.stop()
 
@@ -177,41 +164,33 @@ async def test_camat_settles_a_dispute_from_the_review_page(
                 sent = await intake.post("/v1/submissions", json=form, headers=headers)
                 assert sent.status_code == 202, sent.text
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                # A phone-sized screen: the review page must work there too.
-                page = await browser.new_page(viewport={"width": 375, "height": 800})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(
-                    f"{pipeline.api_url}/?token={tokens['camat-16.07.01']}"
-                    f"#/tinjauan/{ELECTION}/PPWP"
-                )
-                await page.wait_for_selector("#live.on")
-                accept = page.get_by_role("button", name="Terima versi ini")
-                # The dispute arrives through the pipeline while the page is open.
-                await accept.wait_for(timeout=60_000)
-                await page.fill("#review-conflicts input", "sesuai foto C.Hasil")
-                await accept.click()
-                await page.wait_for_selector(".message.ok")
-                await page.wait_for_selector(
-                    "#review-conflicts li.muted:has-text('Tidak ada TPS bersengketa')",
-                    timeout=60_000,
-                )
-                await page.goto(f"{pipeline.api_url}/#/tps/{ELECTION}/PPWP/{tps}")
-                await page.wait_for_selector("#tps-result .badge.good:has-text('Terverifikasi')")
-                history = await page.locator("#tps-history").inner_text()
-                assert "versi diterima oleh Camat Banyuasin I (demo)" in history, history
-                assert "sesuai foto C.Hasil" in history
-                counted = await page.locator("[data-testid=tps-counted]").inner_text()
-                assert counted.split()[:3] == ["60", "20", "20"], counted
-                assert errors == []
-                await page.screenshot(
-                    path=str(SCREENSHOT.with_name("review-phone.png")), full_page=True
-                )
-            finally:
-                await browser.close()
+        # A phone-sized screen: the review page must work there too.
+        async with browser_page(375, 800) as (page, errors):
+            await page.goto(
+                f"{pipeline.api_url}/?token={tokens['camat-16.07.01']}#/tinjauan/{ELECTION}/PPWP"
+            )
+            await page.wait_for_selector("#live.on")
+            accept = page.get_by_role("button", name="Terima versi ini")
+            # The dispute arrives through the pipeline while the page is open.
+            await accept.wait_for(timeout=60_000)
+            await page.fill("#review-conflicts input", "sesuai foto C.Hasil")
+            await accept.click()
+            await page.wait_for_selector(".message.ok")
+            await page.wait_for_selector(
+                "#review-conflicts li.muted:has-text('Tidak ada TPS bersengketa')",
+                timeout=60_000,
+            )
+            await page.goto(f"{pipeline.api_url}/#/tps/{ELECTION}/PPWP/{tps}")
+            await page.wait_for_selector("#tps-result .badge.good:has-text('Terverifikasi')")
+            history = await page.locator("#tps-history").inner_text()
+            assert "versi diterima oleh Camat Banyuasin I (demo)" in history, history
+            assert "sesuai foto C.Hasil" in history
+            counted = await page.locator("[data-testid=tps-counted]").inner_text()
+            assert counted.split()[:3] == ["60", "20", "20"], counted
+            assert errors == []
+            await page.screenshot(
+                path=str(SCREENSHOT.with_name("review-phone.png")), full_page=True
+            )
     finally:
         pipeline.stop()
 
@@ -244,40 +223,20 @@ async def test_dashboard_opens_on_the_election_with_results(
             listed = (await api.get("/v1/elections", headers=auth)).json()
             # Pilkada (the later date) is listed first: opening on the first one would be wrong.
             assert [e["id"] for e in listed["elections"]] == ["pilkada-2024", ELECTION]
-            form = {
-                "election": ELECTION,
-                "contest": "PPWP",
-                "tps": tps,
-                "suara_calon": VOTES,
-                "suara_sah": sum(VOTES.values()),
-                "suara_tidak_sah": TIDAK_SAH,
-            }
-            async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as intake:
-                sent = await intake.post(
-                    "/v1/submissions",
-                    json=form,
-                    headers={"Authorization": f"Bearer {tokens['op-16.07.01']}"},
-                )
+            sent = await send_form(pipeline.intake_url, tokens["op-16.07.01"], tps)
             assert sent.status_code == 202, sent.text
             deadline = time.monotonic() + 60
             while (await api.get("/v1/elections", headers=auth)).json()["opening"] != ELECTION:
                 assert time.monotonic() < deadline, "the api never named the active election"
                 await asyncio.sleep(0.5)
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                # A bare link, as bookmarked: no election in its #hash.
-                await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
-                await page.wait_for_selector("[data-testid=total-c2]")
-                assert await page.locator("#pick-election").input_value() == ELECTION
-                votes, reported = await page_totals(page)
-                assert reported == 1 and votes == {f"c{no}": v for no, v in VOTES.items()}
-                assert errors == []
-            finally:
-                await browser.close()
+        async with browser_page() as (page, errors):
+            # A bare link, as bookmarked: no election in its #hash.
+            await page.goto(f"{pipeline.api_url}/?token={tokens[viewer]}")
+            await page.wait_for_selector("[data-testid=total-c2]")
+            assert await page.locator("#pick-election").input_value() == ELECTION
+            votes, reported = await page_totals(page)
+            assert reported == 1 and votes == {f"c{no}": v for no, v in VOTES.items()}
+            assert errors == []
     finally:
         pipeline.stop()

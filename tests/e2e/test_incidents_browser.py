@@ -7,12 +7,8 @@ DESK_SHOTS_DIR set, the incident feed and the alert banner are saved there as sc
 (incident-feed.png, alert-banner.png); otherwise under artifacts/.
 """
 
-# ruff: noqa: F811  # the WhatsApp stand-in fixture is imported, then requested by name
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import shutil
 import time
@@ -20,18 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright
 
 from deskpemilu.simulator.run import load_operators, mint_tokens
 from shared.db import connect
+from tests.e2e.browser import CHROMIUM, browser_page
 from tests.e2e.pipeline import REPO_ROOT, start_pipeline
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.integration.test_intake_app import (  # noqa: F401  # fixture used by name
-    FakeGraph,
-    fake_graph,
-    whatsapp_payload,
-)
 from tests.procs import TEST_TOKEN_SECRET, ServiceProcess
+from tests.webhooks import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraph, post_whatsapp, whatsapp_payload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -54,8 +45,8 @@ async def test_whatsapp_incident_live_on_dashboard_banner_and_coordinator_messag
         scratch_database,
         tmp_path,
         WHATSAPP_API_BASE=fake_graph.base,
-        WHATSAPP_PHONE_NUMBER_ID="106540352242922",
-        WHATSAPP_ACCESS_TOKEN="test-graph-token",
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
         SCREENER_ALERT_COORDINATORS=COORDINATOR,
         SCREENER_ALERT_INTERVAL_S="5",
     )
@@ -75,69 +66,50 @@ async def test_whatsapp_incident_live_on_dashboard_banner_and_coordinator_messag
         finally:
             await conn.close()
 
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{pipeline.api_url}/?token={tokens[camat.id]}")
-                await page.wait_for_selector("#incident-feed li.muted")  # the feed has loaded
-                await page.wait_for_selector("#live.on")
-                await page.evaluate("window.__noReload = 'still here'")
+        async with browser_page() as (page, errors):
+            await page.goto(f"{pipeline.api_url}/?token={tokens[camat.id]}")
+            await page.wait_for_selector("#incident-feed li.muted")  # the feed has loaded
+            await page.wait_for_selector("#live.on")
+            await page.evaluate("window.__noReload = 'still here'")
 
-                body = json.dumps(
-                    whatsapp_payload(
-                        OPERATOR_PHONE, f"KEJADIAN#{tps}#kericuhan#{TEXT}", "wamid.E2E1"
-                    )
-                ).encode()
-                secret = pipeline.env["WHATSAPP_APP_SECRET"].encode()
-                signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-                async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as client:
-                    sent = await client.post(
-                        "/v1/webhooks/whatsapp",
-                        content=body,
-                        headers={
-                            "Content-Type": "application/json",
-                            "X-Hub-Signature-256": signature,
-                        },
-                    )
-                assert sent.status_code == 200, sent.text
-                assert sent.json() == {"received": 1, "published": 1}
-                started = time.monotonic()
-                item = page.locator(f"[data-testid=incident]:has-text('{TEXT}')")
-                await item.wait_for(timeout=5_000)  # live, without a reload, within 5 s
-                seen_after_s = time.monotonic() - started
-                assert await item.get_attribute("data-severity") == "critical"
-                row = page.locator("#incident-counts tr[data-kecamatan='16.07.01']")
-                assert "1" in await row.locator("[data-testid=incident-unresolved]").inner_text()
-                shots = shots_dir()
-                shots.mkdir(parents=True, exist_ok=True)
-                await page.locator("#incidents-card").screenshot(
-                    path=str(shots / "incident-feed.png")
-                )
+            payload = whatsapp_payload(
+                OPERATOR_PHONE, f"KEJADIAN#{tps}#kericuhan#{TEXT}", "wamid.E2E1"
+            )
+            secret = pipeline.env["WHATSAPP_APP_SECRET"]
+            async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=10) as client:
+                sent = await post_whatsapp(client, payload, secret)
+            assert sent.status_code == 200, sent.text
+            assert sent.json() == {"received": 1, "published": 1}
+            started = time.monotonic()
+            item = page.locator(f"[data-testid=incident]:has-text('{TEXT}')")
+            await item.wait_for(timeout=5_000)  # live, without a reload, within 5 s
+            seen_after_s = time.monotonic() - started
+            assert await item.get_attribute("data-severity") == "critical"
+            row = page.locator("#incident-counts tr[data-kecamatan='16.07.01']")
+            assert "1" in await row.locator("[data-testid=incident-unresolved]").inner_text()
+            shots = shots_dir()
+            shots.mkdir(parents=True, exist_ok=True)
+            await page.locator("#incidents-card").screenshot(path=str(shots / "incident-feed.png"))
 
-                banner = page.locator("[data-testid=alert][data-rule=CRITICAL_INCIDENT]")
-                await banner.wait_for(timeout=20_000)
-                assert TEXT[:40] in await banner.inner_text()
-                await page.evaluate("window.scrollTo(0, 0)")
-                await page.screenshot(path=str(shots / "alert-banner.png"))
-                (message,) = await fake_graph.wait_for_texts(COORDINATOR, 1, timeout_s=30)
-                assert "PERINGATAN KRITIS" in message and TEXT in message
+            banner = page.locator("[data-testid=alert][data-rule=CRITICAL_INCIDENT]")
+            await banner.wait_for(timeout=20_000)
+            assert TEXT[:40] in await banner.inner_text()
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.screenshot(path=str(shots / "alert-banner.png"))
+            (message,) = await fake_graph.wait_for_texts(COORDINATOR, 1, timeout_s=30)
+            assert "PERINGATAN KRITIS" in message and TEXT in message
 
-                # The camat acknowledges the alert and the incident; both show without reload.
-                await banner.get_by_role("button", name="Tandai diketahui").click()
-                await page.wait_for_selector("#alert-banner", state="hidden", timeout=10_000)
-                await item.locator("[data-testid=incident-ack]").click()
-                await page.wait_for_selector(
-                    f"[data-testid=incident]:has-text('{TEXT}') "
-                    "[data-testid=incident-status]:has-text('diterima')",
-                    timeout=15_000,
-                )
-                assert await page.evaluate("window.__noReload") == "still here"
-                assert errors == []
-                print(f"incident on the dashboard {seen_after_s:.2f}s after the webhook's 200")
-            finally:
-                await browser.close()
+            # The camat acknowledges the alert and the incident; both show without reload.
+            await banner.get_by_role("button", name="Tandai diketahui").click()
+            await page.wait_for_selector("#alert-banner", state="hidden", timeout=10_000)
+            await item.locator("[data-testid=incident-ack]").click()
+            await page.wait_for_selector(
+                f"[data-testid=incident]:has-text('{TEXT}') "
+                "[data-testid=incident-status]:has-text('diterima')",
+                timeout=15_000,
+            )
+            assert await page.evaluate("window.__noReload") == "still here"
+            assert errors == []
+            print(f"incident on the dashboard {seen_after_s:.2f}s after the webhook's 200")
     finally:
         pipeline.stop()

@@ -24,7 +24,6 @@ import httpx
 import openpyxl
 import orjson
 import pytest
-from playwright.async_api import async_playwright
 
 from deskpemilu.simulator.kpu import candidate_list, document, election_roster, kpu_ids, write_tree
 from deskpemilu.simulator.plan import true_form
@@ -32,8 +31,8 @@ from deskpemilu.simulator.run import load_operators, mint_tokens
 from shared.db import connect
 from shared.events import Role
 from shared.form import CHasil, Contest
+from tests.e2e.browser import CHROMIUM, browser_page
 from tests.e2e.pipeline import BANYUASIN_PEMILU, REPO_ROOT, start_pipeline
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
@@ -151,62 +150,55 @@ async def test_selisih_view_shows_the_differences_and_drills_down_to_tps(
 
         a, b, c, d, e = counted
         tenfold = forms[d].votes_by_candidate()["c1"] * 9 + 7
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(
-                    f"{pipeline.api_url}/?token={tokens[viewer]}#/kpu/{ELECTION}/PPWP/16.07"
-                )
-                row = page.locator("[data-testid='kpu-area-16.07.01']")
-                await row.wait_for()
-                assert await page.locator("#view-results").is_hidden()
+        async with browser_page() as (page, errors):
+            await page.goto(
+                f"{pipeline.api_url}/?token={tokens[viewer]}#/kpu/{ELECTION}/PPWP/16.07"
+            )
+            row = page.locator("[data-testid='kpu-area-16.07.01']")
+            await row.wait_for()
+            assert await page.locator("#view-results").is_hidden()
 
-                async def cell(key: str) -> str:
-                    return await row.locator(f"[data-k={key}]").inner_text()
+            async def cell(key: str) -> str:
+                return await row.locator(f"[data-k={key}]").inner_text()
 
-                assert await cell("tps_total") == f"{kec_tps:,}".replace(",", ".")
-                assert (await cell("compared"), await cell("matching"),
-                        await cell("differing")) == ("4", "2", "2")  # fmt: skip
-                assert (await cell("missing_at_kpu"), await cell("missing_at_desk"),
-                        await cell("kpu_inconsistent")) == ("1", "1", "1")  # fmt: skip
-                assert await row.locator("[data-line=c2]").inner_text() == "+10"
-                c1 = await row.locator("[data-line=c1]").inner_text()
-                assert c1 == "+" + f"{tenfold:,}".replace(",", ".")
-                # Drill down: the kecamatan's desa, then the TPS with findings.
-                await row.get_by_role("link").click()
-                await page.locator("[data-testid='kpu-area-16.07.01.1016']").wait_for()
-                await page.wait_for_function(
-                    "document.querySelector('#view-kpu').dataset.loaded === '16.07.01'"
-                )
-                listed = await page.locator("#kpu-tps tbody tr").evaluate_all(
-                    "rows => rows.map(r => [r.dataset.tps, r.querySelector('[data-status]')"
-                    "?.dataset.status])"
-                )
-                assert listed == [[b, "differing"], [c, "missing_at_kpu"], [d, "differing"],
-                                  [extra, "missing_at_desk"]]  # fmt: skip
-                recap = page.locator("#kpu-recap li[data-desa='16.07.01.1016']")
-                assert "TPS desk 5/28" in await recap.inner_text()
-                assert await recap.locator("[data-status]").get_attribute("data-status") == (
-                    "differing"
-                )
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.screenshot(path=str(ARTIFACTS / "kpu-selisih.png"), full_page=True)
+            assert await cell("tps_total") == f"{kec_tps:,}".replace(",", ".")
+            assert (await cell("compared"), await cell("matching"),
+                    await cell("differing")) == ("4", "2", "2")  # fmt: skip
+            assert (await cell("missing_at_kpu"), await cell("missing_at_desk"),
+                    await cell("kpu_inconsistent")) == ("1", "1", "1")  # fmt: skip
+            assert await row.locator("[data-line=c2]").inner_text() == "+10"
+            c1 = await row.locator("[data-line=c1]").inner_text()
+            assert c1 == "+" + f"{tenfold:,}".replace(",", ".")
+            # Drill down: the kecamatan's desa, then the TPS with findings.
+            await row.get_by_role("link").click()
+            await page.locator("[data-testid='kpu-area-16.07.01.1016']").wait_for()
+            await page.wait_for_function(
+                "document.querySelector('#view-kpu').dataset.loaded === '16.07.01'"
+            )
+            listed = await page.locator("#kpu-tps tbody tr").evaluate_all(
+                "rows => rows.map(r => [r.dataset.tps, r.querySelector('[data-status]')"
+                "?.dataset.status])"
+            )
+            assert listed == [[b, "differing"], [c, "missing_at_kpu"], [d, "differing"],
+                              [extra, "missing_at_desk"]]  # fmt: skip
+            recap = page.locator("#kpu-recap li[data-desa='16.07.01.1016']")
+            assert "TPS desk 5/28" in await recap.inner_text()
+            assert await recap.locator("[data-status]").get_attribute("data-status") == (
+                "differing"
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "kpu-selisih.png"), full_page=True)
 
-                # The TPS page (where a camat reviews) shows both numbers side by side.
-                await page.locator(f"#kpu-tps tr[data-tps='{b}'] a").click()
-                table = page.locator("[data-testid=kpu-side-by-side]")
-                await table.wait_for()
-                desk_c2 = forms[b].votes_by_candidate()["c2"]
-                c2_row = table.locator("[data-row=c2]")
-                assert await c2_row.locator("[data-side=desk]").inner_text() == str(desk_c2)
-                assert await c2_row.locator("[data-side=kpu]").inner_text() == str(desk_c2 + 10)
-                await page.screenshot(path=str(ARTIFACTS / "kpu-tps.png"), full_page=True)
-                assert errors == []
-            finally:
-                await browser.close()
+            # The TPS page (where a camat reviews) shows both numbers side by side.
+            await page.locator(f"#kpu-tps tr[data-tps='{b}'] a").click()
+            table = page.locator("[data-testid=kpu-side-by-side]")
+            await table.wait_for()
+            desk_c2 = forms[b].votes_by_candidate()["c2"]
+            c2_row = table.locator("[data-row=c2]")
+            assert await c2_row.locator("[data-side=desk]").inner_text() == str(desk_c2)
+            assert await c2_row.locator("[data-side=kpu]").inner_text() == str(desk_c2 + 10)
+            await page.screenshot(path=str(ARTIFACTS / "kpu-tps.png"), full_page=True)
+            assert errors == []
 
         headers = {"Authorization": f"Bearer {tokens[viewer]}"}
         async with httpx.AsyncClient(base_url=pipeline.api_url, timeout=30) as api:

@@ -39,8 +39,8 @@ from shared.events import PhotoReceived
 from shared.form import CHasil
 from shared.roster_db import fetch_election_roster
 from shared.topics import Topics
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.pipeline import REPO_ROOT, start_pipeline, wait_until
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.test_intake_app import read_topic
 from tests.photo_fixtures import form_photo
 from tests.procs import TEST_TOKEN_SECRET

@@ -7,25 +7,25 @@ a second TPS sent the same sheet raises PHOTO_REUSED. Saves artifacts/tps-photo.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright
 
 from deskpemilu.simulator.run import load_operators, mint_tokens
 from shared.db import connect
+from tests.e2e.browser import CHROMIUM, browser_page
 from tests.e2e.pipeline import REPO_ROOT, start_pipeline, wait_until
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.integration.test_intake_app import whatsapp_payload
-from tests.integration.whatsapp_media_standin import ACCESS_TOKEN, image_payload, media_graph
 from tests.photo_fixtures import form_photo
 from tests.procs import TEST_TOKEN_SECRET
+from tests.webhooks import (
+    ACCESS_TOKEN,
+    graph_stand_in,
+    image_payload,
+    post_whatsapp,
+    whatsapp_payload,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -35,22 +35,11 @@ TPS = "16.07.01.1016.001"
 PHONE = "628110000101"  # op-16.07.01 in the Banyuasin roster
 
 
-async def _webhook(intake_url: str, secret: str, payload: dict[str, Any]) -> httpx.Response:
-    body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as client:
-        return await client.post(
-            "/v1/webhooks/whatsapp",
-            content=body,
-            headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-        )
-
-
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
 async def test_a_whatsapp_photo_with_caption_ends_on_the_tps_page(
     kafka_bootstrap: str, scratch_database: str, tmp_path: Path
 ) -> None:
-    with media_graph() as graph:
+    with graph_stand_in() as graph:
         sheet = form_photo(41)
         graph.media["wa-media-41"] = sheet
         pipeline = await start_pipeline(
@@ -72,17 +61,18 @@ async def test_a_whatsapp_photo_with_caption_ends_on_the_tps_page(
             finally:
                 await conn.close()
             secret = pipeline.secrets.whatsapp_app_secret
-            text = await _webhook(
-                pipeline.intake_url,
-                secret,
-                whatsapp_payload(PHONE, "PPWP#1607011016001#120#250#80#450#5", "wamid.e2e-t"),
-            )
-            assert text.status_code == 200 and text.json()["published"] == 1, text.text
-            photo = await _webhook(
-                pipeline.intake_url,
-                secret,
-                image_payload(PHONE, "wa-media-41", "PPWP 1607011016#001", "wamid.e2e-i"),
-            )
+            async with httpx.AsyncClient(base_url=pipeline.intake_url, timeout=30) as client:
+                text = await post_whatsapp(
+                    client,
+                    whatsapp_payload(PHONE, "PPWP#1607011016001#120#250#80#450#5", "wamid.e2e-t"),
+                    secret,
+                )
+                assert text.status_code == 200 and text.json()["published"] == 1, text.text
+                photo = await post_whatsapp(
+                    client,
+                    image_payload(PHONE, "wa-media-41", "PPWP 1607011016#001", "wamid.e2e-i"),
+                    secret,
+                )
             assert photo.status_code == 200 and photo.json()["published"] == 1, photo.text
 
             # The form's read-back, its verdict and the photo's read-back, in any order.
@@ -100,32 +90,25 @@ async def test_a_whatsapp_photo_with_caption_ends_on_the_tps_page(
 
             assert await wait_until(linked, timeout_s=60), pipeline.logs()
 
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                try:
-                    page = await browser.new_page(viewport={"width": 1280, "height": 1400})
-                    errors: list[str] = []
-                    page.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await page.goto(f"{pipeline.api_url}/?token={tokens['op-16.07.01']}")
-                    await page.wait_for_selector("[data-testid=total-c2]")
-                    await page.goto(f"{pipeline.api_url}/#/tps/{ELECTION}/PPWP/{TPS}")
-                    thumb = page.locator("#tps-photos [data-testid=photo-thumb]")
-                    await thumb.first.wait_for(timeout=30_000)
-                    await page.wait_for_function(
-                        """() => { const i = document.querySelector(
-                              '#tps-photos [data-testid=photo-thumb]');
-                              return i && i.complete && i.naturalWidth > 0; }""",
-                        timeout=30_000,
-                    )
-                    assert await thumb.count() == 1
-                    assert await page.locator("#tps-submissions tbody tr").count() >= 1
-                    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                    await page.screenshot(path=str(SCREENSHOT), full_page=True)
-                    await thumb.first.click()
-                    full = page.locator("[data-testid=photo-full]")
-                    await full.wait_for(timeout=10_000)
-                    assert errors == []
-                finally:
-                    await browser.close()
+            async with browser_page(1280, 1400) as (page, errors):
+                await page.goto(f"{pipeline.api_url}/?token={tokens['op-16.07.01']}")
+                await page.wait_for_selector("[data-testid=total-c2]")
+                await page.goto(f"{pipeline.api_url}/#/tps/{ELECTION}/PPWP/{TPS}")
+                thumb = page.locator("#tps-photos [data-testid=photo-thumb]")
+                await thumb.first.wait_for(timeout=30_000)
+                await page.wait_for_function(
+                    """() => { const i = document.querySelector(
+                          '#tps-photos [data-testid=photo-thumb]');
+                          return i && i.complete && i.naturalWidth > 0; }""",
+                    timeout=30_000,
+                )
+                assert await thumb.count() == 1
+                assert await page.locator("#tps-submissions tbody tr").count() >= 1
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOT), full_page=True)
+                await thumb.first.click()
+                full = page.locator("[data-testid=photo-full]")
+                await full.wait_for(timeout=10_000)
+                assert errors == []
         finally:
             pipeline.stop()

@@ -24,8 +24,8 @@ from shared.db import connect
 from shared.events import Role
 from shared.form import Contest
 from shared.roster_db import fetch_election_roster
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.pipeline import REPO_ROOT, Pipeline, start_pipeline, wait_until
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright
 
 from deskpemilu.simulator.incidents import expected_incidents, plan_incidents, send_incidents
 from deskpemilu.simulator.plan import (
@@ -28,8 +27,8 @@ from shared.db import connect
 from shared.events import utcnow
 from shared.form import Contest
 from shared.roster_db import fetch_election_roster
+from tests.e2e.browser import CHROMIUM, browser_page
 from tests.e2e.pipeline import REPO_ROOT, Pipeline, start_pipeline, wait_until
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.procs import TEST_TOKEN_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
@@ -218,24 +217,17 @@ async def _day(pipeline: Pipeline, database_url: str) -> None:
 async def _dashboard(pipeline: Pipeline, token: str, silent: list[str]) -> None:
     """The camat's dashboard shows the panel: their kecamatan's silent TPS and the chart."""
     here = [t for t in silent if t.startswith(KECAMATAN + ".")]
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{pipeline.api_url}/?token={token}#/hasil/{ELECTION}/PPWP/{KECAMATAN}")
-            await page.wait_for_selector("#silent-card:not([hidden]) #silent-list li")
-            listed = await page.locator("#silent-list li[data-tps]").evaluate_all(
-                "items => items.map(li => li.dataset.tps)"
-            )
-            assert listed == here[:100]
-            assert await page.locator("#silent-count").inner_text() == str(len(here))
-            assert await page.locator("#silent-chart path").count() == 1
-            assert await page.locator("#silent-children tbody tr").count() > 1
-            assert errors == []
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            await page.locator("#silent-card").scroll_into_view_if_needed()
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            await browser.close()
+    async with browser_page() as (page, errors):
+        await page.goto(f"{pipeline.api_url}/?token={token}#/hasil/{ELECTION}/PPWP/{KECAMATAN}")
+        await page.wait_for_selector("#silent-card:not([hidden]) #silent-list li")
+        listed = await page.locator("#silent-list li[data-tps]").evaluate_all(
+            "items => items.map(li => li.dataset.tps)"
+        )
+        assert listed == here[:100]
+        assert await page.locator("#silent-count").inner_text() == str(len(here))
+        assert await page.locator("#silent-chart path").count() == 1
+        assert await page.locator("#silent-children tbody tr").count() > 1
+        assert errors == []
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.locator("#silent-card").scroll_into_view_if_needed()
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)

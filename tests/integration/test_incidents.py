@@ -2,7 +2,7 @@
 
 The intake in-process (its test harness), the aggregator's incident recorder fed from the real
 topic, the api in-process, one alert pass of the screener with the coordinators' WhatsApp
-stand-in (tests/integration/test_intake_app.FakeGraph).
+stand-in (tests/webhooks.py).
 """
 
 # ruff: noqa: F811  # the intake harness's fixtures are imported, then requested by name
@@ -39,16 +39,14 @@ from tests.integration.test_intake_app import (  # noqa: F401  # fixtures used b
     OPERATOR,
     OPERATOR_PHONE,
     TPS_OTHER_KECAMATAN,
-    FakeGraph,
     Harness,
-    fake_graph,
     intake,
     read_topic,
     roster_database,
     topic_prefix,
-    whatsapp_payload,
 )
 from tests.procs import TEST_TOKEN_SECRET
+from tests.webhooks import FakeGraph, whatsapp_payload
 
 pytestmark = pytest.mark.integration
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import io
 import json
-import threading
 import time
-import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +22,7 @@ from fastapi import FastAPI
 from openpyxl import Workbook
 
 from deskpemilu.roster_load import load_roster
+from deskpemilu.tokens import issue_tokens
 from services.intake.app import create_app
 from services.intake.parser import QUICKCOUNT_READBACK
 from services.intake.settings import IntakeSettings
@@ -50,6 +46,17 @@ from shared.form import CHasil
 from shared.kafka import ensure_topics
 from shared.topics import Topics
 from tests.procs import TEST_TOKEN_SECRET, free_port, stack_env
+from tests.webhooks import (
+    ACCESS_TOKEN,
+    PHONE_NUMBER_ID,
+    SMS_PATH,
+    SMS_TOKEN,
+    WA_SECRET,
+    FakeGraph,
+    post_sms,
+    post_whatsapp,
+    whatsapp_payload,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -67,81 +74,11 @@ FORM: dict[str, Any] = {
     "suara_sah": 450,
     "suara_tidak_sah": 5,
 }
-WA_SECRET = "test-whatsapp-app-secret"
-SMS_TOKEN = "test-sms-auth-token"
 SMS_ACCOUNT = "AC0123456789"
+SMS_WEBHOOK_URL = "http://intake.test" + SMS_PATH  # the ASGI client's base URL
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass
-class FakeGraph:
-    """A local HTTP server standing in for the WhatsApp Cloud API and the SMS gateway's API."""
-
-    received: list[dict[str, Any]] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    sms: list[dict[str, str]] = field(default_factory=list)
-    sms_auth: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def base(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v21.0"
-
-    @property
-    def sms_base(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/2010-04-01"
-
-    def texts_to(self, phone: str) -> list[str]:
-        whatsapp = [m["text"]["body"] for m in self.received if m.get("to") == phone]
-        return whatsapp + [m["Body"] for m in self.sms if m.get("To") == "+" + phone]
-
-    async def wait_for_texts(self, phone: str, count: int, timeout_s: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            texts = self.texts_to(phone)
-            if len(texts) >= count:
-                return texts
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"fake Graph got {self.texts_to(phone)!r}, wanted {count} texts")
-
-
-@pytest.fixture
-def fake_graph() -> Iterator[FakeGraph]:
-    graph = FakeGraph()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            graph.paths.append(self.path)
-            raw = self.rfile.read(length)
-            if self.path.endswith("/Messages.json"):  # the SMS gateway: form-encoded, basic auth
-                graph.sms.append(dict(urllib.parse.parse_qsl(raw.decode())))
-                graph.sms_auth.append(self.headers.get("Authorization", ""))
-                body = b'{"sid":"SMreply","status":"queued"}'
-            else:
-                graph.received.append(json.loads(raw))
-                body = b'{"messaging_product":"whatsapp","messages":[{"id":"wamid.reply"}]}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    graph.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=graph.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield graph
-    finally:
-        graph.server.shutdown()
-        graph.server.server_close()
 
 
 @pytest.fixture
@@ -187,17 +124,12 @@ class Harness:
     async def token(
         self, operator: OperatorRef = OPERATOR, *, ttl: timedelta = timedelta(hours=1)
     ) -> tuple[str, uuid.UUID]:
-        token, claims = issue_token(TEST_TOKEN_SECRET, operator, ttl=ttl)
         conn = await connect(self.database_url)
         try:
-            await conn.execute(
-                "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-                claims.jti,
-                operator.id,
-                claims.expires_at,
-            )
+            issued = await issue_tokens(conn, TEST_TOKEN_SECRET, [operator], ttl=ttl)
         finally:
             await conn.close()
+        token, claims = issued[operator.id]
         return token, claims.jti
 
     async def auth(self, operator: OperatorRef = OPERATOR) -> dict[str, str]:
@@ -209,23 +141,10 @@ class Harness:
         return await read_topic(self.bootstrap, topic or self.settings.topics.received)
 
     async def whatsapp(self, payload: dict[str, Any], *, secret: str = WA_SECRET) -> httpx.Response:
-        body = json.dumps(payload).encode()
-        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return await self.client.post(
-            "/v1/webhooks/whatsapp",
-            content=body,
-            headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-        )
+        return await post_whatsapp(self.client, payload, secret)
 
     async def sms(self, params: dict[str, str], *, token: str = SMS_TOKEN) -> httpx.Response:
-        url = "http://intake.test/v1/webhooks/sms"
-        payload = url + "".join(k + v for k, v in sorted(params.items()))
-        digest = hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()
-        return await self.client.post(
-            "/v1/webhooks/sms",
-            data=params,
-            headers={"X-Twilio-Signature": base64.b64encode(digest).decode()},
-        )
+        return await post_sms(self.client, SMS_WEBHOOK_URL, params, token)
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
@@ -253,35 +172,6 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
         await consumer.stop()
 
 
-def whatsapp_payload(phone: str, text: str, message_id: str | None = None) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"phone_number_id": "106540352242922"},
-                            "messages": [
-                                {
-                                    "from": phone,
-                                    "id": message_id or f"wamid.{uuid.uuid4().hex}",
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-
-
 async def start_harness(
     monkeypatch: pytest.MonkeyPatch,
     *,
@@ -297,9 +187,9 @@ async def start_harness(
         database_url,
         TOPIC_PREFIX=prefix,
         WHATSAPP_API_BASE=graph.base,
-        WHATSAPP_PHONE_NUMBER_ID="106540352242922",
-        WHATSAPP_ACCESS_TOKEN="test-graph-token",
-        SMS_WEBHOOK_URL="http://intake.test/v1/webhooks/sms",
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+        SMS_WEBHOOK_URL=SMS_WEBHOOK_URL,
         SMS_API_BASE=graph.sms_base,
         SMS_ACCOUNT_SID=SMS_ACCOUNT,
         SMS_FROM_NUMBER="+6281100000000",

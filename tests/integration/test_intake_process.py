@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.auth import issue_token
+from deskpemilu.tokens import issue
 from shared.db import connect
 from shared.events import SubmissionReceived, received_adapter
 from shared.kafka import ensure_topics
@@ -52,15 +52,9 @@ async def prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
 
 
 async def _auth(database_url: str) -> dict[str, str]:
-    token, claims = issue_token(TEST_TOKEN_SECRET, OPERATOR, ttl=timedelta(hours=1))
     conn = await connect(database_url)
     try:
-        await conn.execute(
-            "INSERT INTO operator_tokens (jti, operator_id, expires_at) VALUES ($1, $2, $3)",
-            claims.jti,
-            OPERATOR.id,
-            claims.expires_at,
-        )
+        token = await issue(conn, TEST_TOKEN_SECRET, OPERATOR, ttl=timedelta(hours=1))
     finally:
         await conn.close()
     return {"Authorization": f"Bearer {token}"}

@@ -17,7 +17,6 @@ from tests.procs import TEST_TOKEN_SECRET
 pytestmark = pytest.mark.integration
 
 # The intake harness and its fixtures, shared with the intake's own tests.
-fake_graph = intake_tests.fake_graph
 roster_database = intake_tests.roster_database
 topic_prefix = intake_tests.topic_prefix
 intake = intake_tests.intake

@@ -16,21 +16,18 @@ from tests.integration.test_intake_app import (
     OPERATOR_PHONE,
     TPS,
     TPS_OTHER_KECAMATAN,
-    FakeGraph,
     Harness,
-    fake_graph,
     read_topic,
     roster_database,
     start_harness,
     topic_prefix,
-    whatsapp_payload,
 )
-from tests.integration.whatsapp_media_standin import MediaGraph, image_payload, media_graph
 from tests.photo_fixtures import form_photo
 from tests.s3server import S3Server
+from tests.webhooks import FakeGraph, graph_stand_in, image_payload, whatsapp_payload
 
 pytestmark = pytest.mark.integration
-__all__ = ["fake_graph", "roster_database", "topic_prefix"]
+__all__ = ["roster_database", "topic_prefix"]
 
 TPS_NEIGHBOUR = "16.07.01.1016.002"
 
@@ -185,8 +182,8 @@ async def wa_intake(
     roster_database: str,
     topic_prefix: str,
     tmp_path: Path,
-) -> AsyncIterator[tuple[Harness, MediaGraph]]:
-    with media_graph() as graph:
+) -> AsyncIterator[tuple[Harness, FakeGraph]]:
+    with graph_stand_in() as graph:
         async for harness in start_harness(
             monkeypatch,
             kafka_bootstrap=kafka_bootstrap,
@@ -200,7 +197,7 @@ async def wa_intake(
 
 
 async def test_a_whatsapp_image_with_caption_is_fetched_stored_and_read_back(
-    wa_intake: tuple[Harness, MediaGraph],
+    wa_intake: tuple[Harness, FakeGraph],
 ) -> None:
     harness, graph = wa_intake
     data = form_photo(21)
@@ -228,7 +225,7 @@ async def test_a_whatsapp_image_with_caption_is_fetched_stored_and_read_back(
 
 
 async def test_a_whatsapp_image_without_caption_follows_the_latest_form_or_asks(
-    wa_intake: tuple[Harness, MediaGraph],
+    wa_intake: tuple[Harness, FakeGraph],
 ) -> None:
     harness, graph = wa_intake
     graph.media["media-2"] = form_photo(22)

@@ -18,12 +18,11 @@ from shared.silence_settings import SilenceSettings
 from tests.integration.test_api import ROSTER
 from tests.integration.test_intake_app import (
     OPERATOR_PHONE,
-    FakeGraph,
     Harness,
-    fake_graph,  # noqa: F401 (the stand-in Cloud API fixture)
     start_harness,
 )
 from tests.procs import free_port
+from tests.webhooks import FakeGraph
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ async def intake(
     monkeypatch: pytest.MonkeyPatch,
     kafka_bootstrap: str,
     scratch_database: str,
-    fake_graph: FakeGraph,  # noqa: F811 (the imported fixture)
+    fake_graph: FakeGraph,
 ) -> AsyncIterator[Harness]:
     conn = await connect(scratch_database)
     try:

@@ -123,13 +123,21 @@ async def make_topics(
 
 
 async def produce(
-    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None]],
+    *,
+    partition: int | None = None,
 ) -> None:
-    """Publish (key, value) records with the default partitioner, like the intake does."""
+    """Publish (key, value) records in order with the default partitioner, like the intake
+    does, or all to one partition."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        futures = [
+            await producer.send(topic, value=value, key=key, partition=partition)
+            for key, value in records
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -31,6 +31,7 @@ from tests.integration.test_validator import (
     make_topics,
     metric_of,
     pemilu,
+    produce,
     read_outputs,
     submission,
     topic_cleanup,
@@ -280,14 +281,7 @@ async def test_a_zombie_is_fenced_when_its_partition_moves(
     subs = [
         submission(consistent_form(pemilu, code, Contest.PPWP)) for code in sorted(pemilu.tps)[:10]
     ]
-    producer = make_producer(kafka_bootstrap)
-    await producer.start()
-    try:
-        for sub in subs:
-            key, value = key_value(sub)
-            await producer.send_and_wait(topics.received, key=key, value=value, partition=0)
-    finally:
-        await producer.stop()
+    await produce(kafka_bootstrap, topics.received, [key_value(s) for s in subs], partition=0)
 
     zombie_consumer, zombie = await _member(kafka_bootstrap, group_id, topics.received)
     await _assigned(zombie, tp)
@@ -430,14 +424,7 @@ async def test_a_batch_around_a_rebalance_is_judged_once(
     subs = [
         submission(consistent_form(pemilu, code, Contest.PPWP)) for code in sorted(pemilu.tps)[:15]
     ]
-    producer = make_producer(kafka_bootstrap)
-    await producer.start()
-    try:
-        for sub in subs:
-            key, value = key_value(sub)
-            await producer.send_and_wait(topics.received, key=key, value=value, partition=0)
-    finally:
-        await producer.stop()
+    await produce(kafka_bootstrap, topics.received, [key_value(s) for s in subs], partition=0)
 
     cache = RosterCache(scratch_database, poll_seconds=60)
     await cache.load()

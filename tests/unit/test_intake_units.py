@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -21,7 +21,7 @@ from services.intake.idempotency import (
     form_hash,
 )
 from services.intake.messages import translate_errors
-from services.intake.notifier import verdict_text
+from services.intake.notifier import Reply, reply_for, verdict_text
 from services.intake.ratelimit import RateLimiter
 from services.intake.sheet import SheetError, read_table, rows_to_forms
 from services.intake.signatures import (
@@ -39,6 +39,7 @@ from shared.events import (
     SubmissionRejected,
     SubmissionValidated,
     Violation,
+    utcnow,
 )
 from shared.form import CHasil, Contest
 
@@ -273,3 +274,35 @@ def test_verdict_texts_in_indonesian() -> None:
     assert "DPT aneh" not in verdict_text(rejected)
     assert verdict_text(validated).startswith("Diterima:")
     assert "- DPT aneh." in verdict_text(validated)
+
+
+def test_reply_only_for_fresh_whatsapp_and_sms_verdicts() -> None:
+    def validated(channel: Channel, reply_to: str | None, age: timedelta) -> bytes:
+        submission = SubmissionReceived(
+            submission_id=uuid.uuid4(),
+            received_at=utcnow() - age,
+            channel=channel,
+            operator=OperatorRef(id="op", role=Role.OPERATOR, scope=("16.07.01",)),
+            idempotency_key="k",
+            form=FORM,
+            reply_to=reply_to,
+        )
+        verdict = SubmissionValidated(submission=submission, validated_at=utcnow())
+        return verdict.model_dump_json().encode()
+
+    hour = timedelta(hours=1)
+    fresh = timedelta(seconds=5)
+    sms_value = validated(Channel.SMS, "628110000101", fresh)
+    expected = verdict_text(SubmissionValidated.model_validate_json(sms_value))
+    sms = reply_for(sms_value, rejected=False, max_age=hour)
+    assert sms == Reply(Channel.SMS, "628110000101", expected)
+    whatsapp = validated(Channel.WHATSAPP, "628110000102", fresh)
+    assert reply_for(whatsapp, rejected=False, max_age=hour) is not None
+    # Nobody waits: the app and sheet channels, no number, a verdict older than the bound.
+    assert reply_for(validated(Channel.API, None, fresh), rejected=False, max_age=hour) is None
+    assert reply_for(validated(Channel.BATCH, None, fresh), rejected=False, max_age=hour) is None
+    assert reply_for(validated(Channel.SMS, None, fresh), rejected=False, max_age=hour) is None
+    old = validated(Channel.WHATSAPP, "628110000102", timedelta(hours=2))
+    assert reply_for(old, rejected=False, max_age=hour) is None
+    with pytest.raises(ValidationError):
+        reply_for(b"not json", rejected=False, max_age=hour)

@@ -9,6 +9,7 @@ from deskpemilu.soak import check_series
 
 def row(rss: float = 100.0, fds: int = 40, lag: int = 0, p99: float = 150.0) -> dict[str, Any]:
     return {
+        "elapsed_s": 60.0,
         "intake_rss_mib": rss,
         "intake_fds": fds,
         "intake_sockets": fds // 2,
@@ -29,6 +30,9 @@ def test_a_flat_run_passes() -> None:
 def test_growth_past_the_bound_fails_its_own_series() -> None:
     # The first sample (start-up) is not the baseline: the second one is.
     assert failing([row(rss=20), row(rss=100), row(rss=200)]) == {"intake RSS"}
+    assert failing([row(rss=20), row(rss=100), row(rss=120), row(rss=140), row(rss=200)]) == {
+        "intake RSS"
+    }
     assert failing([row(), row(fds=40), row(fds=61)]) == {"intake fds"}
     assert failing([row(), row(fds=40), row(fds=90)]) == {"intake fds", "intake sockets"}
 
@@ -36,3 +40,12 @@ def test_growth_past_the_bound_fails_its_own_series() -> None:
 def test_a_backlog_or_slow_interval_fails() -> None:
     assert failing([row(), row(lag=1051), row()]) == {"validator_lag", "aggregator_lag"}
     assert failing([row(), row(p99=2500), row()]) == {"freshness p99"}
+
+
+def test_a_cache_filling_to_its_bound_then_flat_passes_and_a_leak_does_not() -> None:
+    # Bounded caches fill in the first part of the day, then hold: the second half is flat.
+    filling = [row(rss=60), row(rss=100), row(rss=180), row(rss=240)] + [row(rss=245)] * 8
+    assert failing(filling) == set()
+    # A leak keeps growing through the second half as well.
+    leak = [row(rss=100 + 20 * minute) for minute in range(12)]
+    assert failing(leak) == {"intake RSS"}
