@@ -204,8 +204,12 @@ def _service_env(stack: SoakStack) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def soak_stack() -> Iterator[SoakStack]:
-    """Start Kafka and PostgreSQL in a temporary RUN_DIR; stop them and remove it afterwards."""
+def soak_stack(keep_logs_in: Path | None = None) -> Iterator[SoakStack]:
+    """Start Kafka and PostgreSQL in a temporary RUN_DIR; stop them and remove it afterwards.
+
+    With keep_logs_in, the broker's and the server's logs are copied there first: a stall seen
+    in the samples can then be looked up in them.
+    """
     run_dir = Path(tempfile.mkdtemp(prefix="dp-soak-", dir="/tmp"))
     run_dir.chmod(0o755)  # the postgres OS user must reach its data folder
     env = {k: v for k, v in os.environ.items()
@@ -231,6 +235,11 @@ def soak_stack() -> Iterator[SoakStack]:
                 process.kill()
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             stack.stack("stop", "all")
+        if keep_logs_in is not None:
+            for server, pattern in (("kafka", "kafka/logs/*.log"), ("postgres", "postgres/*.log")):
+                for log in run_dir.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        shutil.copy(log, keep_logs_in / f"{server}-{log.name}")
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -493,7 +502,7 @@ async def run_soak(
     from shared.db import connect
 
     seconds = hours * 3600
-    with soak_stack() as stack:
+    with soak_stack(keep_logs_in=out) as stack:
         secret_env = _service_env(stack)
         await start_services(stack, secret_env, out)
         conn = await connect(stack.database_url)

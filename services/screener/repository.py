@@ -8,8 +8,9 @@ from uuid import UUID
 
 import asyncpg
 
-from services.screener.screens import Action, Finding, Severity, TpsResult
+from services.screener.screens import Action, Finding, TpsResult
 from shared.db import from_row
+from shared.screens import Severity
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 

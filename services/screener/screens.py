@@ -19,10 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.form import CHasil
-from shared.screens import CODES as CODES  # the codes, severities and last-digit test are shared
-from shared.screens import Severity as Severity  # with the api (its findings and forensics)
-from shared.screens import chi_square_sf as chi_square_sf
-from shared.screens import last_digit_test as last_digit_test
+from shared.screens import Severity  # codes, severities, last-digit test: shared with the api
 
 MAD_SCALE = 1.4826  # MAD x this = the standard deviation of a normal distribution
 

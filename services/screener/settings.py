@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from services.screener.alerts import AlertRule, rules_from_json
-from services.screener.screens import CODES, Action, ScreenConfig
+from services.screener.screens import Action, ScreenConfig
+from shared.screens import CODES
 from shared.settings import CommonSettings
 from shared.silence import CountingHours
 from shared.silence_settings import silence_settings

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from services.api.forensics import quarantine_risk
 from services.screener.holds import SCREENER, hold_decisions
-from services.screener.screens import Action, Finding, Severity
+from services.screener.screens import Action, Finding
+from shared.screens import Severity
 
 NOW = datetime(2024, 2, 14, 15, 0, tzinfo=UTC)
 TPS = "16.07.01.2001.003"

@@ -12,15 +12,13 @@ from services.screener.screens import (
     Action,
     Finding,
     ScreenConfig,
-    Severity,
     TpsResult,
     binomial_sf,
-    chi_square_sf,
-    last_digit_test,
     reconcile,
     robust_z,
     screen_kecamatan,
 )
+from shared.screens import Severity, chi_square_sf, last_digit_test
 
 KEC = "16.07.01"
 
