@@ -56,6 +56,31 @@ class BilingualError(Exception):
         }
 
 
+class HttpError(BilingualError):
+    """A BilingualError raised on a request path, written status first (the services' errors).
+
+    retry_after (seconds) becomes a Retry-After header, for 429 and 503.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        pesan: str,
+        message: str,
+        *,
+        details: Iterable[ErrorDetail] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        if retry_after is not None:
+            headers = {**(headers or {}), "Retry-After": str(retry_after)}
+        super().__init__(
+            code, pesan, message, status=status, details=details or (), headers=headers
+        )
+        self.retry_after = retry_after
+
+
 # Indonesian for pydantic's error types; {..} are filled from the error's ctx.
 _PESAN: dict[str, str] = {
     "missing": "wajib diisi",

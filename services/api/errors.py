@@ -5,25 +5,12 @@ Answered by shared.http_errors' handlers, installed on the app in create_app.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from shared.errors import BilingualError
+from shared.errors import HttpError
 from shared.policy import Refusal
 
 
-class ApiError(BilingualError):
+class ApiError(HttpError):
     """An error answered as {code, pesan, message, details} with its HTTP status."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        pesan: str,
-        message: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(code, pesan, message, status=status, headers=headers)
 
 
 def refusal_error(refused: Refusal) -> ApiError:

@@ -10,7 +10,7 @@ import orjson
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import BilingualError, ErrorDetail
+from shared.errors import ErrorDetail, HttpError
 from shared.events import Channel, Violation
 
 EXAMPLE_FORM: dict[str, Any] = {
@@ -57,28 +57,8 @@ class ErrorOut(BaseModel):
     details: list[ErrorDetail] = Field(default_factory=list)
 
 
-class IntakeError(BilingualError):
+class IntakeError(HttpError):
     """An answer other than success, raised on the request path and rendered as ErrorOut."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        pesan: str,
-        message: str,
-        *,
-        details: list[ErrorDetail] | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(
-            code,
-            pesan,
-            message,
-            status=status,
-            details=details or (),
-            headers=None if retry_after is None else {"Retry-After": str(retry_after)},
-        )
-        self.retry_after = retry_after
 
     def headers(self) -> dict[str, str] | None:
         """Retry-After for 429 and 503, else nothing."""
