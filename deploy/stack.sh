@@ -33,7 +33,7 @@
 #     started/stopped here. (Our own values - e.g. after `eval "$(stack.sh env)"` -
 #     do not count as external, so `start` still works in such a shell.)
 #   KAFKA_START_TIMEOUT=90 KAFKA_STOP_TIMEOUT=30 PG_START_TIMEOUT=60 PG_STOP_TIMEOUT=30
-#   KAFKA_HEAP_OPTS="-Xms512m -Xmx1g"  PG_BIN=/usr/lib/postgresql/15/bin
+#   KAFKA_HEAP_OPTS="-Xms1g -Xmx1g -XX:+AlwaysPreTouch"  PG_BIN=/usr/lib/postgresql/15/bin
 #   PG_DIR=<RUN_DIR>/postgres (or /var/tmp/deskpemilu-<hash>/postgres when the postgres OS user
 #     cannot traverse the checkout)
 set -euo pipefail
@@ -50,7 +50,9 @@ KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
 PG_STOP_TIMEOUT="${PG_STOP_TIMEOUT:-30}"
-KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx1g}"
+# A fixed heap, committed and touched at start (Xms = Xmx, as Kafka's operations guide
+# advises): the broker's resident memory is its steady state from the first minute.
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}"
 JAVA="${JAVA:-java}"
 PYTHON="${PYTHON:-python3}"
 

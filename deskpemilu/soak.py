@@ -16,12 +16,18 @@ At the end it waits until every accepted form is recorded and checks each series
 bound (printed with the verdict; the exit status is 1 if any fails):
 
 - resident memory: the last sample at most 25 % or 64 MiB (whichever is larger) above the
-  sample taken at half time. The bounded caches fill in the first part of a day and then stay
-  at their bound (the intake's idempotency caches hold INTAKE_IDEMPOTENCY_CACHE = 100,000
-  answers, 1,000 s of forms at 100 forms/s; the roster and result caches), while a leak grows
-  all day: the second half must be flat. The growth from the first interval is printed too;
-- file descriptors and sockets: the last sample at most 20 above the first one taken after the
-  first interval (start-up and warm-up are over by then);
+  sample taken at half time (the broker runs with a fixed heap committed at start,
+  deploy/stack.sh, so its resident memory is its steady state from the first minute). The
+  bounded caches fill in the first part of a day and then stay at their bound (the intake's
+  idempotency caches hold INTAKE_IDEMPOTENCY_CACHE = 100,000 answers, 1,000 s of forms at
+  100 forms/s; the roster and result caches), while a leak grows all day: the second half
+  must be flat. The growth from the first interval is printed too;
+- the broker's live heap (a full GC forced through jcmd, then the heap used) after the first
+  interval, at half time and after the drain: the last at most 25 % or 64 MiB above half time;
+- file descriptors and sockets: the last sample at most 20 above the half-time one (a
+  PostgreSQL backend opens each table's and index's files the first time it touches them and
+  keeps them open; its short-lived autovacuum and parallel workers are counted apart, as
+  `postgres_workers`, and left out of its figures);
 - consumer lag: every sample after the first at most 10 seconds of forms (rate x 10) plus 50;
 - freshness: every interval's p99 after the first at most 2 s (the first interval holds the
   start-up and the broker's JIT warm-up);
@@ -38,6 +44,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -127,6 +134,36 @@ def process_figures(pids: list[int], *, anon_only: bool = False) -> dict[str, fl
         fds += f
         sockets += s
     return {"rss_mib": rss, "fds": fds, "sockets": sockets, "cpu_s": sum(map(_cpu_s, pids))}
+
+
+PG_TRANSIENT = ("autovacuum worker", "parallel worker")
+
+
+def _long_lived_postgres(pids: list[int]) -> tuple[list[int], int]:
+    """The postmaster, its auxiliary processes and the client backends; and how many
+    short-lived workers (autovacuum, parallel query) were running besides."""
+    kept, transient = [], 0
+    for pid in pids:
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if any(kind in title for kind in PG_TRANSIENT):
+            transient += 1
+        else:
+            kept.append(pid)
+    return kept, transient
+
+
+def jvm_live_heap_mib(pid: int) -> float:
+    """Heap in use right after a full GC (jcmd GC.run, then GC.heap_info): the live set."""
+    jcmd = shutil.which("jcmd") or "jcmd"
+    for command in ("GC.run", "GC.heap_info"):
+        done = subprocess.run(  # noqa: S603 - the JDK's own tool, our own arguments
+            [jcmd, str(pid), command], capture_output=True, text=True, timeout=60, check=False
+        )
+    used = re.search(r"heap\s+total \d+K, used (\d+)K", done.stdout)
+    return int(used.group(1)) / 1024 if used else float("nan")
 
 
 def _pid_file(path: Path) -> int | None:
@@ -355,6 +392,8 @@ async def sample(
     """One row: every process's figures, the lags, the interval's freshness, the counts."""
     row: dict[str, Any] = {"elapsed_s": round(time.monotonic() - started, 1)}
     for name, pids in stack.pids().items():
+        if name == "postgres":
+            pids, row["postgres_workers"] = _long_lived_postgres(pids)
         figures = process_figures(pids, anon_only=name == "postgres")
         for key, value in figures.items():
             row[f"{name}_{key}"] = round(value, 2)
@@ -476,7 +515,7 @@ def check_series(rows: list[dict[str, Any]], rate: float) -> list[Check]:
             )
         )
         for key in ("fds", "sockets"):
-            a, b = base[f"{name}_{key}"], last[f"{name}_{key}"]
+            a, b = half[f"{name}_{key}"], last[f"{name}_{key}"]
             checks.append(
                 Check(
                     f"{name} {key}",
@@ -484,6 +523,12 @@ def check_series(rows: list[dict[str, Any]], rate: float) -> list[Check]:
                     f"{a:.0f} -> {b:.0f} (bound {a + FD_SLACK:.0f})",
                 )
             )
+    heaps = [(r["elapsed_s"], r["kafka_heap_live_mib"]) for r in rows if "kafka_heap_live_mib" in r]
+    if len(heaps) >= 2:
+        (_, mid), (_, end) = heaps[len(heaps) // 2], heaps[-1]
+        bound = max(mid * (1 + RSS_GROWTH), mid + RSS_SLACK_MIB)
+        shown = ", ".join(f"{mib:.0f} MiB at {at:.0f}s" for at, mib in heaps)
+        checks.append(Check("kafka live heap", end <= bound, f"{shown} (bound {bound:.0f})"))
     warm = rows[1:] or rows  # the first interval holds the start-up and the broker's JIT
     lag_bound = rate * LAG_SECONDS + LAG_SLACK
     for key in ("validator_lag", "aggregator_lag"):
@@ -515,15 +560,20 @@ async def run_soak(
                       chunk_s=min(60.0, interval_s), out=out, sending=sending)
             )  # fmt: skip
             next_at = started + interval_s
+            heap_at = [started + interval_s, started + seconds / 2]  # and after the drain
             while not driver.done():
                 await asyncio.wait({driver}, timeout=max(0.0, next_at - time.monotonic()))
                 if time.monotonic() >= next_at:
                     next_at += interval_s
                     rows.append(await sample(stack, conn, started, interval_s, sending.accepted))
+                    if heap_at and time.monotonic() >= heap_at[0]:
+                        heap_at.pop(0)
+                        rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack)
                     _print_row(rows[-1])
             await driver
             recorded = await _drain(conn, sending.accepted, drain_s)
             rows.append(await sample(stack, conn, started, interval_s, sending.accepted))
+            rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack)
             _print_row(rows[-1])
         finally:
             await conn.close()
@@ -534,6 +584,11 @@ async def run_soak(
     checks.append(Check("services ran throughout", not exited, f"exited: {exited or 'none'}"))
     _write(out, rows, checks, sending, hours=hours, rate=rate, interval_s=interval_s)
     return rows, checks, sending
+
+
+async def _live_heap(stack: SoakStack) -> float:
+    kafka = stack.pids()["kafka"]
+    return round(await asyncio.to_thread(jvm_live_heap_mib, kafka[0]), 1) if kafka else float("nan")
 
 
 async def _drain(conn: asyncpg.Connection, target: int, timeout_s: float) -> int:
@@ -553,7 +608,12 @@ def _print_row(row: dict[str, Any]) -> None:
         f"{row['elapsed_s']:>7.0f}s  recorded {row['recorded']:,}/{row['accepted']:,}  "
         f"lag v/a {row['validator_lag']}/{row['aggregator_lag']}  fresh p50/p99 "
         f"{row['fresh_p50_ms']:.0f}/{row['fresh_p99_ms']:.0f} ms  RSS MiB: {rss}  "
-        f"load {row['load1']}"
+        + (
+            f"kafka heap {row['kafka_heap_live_mib']:.0f} MiB  "
+            if "kafka_heap_live_mib" in row
+            else ""
+        )
+        + f"load {row['load1']}"
     )
 
 
@@ -571,7 +631,8 @@ def _write(
         "params": params,
         "bounds": {
             "rss": f"last <= max(half * {1 + RSS_GROWTH}, half + {RSS_SLACK_MIB} MiB)",
-            "fds_sockets": f"last <= first + {FD_SLACK}",
+            "fds_sockets": f"last <= half + {FD_SLACK}",
+            "kafka_heap_live": f"last <= max(half * {1 + RSS_GROWTH}, half + {RSS_SLACK_MIB} MiB)",
             "lag": f"every sample <= rate * {LAG_SECONDS} + {LAG_SLACK}",
             "freshness_p99_ms": FRESHNESS_P99_MS,
         },

@@ -31,4 +31,8 @@ def test_a_short_soak_samples_every_process_and_records_every_form(tmp_path: Pat
     with (tmp_path / "samples.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == len(rows) >= 3
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert {c["name"] for c in summary["checks"]} >= {"every accepted form recorded", "intake RSS"}
+    assert {c["name"] for c in summary["checks"]} >= {
+        "every accepted form recorded",
+        "intake RSS",
+        "kafka live heap",
+    }

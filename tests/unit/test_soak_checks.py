@@ -49,3 +49,14 @@ def test_a_cache_filling_to_its_bound_then_flat_passes_and_a_leak_does_not() -> 
     # A leak keeps growing through the second half as well.
     leak = [row(rss=100 + 20 * minute) for minute in range(12)]
     assert failing(leak) == {"intake RSS"}
+
+
+def test_the_brokers_live_heap_is_checked_from_half_time() -> None:
+    def heap(mib: float) -> dict[str, Any]:
+        return {**row(), "kafka_heap_live_mib": mib}
+
+    # Measured after the first interval, at half time and after the drain.
+    settled = [row(), heap(150), row(), heap(300), row(), heap(330)]
+    assert failing(settled) == set()
+    growing = [row(), heap(150), row(), heap(300), row(), heap(420)]
+    assert failing(growing) == {"kafka live heap"}
