@@ -71,6 +71,8 @@ from shared.roster_db import fetch_election_roster  # noqa: E402
 from tests.e2e.pipeline import Pipeline  # noqa: E402
 
 NATIONAL_FORMS = national.NATIONAL.tps * 5  # five ballots per TPS: 4,116,100 forms
+# The day's sends in flight (the lean client; one TPS's sends still go one after another).
+DAY_CONCURRENCY = 8
 
 
 def _first_line(command: list[str]) -> str:
@@ -289,6 +291,7 @@ class Bench:
     concurrency: int
     timeout_s: float
     cpu: CpuMeter
+    client: str = "lean"  # DayRunner's sender: lean (deskpemilu.loadgen's sockets) or httpx
 
     async def submissions(self) -> int:
         """Submissions recorded by the aggregator so far (validated and rejected)."""
@@ -334,7 +337,9 @@ async def run_day(bench: Bench, plan: DayPlan, distinct: int) -> DayFigures:
         secrets=bench.pipeline.secrets,
         duration_s=0,
         concurrency=bench.concurrency,
+        client=bench.client,
     )
+    runner.prepare()  # every request rendered before the clock starts, as a sender has them
     bench.cpu.begin()
     started = time.monotonic()
     sending = asyncio.create_task(runner.run())
@@ -423,7 +428,8 @@ async def banyuasin_day(bench: Bench, seed: int, tps_limit: int | None) -> DayFi
     distinct = sum(len(v) for v in expected_statuses(plan).values())
     print(
         f"\n== Banyuasin day: {tps_limit or len(roster.tps):,} TPS x 5 contests, "
-        f"{len(plan.sends):,} sends, concurrency {bench.concurrency} (load {load_average()})",
+        f"{len(plan.sends):,} sends, concurrency {bench.concurrency}, {bench.client} client "
+        f"(load {load_average()})",
         flush=True,
     )
     day = await run_day(bench, plan, distinct)
@@ -686,6 +692,7 @@ async def run_phases(args: argparse.Namespace, run: BenchPipeline) -> None:
         args.concurrency,
         args.timeout,
         CpuMeter(groups),
+        args.client,
     )
     day = await banyuasin_day(bench, args.seed, args.banyuasin_tps or None)
     if args.banyuasin_only:
@@ -739,9 +746,9 @@ def main() -> None:
         "--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     parser.add_argument("--partitions", type=int, default=12, help="per topic (production: 12)")
-    # Swept on this 2-vCPU machine (Banyuasin day): 3 -> 143, 6 -> 196, 12 -> 182, 24 -> 144,
-    # 48 -> 96-118, 96 -> 84 forms/s; the simulator's own CPU per form grows with concurrency.
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--concurrency", type=int, default=DAY_CONCURRENCY, help="in flight")
+    parser.add_argument("--client", choices=("lean", "httpx"), default="lean",
+                        help="the day's sender (DayRunner client)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=14022024)
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait per phase")
     parser.add_argument("--fresh-fraction", type=float, default=0.5, help="of the sustained rate")

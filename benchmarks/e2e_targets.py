@@ -406,7 +406,8 @@ def main() -> None:
     parser.add_argument("--national-forms", type=int, default=20_000)
     parser.add_argument("--fresh-seconds", type=float, default=30)
     parser.add_argument("--connections", type=int, default=128, help="for the max-rate phases")
-    parser.add_argument("--concurrency", type=int, default=8, help="the simulator's, Banyuasin")
+    parser.add_argument("--concurrency", type=int, default=e2e_bench.DAY_CONCURRENCY,
+                        help="the Banyuasin day's sends in flight")  # fmt: skip
     parser.add_argument("--ceiling-records", type=int, default=1_000_000)
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--out", default=str(runtime.RUN_DIR / "bench-targets"))

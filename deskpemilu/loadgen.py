@@ -135,7 +135,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -162,7 +162,7 @@ class _Connection(asyncio.Protocol):
         del buffer[:total]
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_result((status, body))
+            waiter.set_result((status, head, body))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(exc or ConnectionError("connection closed"))
@@ -174,11 +174,57 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def request(self, data: bytes) -> tuple[int, bytes]:
+    @property
+    def open(self) -> bool:
+        """Still usable: connected and not closing."""
+        return self.transport is not None and not self.transport.is_closing()
+
+    async def request(self, data: bytes) -> tuple[int, bytes, bytes]:
+        """Send one request; its status, its lower-cased head (status line and headers), body."""
         assert self.transport is not None and self.waiter is None
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return await self.waiter
+
+
+def header(head: bytes, name: str) -> str | None:
+    """A header's value from a lower-cased answer head (`_Connection.request`), or None."""
+    at = head.find(b"\r\n" + name.encode() + b":")
+    if at < 0:
+        return None
+    start = at + len(name) + 3
+    stop = head.find(b"\r\n", start)
+    return head[start : stop if stop > 0 else len(head)].strip().decode()
+
+
+class LeanClient:
+    """Up to `size` keep-alive connections to one server, each with one request in flight; a
+    connection that breaks is dropped and the next request opens a new one. Requests are
+    pre-rendered bytes (render_request); errors surface as ConnectionError or OSError."""
+
+    def __init__(self, host: str, port: int, size: int) -> None:
+        self.host, self.port = host, port
+        self._idle: list[_Connection] = []
+        self._slots = asyncio.Semaphore(size)
+
+    async def request(self, data: bytes) -> tuple[int, bytes, bytes]:
+        """One request on an idle (or new) connection."""
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else None
+            if conn is None or not conn.open:
+                loop = asyncio.get_running_loop()
+                _, conn = await loop.create_connection(_Connection, self.host, self.port)
+            answer = await conn.request(data)
+            if conn.open:
+                self._idle.append(conn)
+            return answer
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        for conn in self._idle:
+            if conn.transport is not None:
+                conn.transport.close()
+        self._idle.clear()
 
 
 class _Tally:
@@ -237,7 +283,7 @@ async def run(
                     tally.late += 1
             sent = time.monotonic()
             try:
-                status, body = await conn.request(requests[index])
+                status, _, body = await conn.request(requests[index])
             except (ConnectionError, OSError):
                 tally.errors += 1
                 return

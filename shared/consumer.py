@@ -76,18 +76,22 @@ def merge_fetched(
 async def fetch_batch(
     consumer: AIOKafkaConsumer, *, max_records: int, timeout_ms: int, linger_ms: int = 0
 ) -> Fetched:
-    """One batch: the first fetch, then more fetches for up to linger_ms while it is not full.
+    """One batch: the first fetch, then more fetches while it is not full, until the oldest
+    record in hand is linger_ms old.
 
     Every batch costs a fixed price downstream (the validator's Kafka transaction per partition,
     the aggregator's PostgreSQL transaction): a short linger makes fewer, larger batches when
-    records trickle in, and adds nothing when they come faster than a batch fills.
+    records trickle in, and adds nothing when they come faster than a batch fills. The window
+    is counted from the oldest record's timestamp (when its producer wrote it), not from the
+    first fetch's answer: the broker may already have held that fetch up to fetch_max_wait_ms
+    (fetch_settings), and a record waits one linger per stage, not two.
     """
     first = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
     held: Fetched = {tp: list(part) for tp, part in first.items()}
     if not held or linger_ms <= 0:
         return held
     count = sum(len(part) for part in held.values())
-    deadline = time.monotonic() + linger_ms / 1000
+    deadline = time.monotonic() + linger_left_s(held, linger_ms, time.time())
     while count < max_records:
         left_ms = int((deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
@@ -95,6 +99,15 @@ async def fetch_batch(
         more = await consumer.getmany(timeout_ms=left_ms, max_records=max_records - count)
         count += merge_fetched(held, more)
     return held
+
+
+def linger_left_s(held: Fetched, linger_ms: int, now_s: float) -> float:
+    """How much longer the batch in hand may wait: until its oldest record is linger_ms old.
+
+    Never more than linger_ms from now (a producer clock ahead of ours), never less than zero.
+    """
+    oldest_s: float = min(part[0].timestamp for part in held.values() if part) / 1000
+    return max(0.0, min(linger_ms / 1000, oldest_s + linger_ms / 1000 - now_s))
 
 
 # With a linger window the broker may hold a fetch too: it answers once this much is there or

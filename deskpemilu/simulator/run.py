@@ -10,18 +10,19 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
-from deskpemilu import tokens
+from deskpemilu import loadgen, tokens
 from deskpemilu.simulator.channels import (
     ChannelSecrets,
     Outcome,
-    send_api,
-    send_batch,
-    send_sms,
-    send_whatsapp,
+    Prepared,
+    outcome,
+    prepare,
+    send_httpx,
 )
 from deskpemilu.simulator.plan import DayPlan, Send
 from shared.events import Channel, OperatorRef, Role
@@ -71,6 +72,11 @@ class DayRunner:
 
     intake_url may name several intake instances: the sends take them in turn, and a retry
     goes to the next one, as a phone behind a load balancer would reach another replica.
+
+    client "httpx" (the default) sends with httpx; "lean" with deskpemilu.loadgen's keep-alive
+    sockets, for benchmarks whose sender must cost little beside the pipeline. Either way every
+    request is rendered once (`prepare`, before the clock starts if called first) and a retry
+    sends the same bytes.
     """
 
     def __init__(
@@ -86,8 +92,12 @@ class DayRunner:
         concurrency: int = 32,
         on_progress: Callable[[int], None] | None = None,
         on_answer: Callable[[list[Send], int], None] | None = None,
+        client: str = "httpx",
     ) -> None:
+        if client not in ("httpx", "lean"):
+            raise ValueError(f"DayRunner client must be httpx or lean, not {client!r}")
         self.plan = plan
+        self.client = client
         self.intake_urls = [intake_url] if isinstance(intake_url, str) else list(intake_url)
         if not self.intake_urls:
             raise ValueError("DayRunner needs at least one intake URL")
@@ -109,21 +119,52 @@ class DayRunner:
         self.speed = span / duration_s if duration_s > 0 and span > 0 else float("inf")
         # One TPS's sends must reach Kafka in plan order: a revision after its first version.
         self._tps_tail: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._group_list: list[list[Send]] | None = None
+        # Rendered requests by (group, intake): an SMS is signed with the intake's own URL.
+        self._prepared: dict[tuple[int, int], Prepared] = {}
+        self._lean_bytes: dict[tuple[int, int], bytes] = {}
+
+    def prepare(self) -> int:
+        """Render every request for the first intake now; returns how many groups."""
+        groups = self._groups_once()
+        for index in range(len(groups)):
+            self._request(index, 0)
+        return len(groups)
+
+    def _groups_once(self) -> list[list[Send]]:
+        if self._group_list is None:
+            self._group_list = self._groups()
+        return self._group_list
+
+    def _request(self, index: int, url_index: int) -> Prepared:
+        prepared = self._prepared.get((index, url_index))
+        if prepared is None:
+            group = self._groups_once()[index]
+            operator = group[0].operator.id
+            prepared = prepare(
+                group,
+                token=self.tokens[operator],
+                phone=self.phones.get(operator),
+                secrets=self.secrets,
+                base_url=self.intake_urls[url_index],
+            )
+            self._prepared[(index, url_index)] = prepared
+            if self.client == "lean":
+                host = urlsplit(self.intake_urls[url_index]).netloc
+                self._lean_bytes[(index, url_index)] = loadgen.render_request(
+                    "POST", prepared.path, host, prepared.headers, prepared.body
+                )
+        return prepared
 
     async def run(self) -> RunStats:
         """Send everything; returns when every send got a 202 (or gave up)."""
-        limits = httpx.Limits(max_connections=self.concurrency)
+        groups = self._groups_once()
         async with contextlib.AsyncExitStack() as stack:
-            clients = [
-                await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0)
-                )
-                for url in self.intake_urls
-            ]
+            clients = [await self._client(stack, url) for url in self.intake_urls]
             semaphore = asyncio.Semaphore(self.concurrency)
             tasks: list[asyncio.Task[None]] = []
             started = time.monotonic()
-            for group in self._groups():
+            for index, group in enumerate(groups):
                 due = (
                     (group[0].at_s - self.start_s) / self.speed if self.speed != float("inf") else 0
                 )
@@ -134,9 +175,25 @@ class DayRunner:
                     await asyncio.sleep(len(group) / self.max_rate)
                 await semaphore.acquire()
                 turn, self._turn = self._turn, self._turn + 1
-                tasks.append(asyncio.create_task(self._deliver(clients, turn, group, semaphore)))
+                tasks.append(
+                    asyncio.create_task(self._deliver(clients, turn, index, group, semaphore))
+                )
             await asyncio.gather(*tasks)
         return self.stats
+
+    async def _client(
+        self, stack: contextlib.AsyncExitStack, url: str
+    ) -> httpx.AsyncClient | loadgen.LeanClient:
+        if self.client == "lean":
+            parts = urlsplit(url)
+            lean = loadgen.LeanClient(parts.hostname or "127.0.0.1", parts.port or 80,
+                                      self.concurrency)  # fmt: skip
+            stack.callback(lean.close)
+            return lean
+        limits = httpx.Limits(max_connections=self.concurrency)
+        return await stack.enter_async_context(
+            httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0)
+        )
 
     def _groups(self) -> list[list[Send]]:
         """Batch-channel sends of one operator close in time travel together; others alone."""
@@ -164,8 +221,9 @@ class DayRunner:
 
     async def _deliver(
         self,
-        clients: Sequence[httpx.AsyncClient],
+        clients: Sequence[httpx.AsyncClient | loadgen.LeanClient],
         turn: int,
+        index: int,
         group: list[Send],
         semaphore: asyncio.Semaphore,
     ) -> None:
@@ -177,55 +235,57 @@ class DayRunner:
         try:
             for previous in waits:
                 await previous
-            await self._send_with_retries(clients, turn, group)
+            await self._send_with_retries(clients, turn, index, group)
         finally:
             if not done.done():  # a cancelled run also cancels the futures others wait on
                 done.set_result(None)
             semaphore.release()
 
-    async def _send_once(self, client: httpx.AsyncClient, group: list[Send]) -> Outcome:
-        first = group[0]
-        token = self.tokens[first.operator.id]
-        if first.channel is Channel.BATCH:
-            return await send_batch(client, token, group)
-        if first.channel is Channel.WHATSAPP:
-            return await send_whatsapp(client, self.secrets, self.phones[first.operator.id], first)
-        if first.channel is Channel.SMS:
-            return await send_sms(client, self.secrets, self.phones[first.operator.id], first)
-        return await send_api(client, token, first)
+    async def _send_once(
+        self, client: httpx.AsyncClient | loadgen.LeanClient, index: int, url_index: int
+    ) -> Outcome:
+        prepared = self._request(index, url_index)
+        if isinstance(client, loadgen.LeanClient):
+            status, head, body = await client.request(self._lean_bytes[(index, url_index)])
+            return outcome(prepared, status, lambda name: loadgen.header(head, name), body)
+        return await send_httpx(client, prepared)
 
     async def _send_with_retries(
-        self, clients: Sequence[httpx.AsyncClient], turn: int, group: list[Send]
+        self,
+        clients: Sequence[httpx.AsyncClient | loadgen.LeanClient],
+        turn: int,
+        index: int,
+        group: list[Send],
     ) -> None:
         backoff = 0.2
         for attempt in range(MAX_ATTEMPTS):
-            client = clients[(turn + attempt) % len(clients)]
+            url_index = (turn + attempt) % len(clients)
             try:
-                outcome = await self._send_once(client, group)
-            except httpx.HTTPError as exc:
-                outcome = Outcome(599, None, len(group))  # the phone lost its connection
+                answer = await self._send_once(clients[url_index], index, url_index)
+            except (httpx.HTTPError, ConnectionError, OSError) as exc:
+                answer = Outcome(599, None, len(group))  # the phone lost its connection
                 self.stats.errors[type(exc).__name__] += 1
             self.stats.requests += 1
-            self.stats.by_status[outcome.status] += 1
-            self.on_answer(group, outcome.status)
-            if outcome.status == 202:
+            self.stats.by_status[answer.status] += 1
+            self.on_answer(group, answer.status)
+            if answer.status == 202:
                 now = time.monotonic()
                 self.stats.first_202_at = self.stats.first_202_at or now
                 self.stats.last_202_at = now
                 self.stats.forms_stored += len(group)
-                self.stats.by_intake[str(client.base_url).rstrip("/")] += len(group)
+                self.stats.by_intake[self.intake_urls[url_index].rstrip("/")] += len(group)
                 self.on_progress(len(group))
                 return
-            if outcome.status not in (429, 503, 599):
+            if answer.status not in (429, 503, 599):
                 self.stats.failures.append(
-                    f"{group[0].idempotency_key}: HTTP {outcome.status} ({group[0].channel})"
+                    f"{group[0].idempotency_key}: HTTP {answer.status} ({group[0].channel})"
                 )
                 self.on_progress(len(group))
                 return
             if attempt:
                 self.stats.retries += 1
             # Jitter keeps phones told to wait the same time from coming back all at once.
-            await asyncio.sleep((outcome.retry_after_s or backoff) * random.uniform(0.5, 1.5))
+            await asyncio.sleep((answer.retry_after_s or backoff) * random.uniform(0.5, 1.5))
             backoff = min(5.0, backoff * 2)
         self.stats.failures.append(f"{group[0].idempotency_key}: gave up after {MAX_ATTEMPTS}")
         self.on_progress(len(group))

@@ -19,7 +19,7 @@ from services.intake.directory import Directory
 from services.intake.parser import CONTEST_NAMES
 from services.intake.settings import IntakeSettings
 from shared.codec import decode
-from shared.consumer import run_batches
+from shared.consumer import fetch_settings, run_batches
 from shared.events import (
     Channel,
     Severity,
@@ -225,6 +225,7 @@ class VerdictNotifier:
                 enable_auto_commit=False,
                 # A new group reads from the start; notifier_max_age_s keeps old verdicts unsent.
                 auto_offset_reset="earliest",
+                **fetch_settings(self._settings.notifier_linger_ms),
                 **kafka_client_options(),
             )
             try:
@@ -237,7 +238,12 @@ class VerdictNotifier:
                 continue
             try:
                 await run_batches(
-                    consumer, self._handle, self._stop, service="intake-notifier", max_records=500
+                    consumer,
+                    self._handle,
+                    self._stop,
+                    service="intake-notifier",
+                    max_records=500,
+                    linger_ms=self._settings.notifier_linger_ms,
                 )
             except KafkaError as exc:
                 log.warning("verdict notifier restarting", extra={"error": str(exc)})

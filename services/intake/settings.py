@@ -66,6 +66,11 @@ class IntakeSettings(TokenSettings):
     notifier_max_age_s: float = Field(
         default=3600.0, gt=0, validation_alias="INTAKE_NOTIFIER_MAX_AGE_S"
     )
+    # A reply may wait this long to share a fetch with others: the notifier reads every verdict
+    # and most need no reply, so fewer, fuller fetches (the broker holds them, fetch_settings).
+    notifier_linger_ms: int = Field(
+        default=250, ge=0, le=5000, validation_alias="INTAKE_NOTIFIER_LINGER_MS"
+    )
     # Demo operators carry made-up numbers: nothing is sent to them unless a demo says so.
     reply_to_demo_operators: bool = Field(
         default=False, validation_alias="INTAKE_REPLY_TO_DEMO_OPERATORS"

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.consumer import Fetched, merge_fetched
+from shared.consumer import Fetched, linger_left_s, merge_fetched
 
 P0 = TopicPartition("t", 0)
 P1 = TopicPartition("t", 1)
 
 
-def rec(tp: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
+def rec(tp: TopicPartition, offset: int, timestamp_ms: int = 0) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
         topic=tp.topic,
         partition=tp.partition,
         offset=offset,
-        timestamp=0,
+        timestamp=timestamp_ms,
         timestamp_type=0,
         key=b"k",
         value=str(offset).encode(),
@@ -68,3 +69,14 @@ def test_merged_offsets_strictly_increase_and_lose_nothing_new(
     assert set(got) <= seen
     first_start, first_len = fetches[0]
     assert got[:first_len] == list(range(first_start, first_start + first_len))
+
+
+def test_the_linger_is_counted_from_the_oldest_record_in_hand() -> None:
+    now_s = 1_000.0
+    # The oldest record (partition 1) was written 60 ms ago: 40 ms of a 100 ms linger are left.
+    held: Fetched = {P0: [rec(P0, 0, 999_980)], P1: [rec(P1, 0, 999_940), rec(P1, 1, 999_990)]}
+    assert linger_left_s(held, 100, now_s) == pytest.approx(0.040)
+    # A record older than the linger closes the batch at once.
+    assert linger_left_s({P0: [rec(P0, 0, 999_700)]}, 100, now_s) == 0.0
+    # A producer clock ahead of ours never makes a batch wait more than the linger.
+    assert linger_left_s({P0: [rec(P0, 0, 1_000_500)]}, 100, now_s) == pytest.approx(0.100)
