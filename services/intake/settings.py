@@ -69,7 +69,7 @@ class IntakeSettings(TokenSettings):
     # A reply may wait this long to share a fetch with others: the notifier reads every verdict
     # and most need no reply, so fewer, fuller fetches (the broker holds them, fetch_settings).
     notifier_linger_ms: int = Field(
-        default=250, ge=0, le=5000, validation_alias="INTAKE_NOTIFIER_LINGER_MS"
+        default=500, ge=0, le=5000, validation_alias="INTAKE_NOTIFIER_LINGER_MS"
     )
     # Demo operators carry made-up numbers: nothing is sent to them unless a demo says so.
     reply_to_demo_operators: bool = Field(
