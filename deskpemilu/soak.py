@@ -24,10 +24,12 @@ bound (printed with the verdict; the exit status is 1 if any fails):
   must be flat. The growth from the first interval is printed too;
 - the broker's live heap (a full GC forced through jcmd, then the heap used) after the first
   interval, at half time and after the drain: the last at most 25 % or 64 MiB above half time;
-- file descriptors and sockets: the last sample at most 20 above the half-time one (a
+- file descriptors and sockets: the last sample at most 20 above the half-time one. A
   PostgreSQL backend opens each table's and index's files the first time it touches them and
-  keeps them open; its short-lived autovacuum and parallel workers are counted apart, as
-  `postgres_workers`, and left out of its figures);
+  keeps them open (up to max_files_per_process): those relation files are counted apart, as
+  `postgres_relation_files`, bounded by the relation files on disk times the processes (a
+  backend holds each at most once), and left out of its `fds`. Its short-lived autovacuum and
+  parallel workers are counted apart too, as `postgres_workers`, and left out of its figures;
 - consumer lag: every sample after the first at most 10 seconds of forms (rate x 10) plus 50;
 - freshness: every interval's p99 after the first at most 2 s (the first interval holds the
   start-up and the broker's JIT warm-up);
@@ -95,16 +97,29 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-def _fds(pid: int) -> tuple[int, int]:
-    """(open descriptors, of which sockets)."""
-    fds = sockets = 0
+# A PostgreSQL relation's file (a table's or index's segment, its free-space or visibility map).
+RELATION_FILE = re.compile(r"/(?:base/\d+|global)/\d+(?:_fsm|_vm|_init)?(?:\.\d+)?$")
+
+
+def _fds(pid: int) -> tuple[int, int, int]:
+    """(open descriptors, of which sockets, of which PostgreSQL relation files)."""
+    fds = sockets = relation_files = 0
     with contextlib.suppress(OSError):
         for entry in os.scandir(f"/proc/{pid}/fd"):
             fds += 1
             with contextlib.suppress(OSError):
-                if os.readlink(entry.path).startswith("socket:"):
+                target = os.readlink(entry.path)
+                if target.startswith("socket:"):
                     sockets += 1
-    return fds, sockets
+                elif RELATION_FILE.search(target):
+                    relation_files += 1
+    return fds, sockets, relation_files
+
+
+def relation_files_on_disk(data_dir: Path) -> int:
+    """How many relation files the cluster has: a backend holds each open at most once."""
+    folders = [data_dir / "global", *(data_dir / "base").glob("*")]
+    return sum(1 for folder in folders for f in folder.iterdir() if RELATION_FILE.search(str(f)))
 
 
 def _cpu_s(pid: int) -> float:
@@ -128,12 +143,18 @@ def process_figures(pids: list[int], *, anon_only: bool = False) -> dict[str, fl
     """rss_mib, fds, sockets, cpu_s summed over pids (anon_only: RssAnon, for PostgreSQL,
     whose backends all map the same shared buffers)."""
     rss = sum(_status_kib(p, "RssAnon" if anon_only else "VmRSS") for p in pids) / 1024
-    fds = sockets = 0
+    fds = sockets = relation_files = 0
     for pid in pids:
-        f, s = _fds(pid)
-        fds += f
-        sockets += s
-    return {"rss_mib": rss, "fds": fds, "sockets": sockets, "cpu_s": sum(map(_cpu_s, pids))}
+        f, s, r = _fds(pid)
+        fds, sockets, relation_files = fds + f, sockets + s, relation_files + r
+    figures = {"rss_mib": rss, "fds": fds, "sockets": sockets, "cpu_s": sum(map(_cpu_s, pids))}
+    if anon_only:
+        # PostgreSQL: a backend opens a table's or index's files the first time it touches them
+        # and keeps them (up to max_files_per_process): those are bounded by the relations on
+        # disk, and counted apart from the descriptors a leak would grow (sockets, pipes, logs).
+        figures["fds"] = fds - relation_files
+        figures["relation_files"] = relation_files
+    return figures
 
 
 PG_TRANSIENT = ("autovacuum worker", "parallel worker")
@@ -155,15 +176,42 @@ def _long_lived_postgres(pids: list[int]) -> tuple[list[int], int]:
     return kept, transient
 
 
-def jvm_live_heap_mib(pid: int) -> float:
-    """Heap in use right after a full GC (jcmd GC.run, then GC.heap_info): the live set."""
+def _jcmd(pid: int, command: str) -> str:
     jcmd = shutil.which("jcmd") or "jcmd"
-    for command in ("GC.run", "GC.heap_info"):
-        done = subprocess.run(  # noqa: S603 - the JDK's own tool, our own arguments
-            [jcmd, str(pid), command], capture_output=True, text=True, timeout=60, check=False
-        )
-    used = re.search(r"heap\s+total \d+K, used (\d+)K", done.stdout)
+    done = subprocess.run(  # noqa: S603 - the JDK's own tool, our own arguments
+        [jcmd, str(pid), command], capture_output=True, text=True, timeout=120, check=False
+    )
+    return done.stdout
+
+
+def jvm_live_heap_mib(pid: int, histogram_to: Path | None = None) -> float:
+    """Heap in use right after a full GC (jcmd GC.run, then GC.heap_info): the live set.
+
+    With `histogram_to`, the live objects per class (GC.class_histogram, itself taken after a
+    full GC) are written there first: what grows between two of them is what holds the heap.
+    """
+    if histogram_to is not None:
+        histogram_to.write_text(_jcmd(pid, "GC.class_histogram"))
+    _jcmd(pid, "GC.run")
+    used = re.search(r"heap\s+total \d+K, used (\d+)K", _jcmd(pid, "GC.heap_info"))
     return int(used.group(1)) / 1024 if used else float("nan")
+
+
+def histogram_growth(before: str, after: str, top: int = 10) -> list[tuple[str, int, int]]:
+    """The classes whose live bytes grew most between two GC.class_histogram outputs:
+    (class, bytes before, bytes after), largest growth first."""
+
+    def parse(text: str) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for line in text.splitlines():
+            row = re.match(r"\s*\d+:\s+\d+\s+(\d+)\s+(\S+)", line)
+            if row:
+                sizes[row.group(2)] = sizes.get(row.group(2), 0) + int(row.group(1))
+        return sizes
+
+    old, new = parse(before), parse(after)
+    grown = sorted(new, key=lambda name: old.get(name, 0) - new[name])[:top]
+    return [(name, old.get(name, 0), new[name]) for name in grown if new[name] > old.get(name, 0)]
 
 
 def _pid_file(path: Path) -> int | None:
@@ -397,6 +445,10 @@ async def sample(
         figures = process_figures(pids, anon_only=name == "postgres")
         for key, value in figures.items():
             row[f"{name}_{key}"] = round(value, 2)
+        if name == "postgres":
+            row["postgres_processes"] = len(pids)
+            data_dir = stack.run_dir / "postgres" / "data"
+            row["postgres_relation_files_on_disk"] = relation_files_on_disk(data_dir)
     row["validator_lag"], row["aggregator_lag"] = await consumer_lag(stack, conn)
     row["fresh_forms"], row["fresh_p50_ms"], row["fresh_p99_ms"] = await freshness(conn, interval_s)
     row["accepted"] = sent
@@ -523,6 +575,12 @@ def check_series(rows: list[dict[str, Any]], rate: float) -> list[Check]:
                     f"{a:.0f} -> {b:.0f} (bound {a + FD_SLACK:.0f})",
                 )
             )
+    if "postgres_relation_files" in last:
+        held, on_disk = last["postgres_relation_files"], last["postgres_relation_files_on_disk"]
+        processes = last["postgres_processes"]
+        bound = on_disk * processes
+        detail = f"{held:.0f} open at the end (bound {on_disk} files x {processes} processes)"
+        checks.append(Check("postgres relation files", held <= bound, detail))
     heaps = [(r["elapsed_s"], r["kafka_heap_live_mib"]) for r in rows if "kafka_heap_live_mib" in r]
     if len(heaps) >= 2:
         (_, mid), (_, end) = heaps[len(heaps) // 2], heaps[-1]
@@ -568,27 +626,44 @@ async def run_soak(
                     rows.append(await sample(stack, conn, started, interval_s, sending.accepted))
                     if heap_at and time.monotonic() >= heap_at[0]:
                         heap_at.pop(0)
-                        rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack)
+                        rows[-1]["kafka_heap_live_mib"] = await _live_heap(
+                            stack, out, rows[-1]["elapsed_s"]
+                        )
                     _print_row(rows[-1])
             await driver
             recorded = await _drain(conn, sending.accepted, drain_s)
             rows.append(await sample(stack, conn, started, interval_s, sending.accepted))
-            rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack)
+            rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack, out, rows[-1]["elapsed_s"])
             _print_row(rows[-1])
         finally:
             await conn.close()
         exited = stack.exited()
     checks = check_series(rows, rate)
+    growth = _heap_growth(out)
+    for name, before, after in growth:
+        print(f"kafka heap grew: {name} {before / 2**20:.1f} -> {after / 2**20:.1f} MiB")
     detail = f"{recorded:,} of {sending.accepted:,} answered 202; HTTP {sending.statuses}"
     checks.append(Check("every accepted form recorded", recorded >= sending.accepted, detail))
     checks.append(Check("services ran throughout", not exited, f"exited: {exited or 'none'}"))
-    _write(out, rows, checks, sending, hours=hours, rate=rate, interval_s=interval_s)
+    _write(out, rows, checks, sending, growth, hours=hours, rate=rate, interval_s=interval_s)
     return rows, checks, sending
 
 
-async def _live_heap(stack: SoakStack) -> float:
+def _heap_growth(out: Path) -> list[tuple[str, int, int]]:
+    """What grew in the broker's heap from half time to the end (the middle and last histograms)."""
+    histograms = sorted(out.glob("kafka-heap-*s.txt"))
+    if len(histograms) < 2:
+        return []
+    mid, last = histograms[len(histograms) // 2], histograms[-1]
+    return histogram_growth(mid.read_text(), last.read_text())
+
+
+async def _live_heap(stack: SoakStack, out: Path, elapsed_s: float) -> float:
     kafka = stack.pids()["kafka"]
-    return round(await asyncio.to_thread(jvm_live_heap_mib, kafka[0]), 1) if kafka else float("nan")
+    if not kafka:
+        return float("nan")
+    histogram = out / f"kafka-heap-{elapsed_s:05.0f}s.txt"
+    return round(await asyncio.to_thread(jvm_live_heap_mib, kafka[0], histogram), 1)
 
 
 async def _drain(conn: asyncpg.Connection, target: int, timeout_s: float) -> int:
@@ -618,7 +693,12 @@ def _print_row(row: dict[str, Any]) -> None:
 
 
 def _write(
-    out: Path, rows: list[dict[str, Any]], checks: list[Check], sending: Sending, **params: float
+    out: Path,
+    rows: list[dict[str, Any]],
+    checks: list[Check],
+    sending: Sending,
+    heap_growth: list[tuple[str, int, int]],
+    **params: float,
 ) -> None:
     columns: list[str] = []
     for row in rows:
@@ -639,6 +719,10 @@ def _write(
         "sent": {"answered": sending.answered, "accepted": sending.accepted,
                  "statuses": sending.statuses, "loadgen_cpu_s": round(sending.cpu_s, 2)},
         "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+        "kafka_heap_growth_half_to_end": [
+            {"class": name, "bytes_half": before, "bytes_end": after}
+            for name, before, after in heap_growth
+        ],
         "samples": rows,
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

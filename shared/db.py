@@ -36,10 +36,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a connection pool whose connections speak jsonb as Python objects."""
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    server_settings: Mapping[str, str] | None = None,
+) -> asyncpg.Pool:
+    """Open a connection pool whose connections speak jsonb as Python objects
+    (server_settings: session settings sent at connect, e.g. synchronous_commit)."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=dict(server_settings or {}),
     )
     assert pool is not None
     return pool

@@ -254,7 +254,12 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     # Shared with other aggregator instances; `deskpemilu rebuild` takes it exclusively.
     await hold_aggregator_lock(lock_conn)
     # One connection per lane, and one for health checks and the seek on assignment.
-    pool = await create_pool(settings.database_url, min_size=1, max_size=settings.lanes + 2)
+    pool = await create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.lanes + 2,
+        server_settings={"synchronous_commit": settings.synchronous_commit},
+    )
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.group_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskpemilu.soak import check_series
+from deskpemilu.soak import check_series, histogram_growth
 
 
 def row(rss: float = 100.0, fds: int = 40, lag: int = 0, p99: float = 150.0) -> dict[str, Any]:
@@ -60,3 +60,40 @@ def test_the_brokers_live_heap_is_checked_from_half_time() -> None:
     assert failing(settled) == set()
     growing = [row(), heap(150), row(), heap(300), row(), heap(420)]
     assert failing(growing) == {"kafka live heap"}
+
+
+HISTOGRAM = """
+ num     #instances         #bytes  class name (module)
+-------------------------------------------------------
+   1:         {a}        {ab}  [B (java.base@17.0.13)
+   2:          2000          64000  java.lang.String (java.base@17.0.13)
+   3:           {c}          {cb}  org.apache.kafka.storage.internals.log.ProducerStateEntry
+Total         99999       99999999
+"""
+
+
+def test_the_heap_histograms_name_what_grew() -> None:
+    half = HISTOGRAM.format(a=1000, ab=5_000_000, c=10, cb=800)
+    end = HISTOGRAM.format(a=1100, ab=5_100_000, c=90_000, cb=7_200_000)
+    grew = histogram_growth(half, end)
+    assert [name for name, _, _ in grew] == [
+        "org.apache.kafka.storage.internals.log.ProducerStateEntry",
+        "[B",
+    ]
+    assert grew[0][1:] == (800, 7_200_000)
+    assert histogram_growth(end, end) == []
+
+
+def test_postgres_relation_files_are_bounded_by_the_files_on_disk() -> None:
+    def pg(open_files: int) -> dict[str, Any]:
+        return row() | {
+            "postgres_rss_mib": 50.0,
+            "postgres_fds": 60,
+            "postgres_sockets": 10,
+            "postgres_relation_files": open_files,
+            "postgres_relation_files_on_disk": 100,
+            "postgres_processes": 8,
+        }
+
+    assert failing([pg(200), pg(250), pg(300), pg(800)]) == set()
+    assert failing([pg(200), pg(250), pg(300), pg(801)]) == {"postgres relation files"}
