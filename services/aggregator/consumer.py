@@ -260,6 +260,9 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         max_size=settings.lanes + 2,
         server_settings={"synchronous_commit": settings.synchronous_commit},
     )
+    # The photo and incident recorders commit Kafka's offsets after their PostgreSQL commit: a
+    # write lost after that commit would be lost for good, so theirs wait for the disk.
+    recorder_pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.group_id,
@@ -314,7 +317,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
                 settings.kafka_bootstrap_servers,
                 topics.photos,
                 settings.group_id + "-photos",
-                pool,
+                recorder_pool,
                 stop,
             )
         )
@@ -323,7 +326,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
                 settings.kafka_bootstrap_servers,
                 topics.incidents,
                 settings.group_id + "-incidents",
-                pool,
+                recorder_pool,
                 stop,
             )
         )
@@ -349,5 +352,6 @@ async def main(settings: AggregatorSettings | None = None) -> None:
         await consumer.stop()
         await producer.stop()
         await pool.close()
+        await recorder_pool.close()
         await lock_conn.close()
         await ops.stop()
