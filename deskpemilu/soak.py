@@ -49,6 +49,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -416,17 +417,39 @@ async def _partitions(consumer: Any, topic: str) -> set[int]:
     return parts
 
 
-async def freshness(conn: asyncpg.Connection, since_s: float) -> tuple[int, float, float]:
-    """(forms, p50 ms, p99 ms) of 202 to recorded, over forms recorded in the last since_s."""
+# Blocks of `submissions` before the one the last sample's scan may start at: a row recorded
+# since may sit a little before the table's end (free space vacuum left in its last pages).
+FRESHNESS_BLOCK_MARGIN = 256
+
+
+async def table_blocks(conn: asyncpg.Connection) -> int:
+    """The number of blocks `submissions` has now."""
+    blocks: int = await conn.fetchval(
+        "SELECT pg_relation_size('submissions') / current_setting('block_size')::int"
+    )
+    return blocks
+
+
+async def freshness(
+    conn: asyncpg.Connection, since_s: float, from_block: int = 0
+) -> tuple[int, float, float]:
+    """(forms, p50 ms, p99 ms) of 202 to recorded, over forms recorded in the last since_s.
+
+    from_block: where the table was at the sample before; a TID range scan reads from there
+    (less a margin) instead of the whole table, which late in a soak holds some 360,000 forms
+    and took seconds to scan each minute, on the machine whose stalls the soak looks for.
+    """
     row = await conn.fetchrow(
         "SELECT count(*) AS n,"
         " percentile_cont(0.5) WITHIN GROUP (ORDER BY updated_at - received_at) AS p50,"
         " percentile_cont(0.99) WITHIN GROUP (ORDER BY updated_at - received_at) AS p99"
-        " FROM submissions WHERE updated_at > now() - make_interval(secs => $1)"
+        " FROM submissions WHERE ctid >= $2::tid"
+        " AND updated_at > now() - make_interval(secs => $1)"
         # A revision marks the version it replaces superseded (updated_at moves on): that row
         # was recorded long before and is not a sample of this interval.
         " AND status <> 'superseded'",
         since_s,
+        (max(0, from_block - FRESHNESS_BLOCK_MARGIN), 0),
     )
     assert row is not None
     if not row["n"]:
@@ -435,7 +458,12 @@ async def freshness(conn: asyncpg.Connection, since_s: float) -> tuple[int, floa
 
 
 async def sample(
-    stack: SoakStack, conn: asyncpg.Connection, started: float, interval_s: float, sent: int
+    stack: SoakStack,
+    conn: asyncpg.Connection,
+    started: float,
+    interval_s: float,
+    sent: int,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One row: every process's figures, the lags, the interval's freshness, the counts."""
     row: dict[str, Any] = {"elapsed_s": round(time.monotonic() - started, 1)}
@@ -450,7 +478,10 @@ async def sample(
             data_dir = stack.run_dir / "postgres" / "data"
             row["postgres_relation_files_on_disk"] = relation_files_on_disk(data_dir)
     row["validator_lag"], row["aggregator_lag"] = await consumer_lag(stack, conn)
-    row["fresh_forms"], row["fresh_p50_ms"], row["fresh_p99_ms"] = await freshness(conn, interval_s)
+    row["submissions_blocks"] = await table_blocks(conn)
+    from_block = previous["submissions_blocks"] if previous else 0
+    fresh = await freshness(conn, interval_s, from_block)
+    row["fresh_forms"], row["fresh_p50_ms"], row["fresh_p99_ms"] = fresh
     row["accepted"] = sent
     row["recorded"] = await conn.fetchval("SELECT count(*) FROM submissions")
     row["load1"] = round(os.getloadavg()[0], 2)
@@ -605,6 +636,10 @@ async def run_soak(
     from shared.db import connect
 
     seconds = hours * 3600
+    # SIGTERM ends the soak like Ctrl-C: the run is cancelled and soak_stack tears its stack down.
+    current = asyncio.current_task()
+    assert current is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
     with soak_stack(keep_logs_in=out) as stack:
         secret_env = _service_env(stack)
         await start_services(stack, secret_env, out)
@@ -623,7 +658,10 @@ async def run_soak(
                 await asyncio.wait({driver}, timeout=max(0.0, next_at - time.monotonic()))
                 if time.monotonic() >= next_at:
                     next_at += interval_s
-                    rows.append(await sample(stack, conn, started, interval_s, sending.accepted))
+                    last = rows[-1] if rows else None
+                    rows.append(
+                        await sample(stack, conn, started, interval_s, sending.accepted, last)
+                    )
                     if heap_at and time.monotonic() >= heap_at[0]:
                         heap_at.pop(0)
                         rows[-1]["kafka_heap_live_mib"] = await _live_heap(
@@ -632,7 +670,8 @@ async def run_soak(
                     _print_row(rows[-1])
             await driver
             recorded = await _drain(conn, sending.accepted, drain_s)
-            rows.append(await sample(stack, conn, started, interval_s, sending.accepted))
+            last = rows[-1] if rows else None
+            rows.append(await sample(stack, conn, started, interval_s, sending.accepted, last))
             rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack, out, rows[-1]["elapsed_s"])
             _print_row(rows[-1])
         finally:
@@ -747,9 +786,15 @@ def soak(
             raise typer.Exit(1)
         return
     out.mkdir(parents=True, exist_ok=True)
-    rows, checks, sending = asyncio.run(
-        run_soak(hours=hours, rate=rate, interval_s=interval, out=out)
-    )
+    for stale in out.glob("kafka-heap-*s.txt"):  # an earlier soak's, in the same folder
+        stale.unlink()
+    try:
+        rows, checks, sending = asyncio.run(
+            run_soak(hours=hours, rate=rate, interval_s=interval, out=out)
+        )
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        typer.echo("soak stopped before its end; its stack is stopped and removed", err=True)
+        raise typer.Exit(130) from None
     passed = _echo_checks(checks)
     typer.echo(
         f"{len(rows)} samples; load generator {sending.cpu_s / max(1, sending.answered) * 1e6:.0f}"

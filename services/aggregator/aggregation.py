@@ -289,6 +289,27 @@ class Position:
     offset: int
 
 
+class LostCommits(RuntimeError):
+    """PostgreSQL holds offsets below ones this process committed: committed batches were lost."""
+
+
+def lost_offsets(
+    stored: Mapping[tuple[str, int], int], known: Mapping[tuple[str, int], int]
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Partitions whose stored next offset is below the one this process last saw stored.
+
+    Stored offsets only move forward (another instance's batch can only move them further), so
+    a partition found behind lost commits this process was told had succeeded: an asynchronous
+    commit that a PostgreSQL crash took with it (docs/decisions/0006). Maps each such partition
+    to (stored, known); empty when nothing was lost.
+    """
+    return {
+        tp: (stored[tp], offset)
+        for tp, offset in known.items()
+        if tp in stored and stored[tp] < offset
+    }
+
+
 @dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see _HOT
 class FormIn:
     """A validated form."""

@@ -19,6 +19,7 @@ from services.aggregator.aggregation import (
     Decision,
     FormIn,
     Incoming,
+    LostCommits,
     Position,
     RejectedIn,
     ReviewIn,
@@ -175,6 +176,11 @@ class BatchApplier:
     transaction writes last, in primary-key order: a lane waits for the other only from that
     statement to the other's commit, and cannot deadlock. Each part stores its own partitions'
     offsets, so a crash between two lanes' commits loses and repeats nothing.
+
+    `known` holds, per partition, the next offset this process last saw stored (read at the
+    seek on assignment, then returned by each commit). Every batch checks the stored offsets
+    against it (repository.apply_batch), so a batch whose asynchronous commit PostgreSQL lost
+    in a crash is never built upon: the process stops and reads it again from Kafka.
     """
 
     def __init__(self, pool: asyncpg.Pool, group: str, stop: asyncio.Event, lanes: int = 1) -> None:
@@ -185,6 +191,7 @@ class BatchApplier:
         self.stop = stop
         self.in_flight: list[asyncio.Task[None] | None] = [None] * lanes
         self.conflicts_refreshed = 0.0
+        self.known: NextOffsets = {}
 
     async def submit(self, events: list[Incoming], next_offsets: NextOffsets) -> None:
         """Per lane: wait for its previous part to commit (raising its error), then start this."""
@@ -221,8 +228,13 @@ class BatchApplier:
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
             applied = await apply_batch(
-                conn, group=self.group, events=events, next_offsets=next_offsets
+                conn,
+                group=self.group,
+                events=events,
+                next_offsets=next_offsets,
+                known={tp: self.known[tp] for tp in next_offsets if tp in self.known},
             )
+            self.known.update(applied.offsets)
             # Counted again after every batch that may open or settle a dispute (the gauge
             # must not stay stale when the desk goes quiet), else at most every few seconds.
             decisions = applied.outcome.decisions
@@ -243,6 +255,47 @@ class BatchApplier:
             metrics.FORMS.labels(decision).inc(count)
 
 
+def start_recorders(
+    settings: AggregatorSettings, pool: asyncpg.Pool, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The photo and incident recorders, as tasks; a failing one stops the process (the
+    supervisor restarts it), never silently."""
+    bootstrap, topics, group = settings.kafka_bootstrap_servers, settings.topics, settings.group_id
+    recorders = [
+        asyncio.create_task(
+            run_photo_recorder(bootstrap, topics.photos, group + "-photos", pool, stop)
+        ),
+        asyncio.create_task(
+            run_incident_recorder(bootstrap, topics.incidents, group + "-incidents", pool, stop)
+        ),
+    ]
+    for recorder in recorders:
+        recorder.add_done_callback(
+            lambda task: stop.set() if not task.cancelled() and task.exception() else None
+        )
+    return recorders
+
+
+def watch_session(lock_conn: asyncpg.Connection, stop: asyncio.Event) -> asyncio.Event:
+    """An event set, with stop, when the lock session ends while the process is not stopping.
+
+    That session ends only when PostgreSQL goes away (a crash, a restart): then its last
+    asynchronous commits may be lost (docs/decisions/0006), and so is the lock. The process
+    stops and fails, and its restart seeks to the offsets PostgreSQL kept; without this a crash
+    between batches would go unnoticed (the pool opens new connections by itself).
+    """
+    lost = asyncio.Event()
+
+    def on_session_end(_conn: object) -> None:
+        if not stop.is_set():
+            log.error("the lock session to PostgreSQL ended; stopping to re-read from Kafka")
+            lost.set()
+            stop.set()
+
+    lock_conn.add_termination_listener(on_session_end)
+    return lost
+
+
 async def main(settings: AggregatorSettings | None = None) -> None:
     """Run until SIGTERM: consume, apply each batch in one transaction with its offsets."""
     settings = settings or AggregatorSettings()
@@ -253,6 +306,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     lock_conn = await connect(settings.database_url)
     # Shared with other aggregator instances; `deskpemilu rebuild` takes it exclusively.
     await hold_aggregator_lock(lock_conn)
+    postgres_lost = watch_session(lock_conn, stop)
     # One connection per lane, and one for health checks and the seek on assignment.
     pool = await create_pool(
         settings.database_url,
@@ -292,6 +346,11 @@ async def main(settings: AggregatorSettings | None = None) -> None:
             stored = await stored_offsets(
                 conn, settings.group_id, [topics.validated, topics.rejected]
             )
+        applier.known = {
+            (tp.topic, tp.partition): stored[(tp.topic, tp.partition)]
+            for tp in assigned
+            if (tp.topic, tp.partition) in stored
+        }
         for tp in sorted(assigned):
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
@@ -312,29 +371,7 @@ async def main(settings: AggregatorSettings | None = None) -> None:
     tune_gc()
     try:
         subscribe(consumer, [topics.validated, topics.rejected], on_assigned=seek_to_stored)
-        photo_recorder = asyncio.create_task(
-            run_photo_recorder(
-                settings.kafka_bootstrap_servers,
-                topics.photos,
-                settings.group_id + "-photos",
-                recorder_pool,
-                stop,
-            )
-        )
-        incident_recorder = asyncio.create_task(
-            run_incident_recorder(
-                settings.kafka_bootstrap_servers,
-                topics.incidents,
-                settings.group_id + "-incidents",
-                recorder_pool,
-                stop,
-            )
-        )
-        # A failing recorder stops the process (the supervisor restarts it), never silently.
-        for recorder in (photo_recorder, incident_recorder):
-            recorder.add_done_callback(
-                lambda task: stop.set() if not task.cancelled() and task.exception() else None
-            )
+        recorders = start_recorders(settings, recorder_pool, stop)
         # Offsets live in PostgreSQL with the totals; Kafka commits would add nothing to them.
         await run_batches(
             consumer,
@@ -346,8 +383,10 @@ async def main(settings: AggregatorSettings | None = None) -> None:
             linger_ms=settings.linger_ms,
         )
         await applier.drain()
-        await photo_recorder
-        await incident_recorder
+        for recorder in recorders:
+            await recorder
+        if postgres_lost.is_set():
+            raise LostCommits("PostgreSQL went away: its last asynchronous commits may be lost")
     finally:
         await consumer.stop()
         await producer.stop()

@@ -22,6 +22,7 @@ from services.aggregator.aggregation import (
     Incoming,
     Key,
     LineDeltas,
+    LostCommits,
     Numbers,
     RejectedIn,
     ResultStatus,
@@ -34,6 +35,7 @@ from services.aggregator.aggregation import (
     batch_keys,
     canonical_form_json,
     decide_batch,
+    lost_offsets,
     numbers_of,
 )
 from shared.events import Violation
@@ -188,6 +190,7 @@ class Applied:
 
     outcome: BatchOutcome
     skipped: int  # records at offsets below the stored ones: applied before, left alone now
+    offsets: dict[TopicPartition, int]  # the batch's partitions' next offsets as now stored
 
 
 async def stored_offsets(
@@ -221,11 +224,13 @@ async def apply_batch(
     group: str,
     events: Sequence[Incoming],
     next_offsets: Mapping[TopicPartition, int],
+    known: Mapping[TopicPartition, int] | None = None,
 ) -> Applied:
     """Apply a batch and store its offsets in one transaction; events below stored offsets skip.
 
     next_offsets holds, per partition, the offset after the batch's last record (records that
-    could not be decoded count too: they are consumed, not applied).
+    could not be decoded count too: they are consumed, not applied). known holds the offsets
+    this process last saw stored; one stored lower now raises LostCommits and nothing is applied.
     """
     async with conn.transaction():
         partitions = sorted(next_offsets)
@@ -233,6 +238,10 @@ async def apply_batch(
             _LOCK_OFFSETS, group, [t for t, _ in partitions], [p for _, p in partitions]
         )
         stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        lost = lost_offsets(stored, known or {})
+        if lost:
+            behind = (f"{t}[{p}] {was} < {saw}" for (t, p), (was, saw) in sorted(lost.items()))
+            raise LostCommits("stored offsets went back, commits lost: " + ", ".join(behind))
         fresh = [
             e
             for e in events
@@ -253,7 +262,11 @@ async def apply_batch(
         )
         if outcome.votes or outcome.summaries or outcome.results:
             await conn.execute(_NOTIFY, NOTIFY_CHANNEL, _notify_payload(outcome))
-    return Applied(outcome=outcome, skipped=len(events) - len(fresh))
+    return Applied(
+        outcome=outcome,
+        skipped=len(events) - len(fresh),
+        offsets={tp: max(stored[tp], next_offsets[tp]) for tp in partitions},
+    )
 
 
 async def _load_state(conn: Conn, events: Sequence[Incoming]) -> BatchState:

@@ -12,7 +12,14 @@ import asyncpg
 import pytest
 
 from benchmarks.aggregator_bench import synthetic_tree, write_synthetic_roster
-from services.aggregator.aggregation import FormIn, Incoming, Position, RejectedIn, ReviewIn
+from services.aggregator.aggregation import (
+    FormIn,
+    Incoming,
+    LostCommits,
+    Position,
+    RejectedIn,
+    ReviewIn,
+)
 from services.aggregator.aggregation import submission_of as to_submission
 from services.aggregator.repository import (
     NOTIFY_CHANNEL,
@@ -227,6 +234,33 @@ async def test_a_batch_applies_once_even_when_delivered_again(db: asyncpg.Connec
         await pairs(db, "SELECT candidate, votes FROM area_totals WHERE area_code = '11'") == totals
     )
     await assert_projections_consistent(db)
+
+
+async def test_a_batch_refuses_offsets_that_went_back(db: asyncpg.Connection) -> None:
+    # The aggregator's commits are asynchronous (ADR 0006): a PostgreSQL crash can take the last
+    # ones with it. A process that was told they succeeded must not build upon the gap.
+    log = Log()
+    first = await apply_batch(
+        db, group="aggregator", events=[log.form(1, OP1, chasil(TPS[0], {1: 10}))],
+        next_offsets=log.ends(),
+    )  # fmt: skip
+    assert first.offsets == {(TOPIC, 0): 1}
+    # What the crash does, made certain: the batch and its offsets are gone.
+    await reset_projections(db, ["aggregator"])
+    second = [log.form(2, OP1, chasil(TPS[1], {1: 4}))]
+    with pytest.raises(LostCommits, match=r"\[0\] 0 < 1"):
+        await apply_batch(
+            db, group="aggregator", events=second, next_offsets=log.ends(), known=first.offsets
+        )
+    assert await db.fetchval("SELECT count(*) FROM submissions") == 0
+    assert await stored_offsets(db, "aggregator", [TOPIC]) == {}  # rolled back
+    # Offsets ahead of what this process knows (another instance applied more) are fine.
+    assert await apply(db, second, log) == 0
+    ahead = await apply_batch(
+        db, group="aggregator", events=second, next_offsets={(TOPIC, 0): 2},
+        known=first.offsets,
+    )  # fmt: skip
+    assert ahead.skipped == 1 and ahead.offsets == {(TOPIC, 0): 2}
 
 
 async def test_review_accepts_a_stored_conflicting_version(db: asyncpg.Connection) -> None:

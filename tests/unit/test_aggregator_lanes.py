@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.aggregator.aggregation import Position, ReviewIn
+from services.aggregator.aggregation import Position, ReviewIn, lost_offsets
 from services.aggregator.consumer import split_lanes
 from shared.events import OperatorRef, ReviewDecided, Role
 from shared.form import Contest
@@ -95,3 +95,12 @@ def test_the_lanes_hold_every_event_once_in_batch_order(
     assert sorted(id(e) for part, _ in parts for e in part) == sorted(id(e) for e in events)
     merged = {tp: o for _, part_offsets in parts for tp, o in part_offsets.items()}
     assert merged == offsets
+
+
+def test_offsets_found_behind_what_was_committed_are_lost_commits() -> None:
+    known = {(VALIDATED, 0): 40, (VALIDATED, 1): 7, (REJECTED, 0): 3}
+    stored = {(VALIDATED, 0): 35, (VALIDATED, 1): 9, (REJECTED, 0): 3, (REJECTED, 1): 0}
+    # Behind: lost. Ahead (another instance applied more) or equal: fine. Unknown: no claim.
+    assert lost_offsets(stored, known) == {(VALIDATED, 0): (35, 40)}
+    assert lost_offsets(stored, {}) == {}
+    assert lost_offsets({(VALIDATED, 0): 40}, known) == {}
