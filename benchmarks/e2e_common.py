@@ -143,6 +143,57 @@ def process_groups(
     return groups
 
 
+# Every request type the broker counts (kafka.network RequestMetrics, RequestsPerSec's Count).
+_REQUEST_METRIC = "kafka.network:type=RequestMetrics,name=RequestsPerSec,request=*,version=*"
+
+
+class BrokerRequests:
+    """The private broker's own request counts by type, read over JMX with Kafka's JmxTool.
+
+    The broker runs without a JMX port; `jcmd ManagementAgent.start` opens one on loopback for
+    this run (no authentication: a private stack's broker on a private port).
+    """
+
+    def __init__(self, stack: PrivateStack) -> None:
+        import subprocess
+
+        from tests.procs import free_port
+
+        self.stack = stack
+        pid = first_pid(stack.run_dir / "kafka" / "kafka.pid")
+        if pid is None:
+            raise RuntimeError("the private broker is not running")
+        port = free_port()
+        subprocess.run(
+            ["jcmd", str(pid), "ManagementAgent.start", f"jmxremote.port={port}",
+             f"jmxremote.rmi.port={port}", "jmxremote.host=127.0.0.1",
+             "jmxremote.authenticate=false", "jmxremote.ssl=false"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        self.url = f"service:jmx:rmi:///jndi/rmi://127.0.0.1:{port}/jmxrmi"
+
+    def counts(self) -> dict[str, int]:
+        """Requests handled since the broker started, by request type (all versions summed)."""
+        output = self.stack.run(
+            "kafka-run-class", "org.apache.kafka.tools.JmxTool", "--jmx-url", self.url,
+            "--object-name", _REQUEST_METRIC, "--attributes", "Count", "--one-time", "true",
+            "--report-format", "properties",
+        )  # fmt: skip
+        counts: dict[str, int] = {}
+        for line in output.splitlines():
+            if ",request=" not in line or ":Count=" not in line:
+                continue
+            name = line.split(",request=", 1)[1].split(",", 1)[0]
+            counts[name] = counts.get(name, 0) + int(float(line.rsplit(":Count=", 1)[1]))
+        return counts
+
+
+def request_deltas(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Requests by type between two counts, most first; types that did not move left out."""
+    moved = {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+    return dict(sorted(moved.items(), key=lambda kv: -kv[1]))
+
+
 class Meter:
     """CPU seconds per named group of processes between begin() and end()."""
 

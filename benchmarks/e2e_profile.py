@@ -12,7 +12,9 @@ recorded in PostgreSQL:
   broker, and the load generator's own (getrusage); per form recorded;
 - with --py-spy, a sampling profile of each Python service (py-spy record --nonblocking), cut
   down to the functions holding most samples, by self time and by inclusive time;
-- PostgreSQL statements (pg_stat_statements, private stack only): calls per form, time.
+- PostgreSQL statements (pg_stat_statements, private stack only): calls per form, time;
+- the broker's own request counts by type (its RequestMetrics over JMX, private stack only):
+  requests per form.
 
     .venv/bin/python -m benchmarks.e2e_profile --rates 100,500,max --seconds 20 --py-spy
     .venv/bin/python -m benchmarks.e2e_profile --shared-stack --rates 500 --seconds 10
@@ -42,11 +44,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.e2e_common import (  # noqa: E402
+    BrokerRequests,
     Meter,
     bench_pipeline,
     load_average,
     process_groups,
     recorded,
+    request_deltas,
     result,
     run_loadgen,
     stack_for,
@@ -185,6 +189,7 @@ class Setup:
     stats: PgStatements | None
     out: Path
     pyspy: bool
+    broker: BrokerRequests | None = None
 
 
 async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, conns: int) -> None:
@@ -208,6 +213,7 @@ async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, c
         spy = start_pyspy(proc.pid, setup.out / f"{label}-{name}.txt", expected_s) if proc else None
         if spy is not None:
             spies[name] = spy
+    requests_before = setup.broker.counts() if setup.broker else {}
     setup.meter.begin()
     started = time.monotonic()
     report = await run_loadgen(requests_file, intake.port, rate=rate, connections=conns)
@@ -215,6 +221,7 @@ async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, c
     _, count = await wait_recorded(setup.conn, target, started + 300)
     wall = time.monotonic() - started
     cpu = setup.meter.end()
+    broker_requests = request_deltas(requests_before, setup.broker.counts()) if setup.broker else {}
     forms_done = count - baseline
     cpu["load generator (own process)"] = report["cpu_s"]
     for spy in spies.values():
@@ -231,6 +238,13 @@ async def phase(setup: Setup, label: str, rate: float, forms: int, start: int, c
     for name, us in per_form.items():
         result(f"{label} CPU per form {name}", us, "us", f"{cpu[name]:.1f} s over {wall:.1f}s")
     result(f"{label} CPU per form pipeline (all but the generator)", pipeline_us, "us")
+    if broker_requests:
+        total = sum(broker_requests.values())
+        shown = "; ".join(
+            f"{k} {v / max(1, forms_done):.2f}" for k, v in list(broker_requests.items())[:12]
+        )
+        result(f"{label} broker requests per form", total / max(1, forms_done), "requests",
+               f"{total:,} requests; by type per form: {shown}")  # fmt: skip
     result(f"{label} load average at end", load_average(), "1/5/15 min")
     for name, spy in spies.items():
         del spy
@@ -314,6 +328,7 @@ async def run(
             stats=stats,
             out=out,
             pyspy=args.py_spy,
+            broker=BrokerRequests(stack) if stack is not None else None,
         )
         # The JVM of a broker just started compiles its hot paths during its first minute of
         # work: an unmeasured warm-up, then the idle cost (nothing sent) per second.

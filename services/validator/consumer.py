@@ -18,6 +18,7 @@ from services.validator import metrics
 from services.validator.judge import Decoded, Outcome, Source, Stamp, decode, election_of, judge
 from services.validator.roster_cache import RosterCache
 from services.validator.settings import ValidatorSettings
+from services.validator.slots import slot_assignor
 from services.validator.transactions import Output, PartitionTransactions, Publish
 from shared.consumer import Records, fetch_settings, install_stop_signals, run_batches
 from shared.kafka import kafka_client_options
@@ -207,6 +208,8 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         isolation_level="read_committed",
         session_timeout_ms=settings.session_timeout_ms,
         max_partition_fetch_bytes=FETCH_PARTITION_BYTES,
+        # Whole transaction slots per member (services/validator/slots.py).
+        partition_assignment_strategy=(slot_assignor(settings.transaction_slots),),
         **kafka_client_options(),
         **fetch_settings(settings.linger_ms),
     )
@@ -216,6 +219,7 @@ async def main(settings: ValidatorSettings | None = None) -> None:
         group_id=settings.group_id,
         transaction_timeout_ms=settings.transaction_timeout_ms,
         on_failure=lambda exc: stop.set(),
+        slots=settings.transaction_slots,
     )
     running = asyncio.Event()
 

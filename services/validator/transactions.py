@@ -1,10 +1,13 @@
-"""Exactly-once output: one transactional producer per input partition, its offsets in the commit.
+"""Exactly-once output: one transactional producer per slot of input partitions, its offsets in
+the commit.
 
 aiokafka sends TxnOffsetCommit v0, which carries no consumer-group generation (KIP-447), so a
-producer per instance could not be fenced when its partitions move. A transactional id per input
-partition (the KIP-98 model) can: whoever is assigned the partition starts a producer under its id,
-which aborts the previous owner's open transaction and fences that owner for good, and only then
-reads the committed offset to resume from.
+producer per instance could not be fenced when its partitions move. A transactional id per slot
+of input partitions (the KIP-98 model, a slot being the partitions whose number % slots is the
+same: services/validator/slots.py) can: whoever is assigned the slot (the group's assignor hands
+out whole slots) starts a producer under its id, which aborts the previous owner's open
+transaction and fences that owner for good, and only then reads the committed offsets to resume
+from. With as many slots as partitions this is a transaction per partition.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
 from services.validator import metrics
+from services.validator.slots import DEFAULT_SLOTS, Slot, slot_of, slot_partitions
 from shared.consumer import Records
 from shared.kafka import kafka_client_options
 
@@ -50,9 +54,9 @@ def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
-def transactional_id(group_id: str, tp: TopicPartition) -> str:
-    """The transactional id owning one input partition's output, the same for every instance."""
-    return f"deskpemilu-validator.{group_id}.{tp.topic}.{tp.partition}"
+def transactional_id(group_id: str, slot: Slot, slots: int) -> str:
+    """The transactional id owning one slot's output, the same for every instance."""
+    return f"deskpemilu-validator.{group_id}.{slot[0]}.slot{slot[1]}of{slots}"
 
 
 class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -66,12 +70,14 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         group_id: str,
         transaction_timeout_ms: int,
         on_failure: Callable[[BaseException], None] | None = None,
+        slots: int = DEFAULT_SLOTS,
     ) -> None:
         self._consumer = consumer
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._timeout_ms = transaction_timeout_ms
-        self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        self.slots = slots
+        self._producers: dict[Slot, AIOKafkaProducer] = {}
         # The partitions this instance may judge: set once an assignment's previous owners are
         # fenced and its positions are set, emptied when the partitions are revoked (a
         # producer outlives its revocation, so a partition that comes back is not fenced again).
@@ -118,9 +124,10 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._wait_inflight()
         self.raise_failure()
         self._owned.clear()
-        gone = [tp for tp in self._producers if tp not in assigned]
-        await asyncio.gather(*(self._producers.pop(tp).stop() for tp in gone))
-        for tp in gone:
+        slots = self._whole_slots(assigned)
+        gone = [slot for slot in self._producers if slot not in slots]
+        await asyncio.gather(*(self._producers.pop(slot).stop() for slot in gone))
+        for tp in [tp for tp in self._next if tp not in assigned]:
             self._next.pop(tp, None)
         # A partition kept from the last assignment resumes where this instance's own last
         # transaction left it, not from the committed offset the broker reports: that one
@@ -131,10 +138,10 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         resume: dict[TopicPartition, int | None] = {
             tp: offset for tp, offset in self._next.items() if offset is not None
         }
-        new = sorted(tp for tp in assigned if tp not in self._producers)
-        producers = [self._make_producer(tp) for tp in new]
+        new = sorted(slot for slot in slots if slot not in self._producers)
+        producers = [self._slot_producer(slot) for slot in new]
         # start() waits for InitProducerId, which waits until the old owner's last transaction
-        # is finished, markers included: its committed offset can be read after it.
+        # is finished, markers included: its committed offsets can be read after it.
         await asyncio.gather(*(p.start() for p in producers))
         self._producers.update(zip(new, producers, strict=True))
         unknown = sorted(tp for tp in assigned if tp not in resume)
@@ -157,7 +164,29 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             },
         )
 
+    def _whole_slots(self, assigned: set[TopicPartition]) -> set[Slot]:
+        """The slots of an assignment, which must hold each of them whole: a slot split between
+        two instances would have two owners of one transactional id, fencing each other."""
+        slots = {slot_of(tp.topic, tp.partition, self.slots) for tp in assigned}
+        for slot in slots:
+            count = len(self._consumer.partitions_for_topic(slot[0]) or ())
+            missing = [
+                p
+                for p in slot_partitions(slot, self.slots, count)
+                if TopicPartition(slot[0], p) not in assigned
+            ]
+            if missing:
+                raise RuntimeError(
+                    f"the assignment splits transaction slot {slot} (partitions {missing} are "
+                    f"elsewhere): every validator of the group needs the same slot assignor"
+                )
+        return slots
+
     def _make_producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        """The transactional producer of the input partition's slot (not started)."""
+        return self._slot_producer(slot_of(tp.topic, tp.partition, self.slots))
+
+    def _slot_producer(self, slot: Slot) -> AIOKafkaProducer:
         # shared.kafka.make_producer's settings, plus the transaction timeout.
         return AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
@@ -165,7 +194,7 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
             acks="all",
             linger_ms=5,
             request_timeout_ms=10_000,
-            transactional_id=transactional_id(self._group_id, tp),
+            transactional_id=transactional_id(self._group_id, slot, self.slots),
             transaction_timeout_ms=self._timeout_ms,
             max_batch_size=MAX_BATCH_BYTES,
             retry_backoff_ms=RETRY_BACKOFF_MS,
@@ -177,8 +206,8 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         return tp in self._owned
 
     def producer(self, tp: TopicPartition) -> AIOKafkaProducer:
-        """The transactional producer of an owned partition."""
-        return self._producers[tp]
+        """The transactional producer of an owned partition (its slot's)."""
+        return self._producers[slot_of(tp.topic, tp.partition, self.slots)]
 
     def raise_failure(self) -> None:
         """Raise if an assignment or a background transaction failed."""
@@ -205,13 +234,18 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         return kept
 
     def submit(self, publishes: Iterable[Publish]) -> None:
-        """Start a batch's transactions in the background; drain() the previous batch first."""
+        """Start a batch's transactions (one per slot) in the background; drain() the previous
+        batch first."""
         assert not self._inflight, "the previous batch is still in flight"
-        for tp, outputs, next_offset in publishes:
+        by_slot: dict[Slot, list[Publish]] = {}
+        for publish in publishes:
+            tp, _, next_offset = publish
             # Judged up to here, though not yet committed: a batch fetched before a rebalance
             # and fetched again after it must not be judged twice while this one commits.
             self._next[tp] = next_offset
-            task = asyncio.create_task(self._publish(tp, outputs, next_offset))
+            by_slot.setdefault(slot_of(tp.topic, tp.partition, self.slots), []).append(publish)
+        for slot, parts in by_slot.items():
+            task = asyncio.create_task(self._commit(slot, parts))
             task.add_done_callback(self._finished)
             self._inflight.append(task)
 
@@ -234,16 +268,16 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _publish(
-        self, tp: TopicPartition, outputs: Iterable[Output], next_offset: int
-    ) -> None:
-        """Send one partition's verdicts and its next offset in one transaction, and commit it."""
-        producer = self._producers[tp]
+    async def _commit(self, slot: Slot, parts: Sequence[Publish]) -> None:
+        """Send a slot's verdicts and next offsets in one transaction, and commit it."""
+        producer = self._producers[slot]
         started = time.perf_counter()
         await producer.begin_transaction()
         try:
-            await self._send_all(producer, outputs, tp.partition)
-            await producer.send_offsets_to_transaction({tp: next_offset}, self._group_id)
+            for tp, outputs, next_offset in parts:
+                await self._publish(tp, outputs, next_offset)
+            offsets = {tp: next_offset for tp, _, next_offset in parts}
+            await producer.send_offsets_to_transaction(offsets, self._group_id)
             await producer.commit_transaction()
         except BaseException:
             # Abort so read_committed readers are not held up until the transaction times out;
@@ -252,6 +286,14 @@ class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
                 await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
             raise
         metrics.TRANSACTION_SECONDS.observe(time.perf_counter() - started)
+
+    async def _publish(
+        self, tp: TopicPartition, outputs: Iterable[Output], next_offset: int
+    ) -> None:
+        """Send one partition's verdicts (those before next_offset) into its slot's open
+        transaction; the slot's commit stores the next offsets of all its partitions at once."""
+        del next_offset  # stored by _commit, with the slot's other partitions'
+        await self._send_all(self.producer(tp), outputs, tp.partition)
 
     async def _send_all(
         self, producer: AIOKafkaProducer, outputs: Iterable[Output], input_partition: int
