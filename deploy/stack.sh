@@ -33,7 +33,8 @@
 #     started/stopped here. (Our own values - e.g. after `eval "$(stack.sh env)"` -
 #     do not count as external, so `start` still works in such a shell.)
 #   KAFKA_START_TIMEOUT=90 KAFKA_STOP_TIMEOUT=30 PG_START_TIMEOUT=60 PG_STOP_TIMEOUT=30
-#   KAFKA_HEAP_OPTS="-Xms1g -Xmx1g -XX:+AlwaysPreTouch"  PG_BIN=/usr/lib/postgresql/15/bin
+#   KAFKA_HEAP_OPTS="-Xms1g -Xmx1g -XX:+AlwaysPreTouch"  KAFKA_JIT_OPTS="-XX:TieredStopAtLevel=1"
+#   PG_BIN=/usr/lib/postgresql/15/bin
 #   PG_DIR=<RUN_DIR>/postgres (or /var/tmp/deskpemilu-<hash>/postgres when the postgres OS user
 #     cannot traverse the checkout)
 set -euo pipefail
@@ -53,6 +54,12 @@ PG_STOP_TIMEOUT="${PG_STOP_TIMEOUT:-30}"
 # A fixed heap, committed and touched at start (Xms = Xmx, as Kafka's operations guide
 # advises): the broker's resident memory is its steady state from the first minute.
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}"
+# The JIT's first tier only. On two shared cores the optimising compiler (C2) was the broker's
+# largest cost for minutes after a start: 10.5 of 19.3 CPU seconds in 20 s of a Banyuasin
+# day, 68 s of compiling in the first five minutes; with C1 alone the day's broker used 23 s
+# of CPU instead of 41 (benchmarks/RESULTS.md). A large broker on its own cores wants C2: set
+# KAFKA_JIT_OPTS="" there.
+KAFKA_JIT_OPTS="${KAFKA_JIT_OPTS--XX:TieredStopAtLevel=1}"
 JAVA="${JAVA:-java}"
 PYTHON="${PYTHON:-python3}"
 
@@ -292,8 +299,8 @@ kafka_launch() {
     # lifetime is managed only through this script. stdout/stderr go to
     # kafka.out to catch JVM errors that happen before log4j is up. 9>&-: the
     # broker must not inherit (and hold forever) the stack lock's descriptor.
-    # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is intentionally word-split
-    setsid "$JAVA" $KAFKA_HEAP_OPTS -server \
+    # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS and KAFKA_JIT_OPTS are intentionally word-split
+    setsid "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JIT_OPTS -server \
         -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
         -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
         -Djava.awt.headless=true \

@@ -3,9 +3,9 @@
 A transaction per input partition (the KIP-98 model, transactions.py) fences a partition's
 previous owner, but each costs the broker some seven requests (AddPartitionsToTxn, its
 verification, Produce, AddOffsetsToTxn, TxnOffsetCommit, EndTxn, WriteTxnMarkers) whatever it
-carries: with 12 partitions and a 100 ms linger, a day at 300 forms/s made a transaction for
-every three or four forms, and those requests were most of what the broker did
-(benchmarks/RESULTS.md, the broker's request counts).
+carries: with 12 partitions and a 100 ms linger, a stream of 300 forms/s made a transaction
+for every six forms, and at the pipeline's maximum rate transaction requests were 0.9 of the
+broker's 1.3 requests per form (docs/decisions/0007, benchmarks/RESULTS.md).
 
 A slot is the set of a topic's partitions whose number % slots is the same; one transactional id
 per slot fences its previous owner exactly as one per partition did, provided a slot is never
