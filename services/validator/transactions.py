@@ -60,7 +60,9 @@ def transactional_id(group_id: str, slot: Slot, slots: int) -> str:
 
 
 class PartitionTransactions(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Rebalance listener and publisher: one producer and one next offset per owned partition."""
+    """Rebalance listener and publisher: one producer per owned slot, one next offset per owned
+    partition (the name is from when a slot was one partition: VALIDATOR_TRANSACTION_SLOTS equal
+    to the partition count still makes it so)."""
 
     def __init__(
         self,
