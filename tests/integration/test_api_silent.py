@@ -22,6 +22,7 @@ from services.aggregator.repository import apply_batch
 from shared.db import connect
 from shared.events import Channel, OperatorRef, Role, SubmissionReceived
 from shared.form import Contest
+from shared.silence import WIB
 from shared.silence_settings import silence_settings
 from tests.integration.test_api import ROSTER, Api, serve_api, token_for
 
@@ -36,9 +37,12 @@ CAMAT = token_for(Role.CAMAT, scope=(QUIET,), operator_id="camat-16.07.01")
 
 @pytest.fixture(autouse=True)
 def _all_day_counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Counting all day, a 60-minute threshold: the test does not depend on the clock's hour.
-    monkeypatch.setenv("SILENT_COUNTING_START", "00:00")
-    monkeypatch.setenv("SILENT_COUNTING_END", "00:00")
+    # Counting all day (start == end), a 60-minute threshold, and the day's counting opened six
+    # hours ago whatever the hour (opened at 00:00 WIB, a run just after midnight WIB saw the
+    # empty kecamatan idle for minutes only): the test does not depend on the clock's hour.
+    opened = (datetime.now(WIB) - timedelta(hours=6)).strftime("%H:%M")
+    monkeypatch.setenv("SILENT_COUNTING_START", opened)
+    monkeypatch.setenv("SILENT_COUNTING_END", opened)
     monkeypatch.setenv("SILENT_STALL_MINUTES", "60")
     silence_settings.cache_clear()
     yield
@@ -91,7 +95,7 @@ async def test_stalled_kecamatan_series_and_list(api: Api) -> None:
     assert len(kec) == 21
     assert kec[QUIET]["stalled"] and kec[QUIET]["received"] == 10
     assert not kec[BUSY]["stalled"] and kec[BUSY]["received"] == 20
-    # A kecamatan with nothing has not moved since counting opened (00:00 WIB here).
+    # A kecamatan with nothing has not moved since counting opened (six hours ago here).
     assert all(k["stalled"] for code, k in kec.items() if code not in (QUIET, BUSY))
     assert 3 * 3600 <= kec[QUIET]["idle_s"] < 4 * 3600
     assert view["area"]["stalled"] is False  # the kabupaten moved 5 minutes ago
