@@ -432,6 +432,8 @@ async def test_roster_changes_reach_the_running_validator(
         tps_code = sorted(pilkada.tps)[0]
         late = submission(consistent_form(pilkada, tps_code, Contest.PILBUP))
         await produce(kafka_bootstrap, topics.received, [key_value(late)])
+        # Judged before the DPT changes below: otherwise the poll may see the change first.
+        await read_outputs(kafka_bootstrap, topics, lambda out: total(out) >= 2, partitions=PARTS)
 
         # A changed DPT (a roster re-load or a hand-run UPDATE) is picked up by the poll too.
         conn = await connect(scratch_database)
