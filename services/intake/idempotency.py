@@ -38,9 +38,14 @@ class _Entry:
     outcome: asyncio.Future[Accepted]
 
 
-def form_hash(form: CHasil) -> str:
+def form_json(form: CHasil) -> bytes:
+    """The form as validated, serialised: what is hashed and what is published."""
+    return form.__pydantic_serializer__.to_json(form)
+
+
+def form_hash(form: CHasil, serialised: bytes | None = None) -> str:
     """A digest of the form as validated, so that JSON spacing or key order do not matter."""
-    return hashlib.sha256(form.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(serialised if serialised is not None else form_json(form)).hexdigest()
 
 
 class IdempotencyCache:

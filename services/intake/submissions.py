@@ -10,10 +10,11 @@ from services.intake.idempotency import (
     IdempotencyCache,
     IdempotencyKeyReused,
     form_hash,
+    form_json,
 )
 from services.intake.publisher import KafkaUnavailable, Publisher
 from services.intake.schemas import IntakeError
-from shared.codec import encode, key_for_tps
+from shared.codec import encode_with, key_for_tps
 from shared.events import Channel, OperatorRef, SubmissionReceived, submission_id_for, utcnow
 from shared.form import CHasil
 from shared.policy import Refusal, submit_refusal
@@ -85,6 +86,7 @@ class Intake:
         if refused is not None:
             raise refused
         key = idempotency_key or str(uuid.uuid4())
+        serialised = form_json(form)  # once: hashed for the idempotency check, and published
 
         async def publish() -> Accepted:
             event = SubmissionReceived(
@@ -98,7 +100,8 @@ class Intake:
                 published_at=utcnow(),
             )
             try:
-                await self.publisher.publish(self.topic, key_for_tps(form.tps), encode(event))
+                value = encode_with(event, "form", serialised)
+                await self.publisher.publish(self.topic, key_for_tps(form.tps), value)
             except KafkaUnavailable as exc:
                 raise kafka_unavailable(self.retry_after_s) from exc
             metrics.FORMS.labels(channel.value).inc()
@@ -118,6 +121,6 @@ class Intake:
             self.cache.remember(accepted)
             return accepted, False
         try:
-            return await self.cache.once(operator.id, key, form_hash(form), publish)
+            return await self.cache.once(operator.id, key, form_hash(form, serialised), publish)
         except IdempotencyKeyReused as exc:
             raise key_reused(key) from exc

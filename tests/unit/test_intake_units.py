@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from services.intake.idempotency import (
     IdempotencyCache,
     IdempotencyKeyReused,
     form_hash,
+    form_json,
 )
 from services.intake.messages import translate_errors
 from services.intake.notifier import Reply, reply_for, verdict_text
@@ -30,6 +32,7 @@ from services.intake.signatures import (
     whatsapp_signature,
     whatsapp_signature_ok,
 )
+from shared.codec import encode, encode_with
 from shared.events import (
     Channel,
     OperatorRef,
@@ -235,6 +238,24 @@ async def test_idempotency_cache_replays_coalesces_and_forgets_failures() -> Non
         await cache.once("op", "k2", "h", failing)
     assert (await cache.once("op", "k2", "h", publish))[1] is False  # the retry publishes
     assert len(cache) == 2  # bounded: the oldest keys fall out
+
+
+@pytest.mark.parametrize("reply_to", [None, "628110000101"])
+def test_an_event_with_its_form_serialised_once_is_the_same_json(reply_to: str | None) -> None:
+    event = SubmissionReceived(
+        submission_id=uuid.uuid4(),
+        received_at=utcnow(),
+        channel=Channel.WHATSAPP,
+        operator=OperatorRef(id="op", role=Role.OPERATOR, scope=("16.07.01",)),
+        idempotency_key="k",
+        form=FORM,
+        reply_to=reply_to,
+        published_at=utcnow(),
+    )
+    value = encode_with(event, "form", form_json(FORM))
+    assert json.loads(value) == json.loads(encode(event))
+    assert SubmissionReceived.model_validate_json(value) == event
+    assert form_hash(FORM, form_json(FORM)) == form_hash(FORM)
 
 
 def test_form_hash_ignores_spelling_of_the_same_form() -> None:
