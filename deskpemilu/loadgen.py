@@ -28,6 +28,7 @@ import resource
 import struct
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,14 +90,34 @@ def form_requests(
             rng,
             reserve_pct=roster.ballot_reserve_pct,
         )
+        sender, key = _sender_and_key(operators, info, key_prefix, n)
         headers = {
-            "Authorization": f"Bearer {tokens[operators.sender(info.kecamatan_code).id]}",
-            "Idempotency-Key": f"{key_prefix}-{n}",
+            "Authorization": f"Bearer {tokens[sender]}",
+            "Idempotency-Key": key,
             "Content-Type": "application/json",
         }
         body = form.model_dump_json(exclude_none=True).encode()
         requests.append(render_request("POST", "/v1/submissions", host, headers, body))
     return requests
+
+
+def _sender_and_key(operators: Operators, info: Any, key_prefix: str, n: int) -> tuple[str, str]:
+    """The operator who sends the n-th form, and its Idempotency-Key."""
+    return operators.sender(info.kecamatan_code).id, f"{key_prefix}-{n}"
+
+
+def form_submission_ids(
+    roster: ElectionRoster, operators: Operators, *, count: int, start: int = 0,
+    key_prefix: str = "load",
+) -> list[uuid.UUID]:  # fmt: skip
+    """The submission ids the intake gives the forms form_requests makes with these arguments."""
+    from shared.events import submission_id_for
+
+    pairs = form_pairs(roster)
+    return [
+        submission_id_for(*_sender_and_key(operators, pairs[n % len(pairs)][0], key_prefix, n))
+        for n in range(start, start + count)
+    ]
 
 
 def write_requests(path: Path, requests: Iterable[bytes]) -> int:

@@ -9,8 +9,9 @@ the lean load generator (deskpemilu/loadgen.py). Every interval it samples, per 
 descriptors and sockets, CPU seconds; the validator's and the aggregator's consumer lag, read
 from outside (Kafka's end offsets against the group's committed offsets, and against the
 offsets the aggregator keeps in PostgreSQL); and freshness, 202 to recorded in PostgreSQL
-(submissions.updated_at - received_at of the forms recorded in the interval; rows a revision
-marked superseded in it are left out, they were recorded before).
+(submissions.updated_at - received_at of the forms recorded in the interval, every form of
+the last chunks looked up by its id; rows a revision marked superseded in it are left out,
+they were recorded before).
 
 At the end it waits until every accepted form is recorded and checks each series against its
 bound (printed with the verdict; the exit status is 1 if any fails):
@@ -42,6 +43,7 @@ pass each is a revision of that TPS's form, a new submission like the first.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import csv
 import json
@@ -55,6 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -417,39 +420,27 @@ async def _partitions(consumer: Any, topic: str) -> set[int]:
     return parts
 
 
-# Blocks of `submissions` before the one the last sample's scan may start at: a row recorded
-# since may sit a little before the table's end (free space vacuum left in its last pages).
-FRESHNESS_BLOCK_MARGIN = 256
-
-
-async def table_blocks(conn: asyncpg.Connection) -> int:
-    """The number of blocks `submissions` has now."""
-    blocks: int = await conn.fetchval(
-        "SELECT pg_relation_size('submissions') / current_setting('block_size')::int"
-    )
-    return blocks
-
-
 async def freshness(
-    conn: asyncpg.Connection, since_s: float, from_block: int = 0
+    conn: asyncpg.Connection, since_s: float, submission_ids: list[uuid.UUID]
 ) -> tuple[int, float, float]:
     """(forms, p50 ms, p99 ms) of 202 to recorded, over forms recorded in the last since_s.
 
-    from_block: where the table was at the sample before; a TID range scan reads from there
-    (less a margin) instead of the whole table, which late in a soak holds some 360,000 forms
-    and took seconds to scan each minute, on the machine whose stalls the soak looks for.
+    submission_ids: every form the last chunks sent (the soak knows them: they are derived from
+    operator and Idempotency-Key), looked up by primary key. Neither a scan of the whole table
+    (some 360,000 forms late in a soak: seconds each minute, on the machine whose stalls the
+    soak looks for) nor one of its end (a new row may sit anywhere a vacuum left space).
     """
     row = await conn.fetchrow(
         "SELECT count(*) AS n,"
         " percentile_cont(0.5) WITHIN GROUP (ORDER BY updated_at - received_at) AS p50,"
         " percentile_cont(0.99) WITHIN GROUP (ORDER BY updated_at - received_at) AS p99"
-        " FROM submissions WHERE ctid >= $2::tid"
+        " FROM submissions WHERE submission_id = ANY($2::uuid[])"
         " AND updated_at > now() - make_interval(secs => $1)"
         # A revision marks the version it replaces superseded (updated_at moves on): that row
         # was recorded long before and is not a sample of this interval.
         " AND status <> 'superseded'",
         since_s,
-        (max(0, from_block - FRESHNESS_BLOCK_MARGIN), 0),
+        submission_ids,
     )
     assert row is not None
     if not row["n"]:
@@ -462,8 +453,7 @@ async def sample(
     conn: asyncpg.Connection,
     started: float,
     interval_s: float,
-    sent: int,
-    previous: dict[str, Any] | None = None,
+    sending: Sending,
 ) -> dict[str, Any]:
     """One row: every process's figures, the lags, the interval's freshness, the counts."""
     row: dict[str, Any] = {"elapsed_s": round(time.monotonic() - started, 1)}
@@ -478,11 +468,9 @@ async def sample(
             data_dir = stack.run_dir / "postgres" / "data"
             row["postgres_relation_files_on_disk"] = relation_files_on_disk(data_dir)
     row["validator_lag"], row["aggregator_lag"] = await consumer_lag(stack, conn)
-    row["submissions_blocks"] = await table_blocks(conn)
-    from_block = previous["submissions_blocks"] if previous else 0
-    fresh = await freshness(conn, interval_s, from_block)
+    fresh = await freshness(conn, interval_s, sending.recent_ids())
     row["fresh_forms"], row["fresh_p50_ms"], row["fresh_p99_ms"] = fresh
-    row["accepted"] = sent
+    row["accepted"] = sending.accepted
     row["recorded"] = await conn.fetchval("SELECT count(*) FROM submissions")
     row["load1"] = round(os.getloadavg()[0], 2)
     return row
@@ -499,6 +487,14 @@ class Sending:
     statuses: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0
     answered: int = 0
+    # The submission ids of the last chunks' forms: the sample of each interval's freshness.
+    chunk_ids: collections.deque[list[uuid.UUID]] = field(
+        default_factory=lambda: collections.deque(maxlen=3)
+    )
+
+    def recent_ids(self) -> list[uuid.UUID]:
+        """Every form the last three chunks sent (a form is recorded well within that)."""
+        return [i for chunk in self.chunk_ids for i in chunk]
 
     def add(self, report: dict[str, Any]) -> None:
         self.accepted += int(report["distinct_202"])
@@ -545,22 +541,27 @@ async def drive(
     per_chunk = max(1, round(rate * chunk_s))
     chunks = max(1, round(seconds / chunk_s))
 
-    def build(n: int) -> Path:
+    def build(n: int) -> tuple[Path, list[uuid.UUID]]:
+        first, key_prefix = n * per_chunk, f"soak-{n}"
         requests = loadgen.form_requests(
             roster, operators, tokens, host=f"127.0.0.1:{port}", count=per_chunk,
-            start=n * per_chunk, seed=n, key_prefix=f"soak-{n}",
+            start=first, seed=n, key_prefix=key_prefix,
         )  # fmt: skip
         path = out / f"chunk-{n % 2}.requests"
         loadgen.write_requests(path, requests)
-        return path
+        ids = loadgen.form_submission_ids(
+            roster, operators, count=per_chunk, start=first, key_prefix=key_prefix
+        )
+        return path, ids
 
-    path = await asyncio.to_thread(build, 0)
+    path, ids = await asyncio.to_thread(build, 0)
     for n in range(chunks):
         started = time.monotonic()
         following = asyncio.create_task(asyncio.to_thread(build, n + 1)) if n + 1 < chunks else None
+        sending.chunk_ids.append(ids)
         sending.add(await _loadgen(path, port, rate))
         if following is not None:
-            path = await following
+            path, ids = await following
         # A chunk that ran short (a start-up pause) is not made up: the rate stays steady.
         await asyncio.sleep(max(0.0, chunk_s - (time.monotonic() - started)))
 
@@ -658,10 +659,7 @@ async def run_soak(
                 await asyncio.wait({driver}, timeout=max(0.0, next_at - time.monotonic()))
                 if time.monotonic() >= next_at:
                     next_at += interval_s
-                    last = rows[-1] if rows else None
-                    rows.append(
-                        await sample(stack, conn, started, interval_s, sending.accepted, last)
-                    )
+                    rows.append(await sample(stack, conn, started, interval_s, sending))
                     if heap_at and time.monotonic() >= heap_at[0]:
                         heap_at.pop(0)
                         rows[-1]["kafka_heap_live_mib"] = await _live_heap(
@@ -670,8 +668,7 @@ async def run_soak(
                     _print_row(rows[-1])
             await driver
             recorded = await _drain(conn, sending.accepted, drain_s)
-            last = rows[-1] if rows else None
-            rows.append(await sample(stack, conn, started, interval_s, sending.accepted, last))
+            rows.append(await sample(stack, conn, started, interval_s, sending))
             rows[-1]["kafka_heap_live_mib"] = await _live_heap(stack, out, rows[-1]["elapsed_s"])
             _print_row(rows[-1])
         finally:

@@ -12,7 +12,7 @@ from deskpemilu import loadgen
 from deskpemilu.simulator.channels import ChannelSecrets, Outcome, Prepared, outcome, prepare
 from deskpemilu.simulator.plan import plan_day
 from services.intake.signatures import sms_signature_ok, whatsapp_signature_ok
-from shared.events import Channel
+from shared.events import Channel, submission_id_for
 from shared.roster import ElectionRoster
 from tests.unit.strategies import rosters
 from tests.unit.test_simulator_plan import _operators
@@ -82,3 +82,27 @@ def test_header_lookup_in_a_lower_cased_head() -> None:
     assert loadgen.header(head, "retry-after") == "7"
     assert loadgen.header(head, "x-a") == "b"
     assert loadgen.header(head, "content-type") is None
+
+
+@settings(max_examples=10, deadline=None)
+@given(roster=rosters())
+def test_the_load_generators_submission_ids_are_those_the_intake_gives(
+    roster: ElectionRoster,
+) -> None:
+    operators = _operators(roster)
+    tokens = {op.id: f"token-of-{op.id}" for ops in operators.by_kecamatan.values() for op in ops}
+    count = 2 * len(loadgen.form_pairs(roster)) + 3  # past the end: revisions
+    requests = loadgen.form_requests(
+        roster, operators, tokens, host="h", count=count, start=5, key_prefix="soak-1"
+    )
+    by_token = {token: op_id for op_id, token in tokens.items()}
+    given_ids = []
+    for request in requests:
+        head = request.split(b"\r\n\r\n", 1)[0].lower()
+        token = loadgen.header(head, "authorization")
+        key = loadgen.header(head, "idempotency-key")
+        assert token is not None and key is not None
+        given_ids.append(submission_id_for(by_token[token.removeprefix("bearer ")], key))
+    ids = loadgen.form_submission_ids(roster, operators, count=count, start=5, key_prefix="soak-1")
+    assert ids == given_ids
+    assert len(set(ids)) == count
