@@ -88,7 +88,11 @@ async def serve_ops(service: str, host: str, port: int, health: HealthCheck) -> 
 
 
 def run_http_service(app: FastAPI, host: str, port: int) -> None:
-    """Serve an HTTP service in the foreground: uvloop, httptools, our JSON logs, no access log."""
+    """Serve an HTTP service in the foreground: uvloop, httptools, our JSON logs, no access log.
+
+    No X-Forwarded-For rewriting either (uvicorn's proxy headers middleware): nothing here reads
+    the client's address, and the middleware is one more layer on every request.
+    """
     uvicorn.run(
         app,
         host=host,
@@ -97,4 +101,5 @@ def run_http_service(app: FastAPI, host: str, port: int) -> None:
         http="httptools",
         log_config=None,
         access_log=False,
+        proxy_headers=False,
     )

@@ -27,9 +27,10 @@ from aiokafka.coordinator.protocol import (
 )
 
 Slot = tuple[str, int]  # topic, slot number
-# Slots when none are configured (VALIDATOR_TRANSACTION_SLOTS): with 12 partitions, a
-# transaction for every three, and up to four validators sharing the work.
-DEFAULT_SLOTS = 4
+# Slots when none are configured (VALIDATOR_TRANSACTION_SLOTS): two validators can share the
+# work (the base deployment runs two), and a batch costs two transactions. Fewer slots cost less
+# per form (docs/decisions/0007); more let more validators share the work.
+DEFAULT_SLOTS = 2
 
 
 def slot_of(topic: str, partition: int, slots: int) -> Slot:
