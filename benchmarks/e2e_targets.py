@@ -3,6 +3,8 @@
 On a private Kafka and PostgreSQL (deploy/stack.sh in a temporary RUN_DIR: the broker's and the
 server's CPU are this run's alone), with the four services on 12 partitions, it measures:
 
+0. a warm-up, not measured: single forms of the national roster (the stack has just started;
+   a desk's runs from the morning);
 1. the Banyuasin day through the channel mix (app, sheet, WhatsApp, SMS; the simulator), wall
    time until every submission is recorded;
 2. sustained forms/s through the single-form API (POST /v1/submissions, the lean load generator
@@ -349,13 +351,42 @@ async def run_all(args: argparse.Namespace, stack: PrivateStack, figures: Figure
         shutil.rmtree(roster_dir, ignore_errors=True)
 
 
+async def warm_up(run: Run, figures: Figures, national_roster: ElectionRoster,
+                  tps: list[TpsInfo], connections: int) -> None:  # fmt: skip
+    """Single forms of the national roster before the day, sent and recorded, not measured.
+
+    A desk's stack runs from the morning, hours before the counting starts; a stack started a
+    minute ago spends its first minutes compiling (the broker's JIT) and filling its pools and
+    caches. The figures below are those of a running stack, not of its start.
+    """
+    if not tps:
+        return
+    sub = _sub_roster(national_roster, tps)
+    forms = len(tps) * len(sub.contests)
+    print(f"\n== Warm-up: {forms:,} single forms of the national roster, not measured "
+          f"(load {load_average()})", flush=True)  # fmt: skip
+    report, done, wall, _ = await _send(
+        run, _requests(run, sub, forms, seed=5), rate=0, connections=connections
+    )
+    figures.note(
+        f"warm-up before the day, not measured: {done:,} of {forms:,} single forms of the "
+        f"national roster recorded in {wall:.1f}s (HTTP {report['statuses']}); the stack had "
+        "just started (a desk's runs from the morning, and a broker just started compiles for "
+        "its first minutes)"
+    )
+
+
 async def run_phases(args: argparse.Namespace, run: Run, figures: Figures) -> None:
-    """Banyuasin, sustained, freshness at half that rate, the national slice."""
-    await banyuasin(run, figures, args.concurrency)
-    rate = await sustained(run, figures, args.sustained_forms, args.connections)
+    """A warm-up, Banyuasin, sustained, freshness at half that rate, the national slice."""
     nat = await fetch_election_roster(run.conn, national.ELECTION_ID)
     assert nat is not None
     all_tps = list(nat.tps.values())
+    warm_tps = _spread(all_tps, args.warmup_forms // len(nat.contests), 0.25)
+    await warm_up(run, figures, nat, warm_tps, args.connections)
+    await banyuasin(run, figures, args.concurrency)
+    rate = await sustained(run, figures, args.sustained_forms, args.connections)
+    warmed = {t.code for t in warm_tps}
+    all_tps = [t for t in all_tps if t.code not in warmed]
     fresh_tps = _spread(all_tps, max(1, int(args.fresh_seconds * max(rate, 40) / 10)), 0.5)
     taken = {t.code for t in fresh_tps}
     slice_tps = _spread([t for t in all_tps if t.code not in taken], args.national_forms // 5, 0)
@@ -409,6 +440,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=e2e_bench.DAY_CONCURRENCY,
                         help="the Banyuasin day's sends in flight")  # fmt: skip
     parser.add_argument("--ceiling-records", type=int, default=1_000_000)
+    parser.add_argument("--warmup-forms", type=int, default=5_000,
+                        help="national forms sent before the day, unmeasured; 0: none")  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--out", default=str(runtime.RUN_DIR / "bench-targets"))
     args = parser.parse_args()
