@@ -14,16 +14,6 @@ def encode(model: BaseModel) -> bytes:
     return model.__pydantic_serializer__.to_json(model)
 
 
-def encode_with(model: BaseModel, field: str, serialised: bytes) -> bytes:
-    """encode(model), with `field` taken as the JSON `serialised` already made of it.
-
-    For a part serialised once for another purpose too (the intake hashes the form it
-    publishes): the rest of the model is serialised, and the part goes in as the last member.
-    """
-    rest = model.__pydantic_serializer__.to_json(model, exclude={field})
-    return b'%s,"%s":%s}' % (rest[:-1], field.encode(), serialised)
-
-
 def decode(adapter: TypeAdapter[T], data: bytes) -> T:
     """Parse and validate JSON bytes into the adapter's type (raises pydantic.ValidationError)."""
     return adapter.validate_json(data)

@@ -14,10 +14,20 @@ from services.intake.idempotency import (
 )
 from services.intake.publisher import KafkaUnavailable, Publisher
 from services.intake.schemas import IntakeError
-from shared.codec import encode_with, key_for_tps
+from shared.codec import key_for_tps
 from shared.events import Channel, OperatorRef, SubmissionReceived, submission_id_for, utcnow
 from shared.form import CHasil
 from shared.policy import Refusal, submit_refusal
+
+
+def event_json(event: SubmissionReceived, form_json: bytes) -> bytes:
+    """The published record: shared.codec.encode(event), with the form's JSON made once already.
+
+    The form is serialised once per submission, for its idempotency hash and for the record:
+    the rest of the event is serialised here and the form goes in as its last member.
+    """
+    rest = event.__pydantic_serializer__.to_json(event, exclude={"form"})
+    return b'%s,"form":%s}' % (rest[:-1], form_json)
 
 
 def refusal_error(refused: Refusal) -> IntakeError:
@@ -100,7 +110,7 @@ class Intake:
                 published_at=utcnow(),
             )
             try:
-                value = encode_with(event, "form", serialised)
+                value = event_json(event, serialised)
                 await self.publisher.publish(self.topic, key_for_tps(form.tps), value)
             except KafkaUnavailable as exc:
                 raise kafka_unavailable(self.retry_after_s) from exc

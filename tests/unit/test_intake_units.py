@@ -32,7 +32,8 @@ from services.intake.signatures import (
     whatsapp_signature,
     whatsapp_signature_ok,
 )
-from shared.codec import encode, encode_with
+from services.intake.submissions import event_json
+from shared.codec import encode
 from shared.events import (
     Channel,
     OperatorRef,
@@ -252,7 +253,7 @@ def test_an_event_with_its_form_serialised_once_is_the_same_json(reply_to: str |
         reply_to=reply_to,
         published_at=utcnow(),
     )
-    value = encode_with(event, "form", form_json(FORM))
+    value = event_json(event, form_json(FORM))
     assert json.loads(value) == json.loads(encode(event))
     assert SubmissionReceived.model_validate_json(value) == event
     assert form_hash(FORM, form_json(FORM)) == form_hash(FORM)
