@@ -84,14 +84,14 @@ def _first_line(command: list[str]) -> str:
     return text.splitlines()[0] if text else "unknown"
 
 
-def _meminfo_gib() -> str:
+def meminfo_gib() -> str:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     return "unknown"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     fields: dict[str, str] = {}
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         key, _, value = line.partition(":")
@@ -141,9 +141,9 @@ def machine_description(database_url: str = DEFAULT_DATABASE_URL) -> dict[str, s
     except AttributeError:
         affinity = "unknown"
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": f"{os.cpu_count()} logical CPUs ({affinity} usable by this process)",
-        "ram": _meminfo_gib(),
+        "ram": meminfo_gib(),
         "os": f"{_os_name()}, Linux {platform.release()} ({platform.machine()})",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "java": _first_line([os.environ.get("JAVA", "java"), "-version"]),
